@@ -1,0 +1,50 @@
+"""First start: schema migrations, the first tenant and the platform administrator."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+
+from lakehouse import accounts, rbac
+from lakehouse.settings import Settings
+from lakehouse.store import MetadataStore, Tenant, User
+
+
+@dataclass(frozen=True)
+class BootstrapResult:
+    admin_username: str
+    generated_password: str | None
+    """Set only on the start that created the admin without a configured password."""
+
+
+def bootstrap(store: MetadataStore, settings: Settings) -> BootstrapResult:
+    """Migrate the store, give every tenant the built-in permissions, create the first admin."""
+    store.migrate()
+    generated: str | None = None
+    with store.session() as session:
+        for tenant in accounts.list_tenants(session):
+            rbac.provision_tenant(session, tenant.id)
+        if session.scalar(select(User.id).where(User.is_platform_admin.is_(True))) is None:
+            tenant = session.scalar(select(Tenant).where(Tenant.name == settings.first_tenant_name))
+            if tenant is None:
+                tenant = accounts.create_tenant(session, settings.first_tenant_name)
+            if settings.admin_password is not None:
+                password = settings.admin_password.get_secret_value()
+            else:
+                password = generated = accounts.generate_password()
+            admin = accounts.create_user(
+                session,
+                None,
+                accounts.NewUser(
+                    tenant_id=tenant.id,
+                    username=settings.admin_username,
+                    email=settings.admin_email,
+                    password=password,
+                    first_name="Platform",
+                    last_name="Administrator",
+                ),
+                platform_admin=True,
+            )
+            admin.roles.append(rbac.admin_role(session, tenant.id))
+    return BootstrapResult(settings.admin_username, generated)

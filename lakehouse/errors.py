@@ -1,0 +1,40 @@
+"""Strata's exception hierarchy; the API maps each class to one HTTP status."""
+
+from __future__ import annotations
+
+
+class StrataError(Exception):
+    """Base of every error Strata raises on purpose."""
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+class InvalidInputError(StrataError):
+    """A value a client sent is malformed or out of range."""
+
+
+class BadRequestError(StrataError):
+    """A request is well-formed but cannot be carried out as asked."""
+
+
+class AuthenticationError(StrataError):
+    """Credentials or a token are missing, wrong, expired or revoked."""
+
+
+class PermissionDeniedError(StrataError):
+    """The caller is known but lacks the permission for this action."""
+
+
+class NotFoundError(StrataError):
+    """The resource does not exist or belongs to another tenant."""
+
+
+class ConflictError(StrataError):
+    """The resource already exists or is in a state that forbids the action."""
+
+
+class ServiceUnavailableError(StrataError):
+    """A backing service (Dagster, catalog, tracking store) cannot be reached."""

@@ -1,0 +1,50 @@
+"""Health probes of the stores Strata depends on; each reports ok or error with detail."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from lakehouse.catalog import open_catalog
+from lakehouse.settings import Settings
+from lakehouse.store import MetadataStore
+from lakehouse.tracking import tracking_client
+
+
+@dataclass(frozen=True)
+class ComponentHealth:
+    name: str
+    status: str
+    detail: str
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+
+def probe(name: str, check: Callable[[], str]) -> ComponentHealth:
+    """Run `check`; its return value is the detail when it succeeds, its error when it fails."""
+    try:
+        return ComponentHealth(name, "ok", check())
+    except Exception as exc:  # a probe reports every failure instead of raising it
+        return ComponentHealth(name, "error", f"{type(exc).__name__}: {exc}")
+
+
+def metadata_store(store: MetadataStore) -> ComponentHealth:
+    return probe("metadata_store", lambda: f"migration {store.ping()}")
+
+
+def iceberg_catalog(settings: Settings) -> ComponentHealth:
+    def check() -> str:
+        namespaces = open_catalog(settings).list_namespaces()
+        return f"{len(namespaces)} namespaces"
+
+    return probe("iceberg_catalog", check)
+
+
+def mlflow_tracking(settings: Settings) -> ComponentHealth:
+    def check() -> str:
+        experiments = tracking_client(settings).search_experiments(max_results=1)
+        return f"tracking store reachable ({len(experiments)} experiment listed)"
+
+    return probe("mlflow_tracking", check)

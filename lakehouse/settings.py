@@ -1,0 +1,107 @@
+"""The one settings object: every `STRATA_*` variable, with `.env` honoured."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+HEAVY_MODULES = (
+    "pyarrow",
+    "pyiceberg.catalog.sql",
+    "polars",
+    "great_expectations",
+    "mlflow",
+    "sklearn",
+    "xgboost",
+    "lightgbm",
+    "shap",
+)
+
+
+class Settings(BaseSettings):
+    """Strata's configuration; derived locations default to places under `data_dir`."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="STRATA_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    data_dir: Path = Field(Path(".strata"), description="Directory holding all local state.")
+    database_url: str = Field(
+        "", description="Metadata store URL; default a SQLite file in data_dir."
+    )
+    secret_key: SecretStr | None = Field(
+        None, description="JWT signing secret; default generated once into data_dir/secret_key."
+    )
+    access_token_minutes: int = Field(30, ge=1, description="Access token lifetime.")
+    refresh_token_days: int = Field(7, ge=1, description="Refresh token lifetime.")
+    admin_username: str = Field("admin", min_length=1, description="First platform admin.")
+    admin_email: str = Field("admin@strata.local", description="First platform admin's email.")
+    admin_password: SecretStr | None = Field(
+        None, description="First admin's password; default generated and printed once."
+    )
+    first_tenant_name: str = Field("default", min_length=1, description="First tenant's name.")
+    api_host: str = Field("127.0.0.1", description="Interface the API listens on.")
+    api_port: int = Field(8000, description="API port.")
+    dagster_port: int = Field(3000, description="Dagster UI port.")
+    run_mode: Literal["embedded", "dagster"] = Field(
+        "embedded", description="embedded: warm worker processes; dagster: webserver + daemon."
+    )
+    workers: int = Field(2, ge=0, description="Warm worker processes in embedded mode.")
+    worker_preload: list[str] = Field(
+        default_factory=lambda: list(HEAVY_MODULES),
+        description="Modules each worker imports once at start.",
+    )
+    dagster_home: Path | None = Field(None, description="Dagster instance directory.")
+    dagster_storage_url: str | None = Field(
+        None, description="PostgreSQL URL for Dagster's storage; default SQLite in dagster_home."
+    )
+    dagster_url: str = Field(
+        "http://127.0.0.1:3000", description="Dagster webserver used in dagster run mode."
+    )
+    dagster_location: str = Field("strata", description="Code location name of Strata's jobs.")
+    catalog_url: str = Field("", description="Iceberg SQL catalog URL; default SQLite.")
+    warehouse: str = Field("", description="Iceberg warehouse location; default data_dir.")
+    mlflow_tracking_uri: str = Field("", description="MLflow tracking store; default SQLite.")
+    debug: bool = Field(False, description="Show exception detail in error responses.")
+
+    @model_validator(mode="after")
+    def _derive_locations(self) -> Settings:
+        self.data_dir = self.data_dir.expanduser().resolve()
+        if not self.database_url:
+            self.database_url = f"sqlite:///{self.data_dir / 'strata.db'}"
+        if self.dagster_home is None:
+            self.dagster_home = self.data_dir / "dagster"
+        if not self.catalog_url:
+            self.catalog_url = f"sqlite:///{self.data_dir / 'iceberg' / 'catalog.db'}"
+        if not self.warehouse:
+            self.warehouse = (self.data_dir / "warehouse").as_uri()
+        if not self.mlflow_tracking_uri:
+            self.mlflow_tracking_uri = f"sqlite:///{self.data_dir / 'mlflow' / 'mlflow.db'}"
+        return self
+
+    @property
+    def dagster_dir(self) -> Path:
+        assert self.dagster_home is not None  # set by _derive_locations
+        return self.dagster_home
+
+    def as_env(self) -> dict[str, str]:
+        """These settings as `STRATA_*` variables, for processes that must see the same platform."""
+        env: dict[str, str] = {}
+        for name, value in self.model_dump().items():
+            if value is None:
+                continue
+            if isinstance(value, SecretStr):
+                value = value.get_secret_value()
+            if isinstance(value, list | dict):
+                text = json.dumps(value)
+            elif isinstance(value, bool):
+                text = "true" if value else "false"
+            else:
+                text = str(value)
+            env[f"STRATA_{name.upper()}"] = text
+        env["DAGSTER_HOME"] = str(self.dagster_dir)
+        return env

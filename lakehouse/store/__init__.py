@@ -1,0 +1,13 @@
+"""Metadata store: SQLAlchemy models, engine and Alembic migrations."""
+
+from lakehouse.store.engine import MetadataStore
+from lakehouse.store.models import (
+    Base,
+    Permission,
+    RefreshToken,
+    Role,
+    Tenant,
+    User,
+)
+
+__all__ = ["Base", "MetadataStore", "Permission", "RefreshToken", "Role", "Tenant", "User"]

@@ -1,0 +1,25 @@
+"""The one way to reach MLflow's tracking store."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from sqlalchemy.engine import make_url
+
+from lakehouse.settings import Settings
+
+if TYPE_CHECKING:
+    from mlflow import MlflowClient
+
+
+def tracking_client(settings: Settings) -> MlflowClient:
+    """An MLflow client on the configured tracking store (SQLite file by default)."""
+    from mlflow import MlflowClient
+
+    uri = settings.mlflow_tracking_uri
+    if uri.startswith("sqlite:///"):
+        database = make_url(uri).database
+        if database:
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
+    return MlflowClient(tracking_uri=uri)

@@ -1,0 +1,1 @@
+"""Jobs, the one Definitions object, and the run gateway."""

@@ -1,0 +1,28 @@
+"""Strata's one Dagster Definitions object; the code location the UI, daemon and workers load."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from assets.platform import selfcheck
+from resources import LakehouseResource
+
+SELFCHECK_JOB = "platform_selfcheck_job"
+
+platform_selfcheck_job = dg.define_asset_job(
+    SELFCHECK_JOB,
+    selection=[selfcheck],
+    description="Write rows to an Iceberg table and read them back.",
+    executor_def=dg.in_process_executor,
+)
+
+defs = dg.Definitions(
+    assets=[selfcheck],
+    jobs=[platform_selfcheck_job],
+    resources={"lakehouse": LakehouseResource()},
+)
+
+
+def job_named(name: str) -> dg.JobDefinition:
+    """The job called `name`; workers rebuild jobs through this function."""
+    return defs.resolve_job_def(name)

@@ -1,0 +1,325 @@
+"""Embedded run mode: warm worker processes execute runs recorded in the shared Dagster instance."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import subprocess
+import sys
+import threading
+from collections import deque
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cached_property
+from multiprocessing.connection import Connection, wait
+from typing import TYPE_CHECKING, Any
+
+from lakehouse.errors import ConflictError, InvalidInputError, NotFoundError
+from lakehouse.health import ComponentHealth, probe
+from lakehouse.settings import Settings
+from pipelines.gateway.base import RunEvent, RunGateway, RunView, run_tags
+from pipelines.instance import open_instance
+
+if TYPE_CHECKING:
+    from dagster import DagsterInstance, DagsterRun
+
+log = logging.getLogger("strata.runs")
+
+
+@dataclass
+class _Worker:
+    process: subprocess.Popen[bytes]
+    conn: Connection
+    ready: bool = False
+    run_id: str | None = None
+    cancel_requested: bool = False
+
+
+class WorkerPool:
+    """Keeps `size` warm workers, hands each queued run to an idle one, replaces the dead."""
+
+    def __init__(self, settings: Settings, instance: DagsterInstance) -> None:
+        self._settings = settings
+        self._instance = instance
+        self._lock = threading.RLock()
+        self._workers: list[_Worker] = []
+        self._queue: deque[str] = deque()
+        self._stopping = threading.Event()
+        self._supervisor = threading.Thread(target=self._supervise, name="strata-runs", daemon=True)
+
+    def start(self) -> None:
+        with self._lock:
+            for _ in range(self._settings.workers):
+                self._workers.append(self._spawn())
+        self._supervisor.start()
+
+    def _spawn(self) -> _Worker:
+        parent, child = socket.socketpair()
+        env = {**os.environ, **self._settings.as_env()}
+        process = subprocess.Popen(
+            [sys.executable, "-m", "pipelines.worker", str(child.fileno())],
+            env=env,
+            pass_fds=(child.fileno(),),
+            stdin=subprocess.DEVNULL,
+        )
+        child.close()
+        return _Worker(process=process, conn=Connection(parent.detach()))
+
+    def enqueue(self, run_id: str) -> None:
+        with self._lock:
+            self._queue.append(run_id)
+            self._dispatch()
+
+    def withdraw(self, run_id: str) -> bool:
+        """Take a run that no worker has started off the queue."""
+        with self._lock:
+            if run_id in self._queue:
+                self._queue.remove(run_id)
+                return True
+            return False
+
+    def stop_run(self, run_id: str) -> bool:
+        """End the worker executing `run_id`; the supervisor records the run as canceled."""
+        with self._lock:
+            for worker in self._workers:
+                if worker.run_id == run_id:
+                    run = self._instance.get_run_by_id(run_id)
+                    if run is not None and not run.is_finished:
+                        self._instance.report_run_canceling(run)
+                        worker.cancel_requested = True
+                        worker.process.kill()
+                    return True
+            return False
+
+    def worker_pid(self, run_id: str) -> int | None:
+        with self._lock:
+            for worker in self._workers:
+                if worker.run_id == run_id:
+                    return worker.process.pid
+            return None
+
+    @property
+    def ready_count(self) -> int:
+        with self._lock:
+            return sum(w.ready and w.process.poll() is None for w in self._workers)
+
+    @property
+    def size(self) -> int:
+        return self._settings.workers
+
+    def _dispatch(self) -> None:
+        for worker in self._workers:
+            if not self._queue:
+                return
+            if worker.ready and worker.run_id is None:
+                run_id = self._queue.popleft()
+                worker.run_id = run_id
+                try:
+                    worker.conn.send(("run", run_id))
+                except OSError:
+                    worker.run_id = None
+                    self._queue.appendleft(run_id)
+
+    def _supervise(self) -> None:
+        while not self._stopping.is_set():
+            with self._lock:
+                connections: list[Any] = [w.conn for w in self._workers]
+            for ready in wait(connections, timeout=0.5):
+                with self._lock:
+                    self._handle(ready)
+
+    def _handle(self, ready: Any) -> None:
+        """Read a worker's message; a closed connection means the worker has died."""
+        for index, worker in enumerate(self._workers):
+            if ready is not worker.conn:
+                continue
+            try:
+                message = worker.conn.recv()
+            except (EOFError, OSError):
+                if self._stopping.is_set():
+                    return
+                self._bury(worker)
+                self._workers[index] = self._spawn()
+            else:
+                if message[0] == "ready":
+                    worker.ready = True
+                elif message[0] == "done":
+                    worker.run_id = None
+            self._dispatch()
+            return
+
+    def _bury(self, worker: _Worker) -> None:
+        try:
+            worker.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            worker.process.kill()
+            worker.process.wait()
+        worker.conn.close()
+        if worker.run_id is None:
+            log.warning("idle run worker %s exited; replacing it", worker.process.pid)
+            return
+        run = self._instance.get_run_by_id(worker.run_id)
+        if run is None or run.is_finished:
+            return
+        if worker.cancel_requested:
+            self._instance.report_run_canceled(run, "run canceled on request")
+        else:
+            code = worker.process.returncode
+            self._instance.report_run_failed(
+                run, f"run worker {worker.process.pid} died (exit code {code}) during the run"
+            )
+
+    def close(self) -> None:
+        self._stopping.set()
+        with self._lock:
+            for run_id in list(self._queue):
+                run = self._instance.get_run_by_id(run_id)
+                if run is not None and not run.is_finished:
+                    self._instance.report_run_canceled(run, "platform stopped before the run began")
+            self._queue.clear()
+            for worker in self._workers:
+                try:
+                    worker.conn.send(("stop",))
+                except OSError:
+                    pass
+            for worker in self._workers:
+                try:
+                    worker.process.wait(timeout=2 if worker.run_id is None else 0.1)
+                except subprocess.TimeoutExpired:
+                    worker.process.kill()
+                    worker.process.wait()
+                worker.conn.close()
+                if worker.run_id is not None:
+                    run = self._instance.get_run_by_id(worker.run_id)
+                    if run is not None and not run.is_finished:
+                        self._instance.report_run_failed(run, "platform stopped during the run")
+            self._workers.clear()
+        if self._supervisor.is_alive():
+            self._supervisor.join(timeout=2)
+
+
+def run_view(run: DagsterRun, start_time: float | None, end_time: float | None) -> RunView:
+    return RunView(
+        run_id=run.run_id,
+        job_name=run.job_name,
+        status=run.status.value,
+        tags=dict(run.tags),
+        start_time=start_time,
+        end_time=end_time,
+    )
+
+
+class EmbeddedRunGateway(RunGateway):
+    """Creates runs in the shared Dagster instance and executes them on warm workers."""
+
+    mode = "embedded"
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._pool: WorkerPool | None = None
+        self._started = threading.Lock()
+
+    @cached_property
+    def instance(self) -> DagsterInstance:
+        return open_instance(self.settings)
+
+    @property
+    def pool(self) -> WorkerPool:
+        with self._started:
+            if self._pool is None:
+                self._pool = WorkerPool(self.settings, self.instance)
+                self._pool.start()
+            return self._pool
+
+    def start(self) -> None:
+        """Spawn the workers now rather than on the first submit."""
+        _ = self.pool
+
+    def close(self) -> None:
+        with self._started:
+            if self._pool is not None:
+                self._pool.close()
+                self._pool = None
+
+    def submit(
+        self,
+        job_name: str,
+        *,
+        partition_key: str | None = None,
+        run_config: Mapping[str, Any] | None = None,
+        tags: Mapping[str, str] | None = None,
+    ) -> str:
+        from dagster import DagsterInvalidConfigError
+        from dagster._core.errors import DagsterInvariantViolationError
+
+        from pipelines.definitions import job_named
+
+        try:
+            job = job_named(job_name)
+        except DagsterInvariantViolationError as exc:
+            raise NotFoundError(f"job '{job_name}' not found", field="job_name") from exc
+        try:
+            run = self.instance.create_run_for_job(
+                job,
+                run_config=dict(run_config or {}),
+                tags=run_tags(tags, partition_key, self.mode),
+            )
+        except DagsterInvalidConfigError as exc:
+            problems = "; ".join(error.message for error in exc.errors)
+            raise InvalidInputError(f"run_config is invalid: {problems}", field="run_config") from exc
+        self.pool.enqueue(run.run_id)
+        return run.run_id
+
+    def _run(self, run_id: str) -> DagsterRun:
+        run = self.instance.get_run_by_id(run_id)
+        if run is None:
+            raise NotFoundError(f"run '{run_id}' not found", field="run_id")
+        return run
+
+    def status(self, run_id: str) -> RunView:
+        record = self.instance.get_run_record_by_id(run_id)
+        if record is None:
+            raise NotFoundError(f"run '{run_id}' not found", field="run_id")
+        return run_view(record.dagster_run, record.start_time, record.end_time)
+
+    def logs(self, run_id: str, offset: int = 0, limit: int = 500) -> list[RunEvent]:
+        self._run(run_id)
+        entries = self.instance.all_logs(run_id)[offset : offset + limit]
+        return [
+            RunEvent(
+                timestamp=entry.timestamp,
+                level=_level_name(entry.level),
+                event_type=entry.dagster_event_type.value if entry.dagster_event_type else None,
+                step_key=entry.step_key,
+                message=entry.user_message or entry.message,
+            )
+            for entry in entries
+        ]
+
+    def cancel(self, run_id: str) -> RunView:
+        run = self._run(run_id)
+        if run.is_finished:
+            raise ConflictError(f"run '{run_id}' has already finished as {run.status.value}")
+        pool = self.pool
+        if pool.withdraw(run_id):
+            self.instance.report_run_canceled(run, "run canceled before it began")
+        elif not pool.stop_run(run_id):
+            # Not one of ours (launched from the Dagster UI): ask Dagster's own launcher.
+            self.instance.report_run_canceling(run)
+            if not self.instance.run_launcher.terminate(run_id):
+                raise ConflictError(f"run '{run_id}' cannot be terminated from the API")
+        return self.status(run_id)
+
+    def health(self) -> ComponentHealth:
+        def check() -> str:
+            self.instance.get_runs_count()
+            pool = self._pool
+            ready = pool.ready_count if pool is not None else 0
+            return f"embedded: instance at {self.settings.dagster_dir}, {ready}/{self.settings.workers} workers ready"
+
+        return probe("dagster", check)
+
+
+def _level_name(level: int | str) -> str:
+    return logging.getLevelName(level) if isinstance(level, int) else str(level)

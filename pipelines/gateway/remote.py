@@ -1,0 +1,159 @@
+"""Dagster run mode: runs go to a Dagster webserver over GraphQL and the daemon launches them."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlparse
+
+import httpx
+
+from lakehouse.errors import (
+    ConflictError,
+    InvalidInputError,
+    NotFoundError,
+    ServiceUnavailableError,
+)
+from lakehouse.health import ComponentHealth, probe
+from lakehouse.settings import Settings
+from pipelines.gateway.base import RunEvent, RunGateway, RunView, run_tags
+
+if TYPE_CHECKING:
+    from dagster_graphql import DagsterGraphQLClient
+
+RUN_QUERY = """
+query Run($runId: ID!) {
+  runOrError(runId: $runId) {
+    __typename
+    ... on Run { runId jobName status startTime endTime tags { key value } }
+    ... on PythonError { message }
+  }
+}
+"""
+
+LOGS_QUERY = """
+query Logs($runId: ID!, $limit: Int) {
+  logsForRun(runId: $runId, limit: $limit) {
+    __typename
+    ... on EventConnection {
+      events {
+        __typename
+        ... on MessageEvent { message timestamp level stepKey eventType }
+      }
+    }
+    ... on RunNotFoundError { message }
+    ... on PythonError { message }
+  }
+}
+"""
+
+MAX_EVENTS = 100_000
+
+
+class DagsterWebserverGateway(RunGateway):
+    """Talks to a running Dagster webserver; its daemon dequeues and launches the runs."""
+
+    mode = "dagster"
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.url = settings.dagster_url.rstrip("/")
+
+    @cached_property
+    def client(self) -> DagsterGraphQLClient:
+        from dagster_graphql import DagsterGraphQLClient
+
+        parsed = urlparse(self.url)
+        return DagsterGraphQLClient(
+            parsed.hostname or "127.0.0.1",
+            port_number=parsed.port,
+            use_https=parsed.scheme == "https",
+            timeout=30,
+        )
+
+    def _query(self, query: str, variables: dict[str, Any]) -> dict[str, Any]:
+        try:
+            response = httpx.post(
+                f"{self.url}/graphql", json={"query": query, "variables": variables}, timeout=30
+            )
+            response.raise_for_status()
+        except httpx.HTTPError as exc:
+            raise ServiceUnavailableError(f"Dagster webserver at {self.url}: {exc}") from exc
+        body = response.json()
+        if body.get("errors"):
+            raise ServiceUnavailableError(f"Dagster GraphQL error: {body['errors'][0]['message']}")
+        data: dict[str, Any] = body["data"]
+        return data
+
+    def submit(
+        self,
+        job_name: str,
+        *,
+        partition_key: str | None = None,
+        run_config: Mapping[str, Any] | None = None,
+        tags: Mapping[str, str] | None = None,
+    ) -> str:
+        from dagster_graphql import DagsterGraphQLClientError
+
+        try:
+            return self.client.submit_job_execution(
+                job_name,
+                repository_location_name=self.settings.dagster_location,
+                run_config=dict(run_config or {}),
+                tags=run_tags(tags, partition_key, self.mode),
+            )
+        except DagsterGraphQLClientError as exc:
+            kind = exc.args[0] if exc.args else ""
+            if kind in {"JobNotFoundError", "PipelineNotFoundError"} or "not found" in str(kind):
+                raise NotFoundError(f"job '{job_name}' not found", field="job_name") from exc
+            if kind == "RunConfigValidationInvalid":
+                raise InvalidInputError(f"run_config is invalid: {exc}", field="run_config") from exc
+            raise ServiceUnavailableError(f"Dagster rejected the run: {exc}") from exc
+
+    def status(self, run_id: str) -> RunView:
+        result = self._query(RUN_QUERY, {"runId": run_id})["runOrError"]
+        if result["__typename"] != "Run":
+            raise NotFoundError(f"run '{run_id}' not found", field="run_id")
+        return RunView(
+            run_id=result["runId"],
+            job_name=result["jobName"],
+            status=result["status"],
+            tags={tag["key"]: tag["value"] for tag in result["tags"]},
+            start_time=result["startTime"],
+            end_time=result["endTime"],
+        )
+
+    def logs(self, run_id: str, offset: int = 0, limit: int = 500) -> list[RunEvent]:
+        result = self._query(LOGS_QUERY, {"runId": run_id, "limit": MAX_EVENTS})["logsForRun"]
+        if result["__typename"] != "EventConnection":
+            raise NotFoundError(f"run '{run_id}' not found", field="run_id")
+        return [
+            RunEvent(
+                timestamp=float(event["timestamp"]) / 1000,
+                level=str(event["level"]),
+                event_type=event.get("eventType"),
+                step_key=event.get("stepKey"),
+                message=event["message"],
+            )
+            for event in result["events"][offset : offset + limit]
+        ]
+
+    def cancel(self, run_id: str) -> RunView:
+        from dagster_graphql import DagsterGraphQLClientError
+
+        view = self.status(run_id)
+        if view.is_finished:
+            raise ConflictError(f"run '{run_id}' has already finished as {view.status}")
+        try:
+            self.client.terminate_run(run_id)
+        except DagsterGraphQLClientError as exc:
+            raise ConflictError(f"run '{run_id}' could not be terminated: {exc}") from exc
+        return self.status(run_id)
+
+    def health(self) -> ComponentHealth:
+        def check() -> str:
+            version = self._query("query { version }", {})["version"]
+            return f"dagster: webserver {self.url} (Dagster {version})"
+
+        return probe("dagster", check)

@@ -1,0 +1,47 @@
+"""The Dagster instance every Strata process shares: its home directory and configuration."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import yaml
+
+from lakehouse.settings import Settings
+
+if TYPE_CHECKING:
+    from dagster import DagsterInstance
+
+
+def instance_config(settings: Settings) -> dict[str, Any]:
+    """dagster.yaml for these settings: SQLite under the Dagster home, or PostgreSQL."""
+    config: dict[str, Any] = {
+        "telemetry": {"enabled": False},
+        "run_coordinator": {
+            "module": "dagster.core.run_coordinator",
+            "class": "QueuedRunCoordinator",
+            "config": {"dequeue_interval_seconds": 1},
+        },
+    }
+    if settings.dagster_storage_url:
+        config["storage"] = {"postgres": {"postgres_url": settings.dagster_storage_url}}
+    return config
+
+
+def prepare_dagster_home(settings: Settings) -> Path:
+    """Write dagster.yaml into the Dagster home when it differs, and return the home."""
+    home = settings.dagster_dir
+    home.mkdir(parents=True, exist_ok=True)
+    target = home / "dagster.yaml"
+    text = yaml.safe_dump(instance_config(settings), sort_keys=True)
+    if not target.exists() or target.read_text() != text:
+        staged = target.with_suffix(".yaml.tmp")
+        staged.write_text(text)
+        staged.replace(target)
+    return home
+
+
+def open_instance(settings: Settings) -> DagsterInstance:
+    from dagster import DagsterInstance
+
+    return DagsterInstance.from_config(str(prepare_dagster_home(settings)))

@@ -1,0 +1,61 @@
+"""A warm run worker: imports the heavy libraries once, then executes Dagster runs it is sent."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+import signal
+import sys
+from multiprocessing.connection import Connection
+
+log = logging.getLogger("strata.worker")
+
+
+def serve(conn: Connection, preload: list[str]) -> None:
+    """Worker main loop: ('run', run_id) executes a run, ('stop',) or a closed pipe ends it."""
+    # The supervisor decides when workers stop; a Ctrl-C in the terminal must not kill a run.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    for module in preload:
+        try:
+            importlib.import_module(module)
+        except ImportError as exc:
+            log.warning("worker could not preload %s: %s", module, exc)
+
+    from dagster import DagsterInstance, DagsterRunStatus, build_reconstructable_job
+
+    # execute_run is the entry point Dagster's own run worker uses; the public execute_job
+    # would create a second run instead of executing the one the gateway already created.
+    from dagster._core.execution.api import execute_run
+
+    instance = DagsterInstance.get()
+    importlib.import_module("pipelines.definitions")
+    conn.send(("ready", os.getpid()))
+    while True:
+        try:
+            message = conn.recv()
+        except (EOFError, OSError):
+            return
+        if message[0] != "run":
+            return
+        run_id: str = message[1]
+        run = instance.get_run_by_id(run_id)
+        if run is not None and run.status == DagsterRunStatus.NOT_STARTED:
+            job = build_reconstructable_job(
+                "pipelines.definitions", "job_named", reconstructable_args=(run.job_name,)
+            )
+            try:
+                execute_run(job, run, instance)
+            except Exception as exc:  # execute_run records step failures; this is anything else
+                log.exception("run %s crashed the executor", run_id)
+                current = instance.get_run_by_id(run_id)
+                if current is not None and not current.is_finished:
+                    instance.report_run_failed(current, f"executor error: {exc}")
+        conn.send(("done", run_id))
+
+
+if __name__ == "__main__":
+    from lakehouse.settings import Settings
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    serve(Connection(int(sys.argv[1])), Settings().worker_preload)
