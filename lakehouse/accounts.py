@@ -111,6 +111,14 @@ def get_user(session: Session, actor: Principal, user_id: int) -> User:
     return user
 
 
+def read_user(session: Session, actor: Principal, user_id: int) -> User:
+    """A user as `actor` may read it: themselves, or anyone in reach with 'users:read'."""
+    user = get_user(session, actor, user_id)
+    if user.id != actor.user_id and not actor.can("users:read"):
+        raise PermissionDeniedError("reading another user needs the 'users:read' permission")
+    return user
+
+
 def reset_password(session: Session, actor: Principal, user_name: str, new_password: str) -> User:
     """Set a password; allowed for the user themselves or a user manager of the same tenant."""
     user = session.scalar(select(User).where(User.username == user_name))
@@ -156,8 +164,10 @@ class SessionIssuer:
     def refresh(self, session: Session, refresh_token: str) -> TokenPair:
         record = self._lookup(session, refresh_token)
         if record.rotated_at is not None or record.revoked_at is not None:
-            # A rotated token presented again means it leaked: end the whole chain.
+            # A rotated token presented again means it leaked: end the whole chain, and keep
+            # that decision even though this request fails.
             self._revoke_family(session, record.family_id)
+            session.commit()
             raise AuthenticationError("refresh token has already been used", field="refresh_token")
         user = session.get(User, record.user_id)
         if user is None or not user.is_active:

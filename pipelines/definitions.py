@@ -5,9 +5,8 @@ from __future__ import annotations
 import dagster as dg
 
 from assets.platform import selfcheck
+from pipelines.names import SELFCHECK_JOB
 from resources import LakehouseResource
-
-SELFCHECK_JOB = "platform_selfcheck_job"
 
 platform_selfcheck_job = dg.define_asset_job(
     SELFCHECK_JOB,

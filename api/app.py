@@ -1,0 +1,65 @@
+"""The Litestar application factory."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from litestar import Litestar
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
+
+from api.controllers.auth import LoginController
+from api.controllers.rbac import RBACController
+from api.controllers.runs import RayController, RunController
+from api.controllers.tenants import TenantController
+from api.controllers.users import UserController
+from api.controllers.utils import UtilsController
+from api.dependencies import DEPENDENCIES
+from api.errors import exception_handlers
+from api.platform import Platform
+from api.security import authentication
+from lakehouse.settings import Settings
+
+CONTROLLERS = [
+    LoginController,
+    UserController,
+    RBACController,
+    TenantController,
+    UtilsController,
+    RunController,
+    RayController,
+]
+
+
+def create_app(settings: Settings | None = None) -> Litestar:
+    """Build the API for `settings` (read from `STRATA_*` and `.env` when not given)."""
+    settings = settings or Settings()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        platform = Platform(settings)
+        platform.start()
+        app.state.platform = platform
+        try:
+            yield
+        finally:
+            platform.stop()
+
+    return Litestar(
+        route_handlers=CONTROLLERS,
+        lifespan=[lifespan],
+        dependencies=DEPENDENCIES,
+        middleware=[authentication()],
+        exception_handlers=exception_handlers(settings.debug),
+        openapi_config=OpenAPIConfig(
+            title="Strata",
+            version="0.1.0",
+            description="Pipeline-as-code ML platform on an Iceberg lakehouse.",
+            path="/schema",
+            render_plugins=[SwaggerRenderPlugin(), ScalarRenderPlugin()],
+        ),
+        debug=settings.debug,
+    )

@@ -1,0 +1,80 @@
+"""Login, token refresh and logout, password reset and token validation (modules 1 and 10)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from litestar import Controller, Request, get, post
+from litestar.enums import RequestEncodingType
+from litestar.params import Body, Parameter
+from litestar.status_codes import HTTP_200_OK
+from sqlalchemy.orm import Session
+
+from api.platform import Platform
+from api.schemas import LoginForm, Message, TokenPair, UserPublic
+from api.security import PUBLIC
+from lakehouse import accounts
+from lakehouse.rbac import Principal
+
+
+def token_pair(pair: accounts.TokenPair) -> TokenPair:
+    return TokenPair(
+        access_token=pair.access_token,
+        refresh_token=pair.refresh_token,
+        expires_in=pair.expires_in,
+    )
+
+
+class LoginController(Controller):
+    path = "/api/v1"
+    tags = ["Login"]
+
+    @post(
+        "/login/access-token",
+        operation_id="login_access_token",
+        status_code=HTTP_200_OK,
+        opt=PUBLIC,
+        sync_to_thread=True,
+    )
+    def access_token(
+        self,
+        db: Session,
+        platform: Platform,
+        data: Annotated[LoginForm, Body(media_type=RequestEncodingType.URL_ENCODED)],
+    ) -> TokenPair:
+        """Exchange a username and password for an access token and a refresh token."""
+        return token_pair(platform.issuer.login(db, data.username, data.password))
+
+    @post("/login/test-token", operation_id="login_test_token", status_code=HTTP_200_OK, sync_to_thread=True)
+    def test_token(self, db: Session, request: Request) -> UserPublic:
+        """The user the bearer token belongs to."""
+        principal: Principal = request.user
+        return UserPublic.model_validate(accounts.get_user(db, principal, principal.user_id))
+
+    @post("/refresh", operation_id="refresh_token", status_code=HTTP_200_OK, opt=PUBLIC, sync_to_thread=True)
+    def refresh(self, db: Session, platform: Platform, refresh_token: str) -> TokenPair:
+        """Rotate a refresh token: the old one stops working, a new pair is returned."""
+        return token_pair(platform.issuer.refresh(db, refresh_token))
+
+    @post("/logout", operation_id="logout", status_code=HTTP_200_OK, opt=PUBLIC, sync_to_thread=True)
+    def logout(self, db: Session, platform: Platform, refresh_token: str) -> Message:
+        """Revoke a refresh token and every token rotated from the same login."""
+        platform.issuer.logout(db, refresh_token)
+        return Message(status=200, message="User successfully logged out")
+
+    @post("/reset-password", operation_id="reset_password", status_code=HTTP_200_OK, sync_to_thread=True)
+    def reset_password(
+        self,
+        db: Session,
+        request: Request,
+        user_name: str,
+        new_password: Annotated[str, Parameter(min_length=8, max_length=256)],
+    ) -> Message:
+        """Set a new password for yourself, or for a user of your tenant as a user manager."""
+        accounts.reset_password(db, request.user, user_name, new_password)
+        return Message(status=200, message="Password has been reset successfully")
+
+    @get("/validate-token", operation_id="validate_token", tags=["Auth"])
+    async def validate_token(self) -> Message:
+        """Answer success when the bearer token is valid and unexpired."""
+        return Message(status="success", message="Token is valid.")

@@ -1,0 +1,61 @@
+"""Users of a tenant (module 2) and the roles they hold."""
+
+from __future__ import annotations
+
+from litestar import Controller, Request, delete, get, post
+from sqlalchemy.orm import Session
+
+from api.schemas import RoleGrant, UserCreate, UserPublic, UserRoles, UsersPublic
+from api.security import requires_permission
+from lakehouse import accounts, rbac
+from lakehouse.rbac import Principal
+
+
+def user_roles(user: object) -> UserRoles:
+    roles = list(getattr(user, "roles", []))
+    return UserRoles(
+        user_id=user.id,  # type: ignore[attr-defined]
+        roles=sorted(r.name for r in roles),
+        permissions=rbac.permission_names(roles),
+    )
+
+
+class UserController(Controller):
+    path = "/api/v1/users"
+    tags = ["Users"]
+
+    @post("/create-user", operation_id="create_user", guards=[requires_permission("users:create")], sync_to_thread=True)
+    def create_user(self, db: Session, request: Request, data: UserCreate) -> UserPublic:
+        """Create a user in your tenant (any tenant for the platform administrator)."""
+        user = accounts.create_user(db, request.user, accounts.NewUser(**data.model_dump()))
+        return UserPublic.model_validate(user)
+
+    @get("/read-users", operation_id="read_users", guards=[requires_permission("users:read")], sync_to_thread=True)
+    def read_users(self, db: Session, request: Request, tenant_id: str | None = None) -> UsersPublic:
+        """The users of your tenant; the platform administrator may name another tenant."""
+        principal: Principal = request.user
+        tenant = rbac.tenant_in_reach(db, principal, tenant_id or principal.tenant_id)
+        users = [UserPublic.model_validate(u) for u in accounts.list_users(db, tenant.id)]
+        return UsersPublic(data=users, count=len(users))
+
+    @get("/{user_id:int}", operation_id="read_user", sync_to_thread=True)
+    def read_user(self, db: Session, request: Request, user_id: int) -> UserPublic:
+        """One user: yourself, or anyone of your tenant with 'users:read'."""
+        return UserPublic.model_validate(accounts.read_user(db, request.user, user_id))
+
+    @get("/{user_id:int}/roles", operation_id="read_user_roles", guards=[requires_permission("rbac:read")], sync_to_thread=True)
+    def read_user_roles(self, db: Session, request: Request, user_id: int) -> UserRoles:
+        """The roles a user holds and the permissions they grant."""
+        return user_roles(accounts.get_user(db, request.user, user_id))
+
+    @post("/{user_id:int}/roles", operation_id="assign_role", guards=[requires_permission("rbac:manage")], sync_to_thread=True)
+    def assign_role(self, db: Session, request: Request, user_id: int, data: RoleGrant) -> UserRoles:
+        """Give a user a role of their tenant."""
+        user = accounts.get_user(db, request.user, user_id)
+        return user_roles(rbac.assign_role(db, request.user, user, data.role_id))
+
+    @delete("/{user_id:int}/roles/{role_id:int}", operation_id="unassign_role", guards=[requires_permission("rbac:manage")], status_code=200, sync_to_thread=True)
+    def unassign_role(self, db: Session, request: Request, user_id: int, role_id: int) -> UserRoles:
+        """Take a role away from a user."""
+        user = accounts.get_user(db, request.user, user_id)
+        return user_roles(rbac.unassign_role(db, request.user, user, role_id))

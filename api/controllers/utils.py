@@ -1,0 +1,70 @@
+"""Health of the service and its stores, and the platform self-check (module 4)."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from typing import Annotated
+
+from litestar import Controller, Request, Response, get, post
+from litestar.params import Parameter
+from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED, HTTP_503_SERVICE_UNAVAILABLE
+
+from api.platform import Platform
+from api.schemas import ComponentStatus, HealthReport, Message, RunSubmitted
+from api.security import PUBLIC, requires_permission
+from lakehouse import health
+from pipelines.names import SELFCHECK_JOB
+from pipelines.gateway import TENANT_TAG
+
+
+class UtilsController(Controller):
+    path = "/api/v1/utils"
+    tags = ["Utils"]
+
+    @get("/health-check", operation_id="health_check", opt=PUBLIC)
+    async def health_check(self) -> Message:
+        """Answer when the API process is up."""
+        return Message(status="ok", message="Service is healthy.")
+
+    @get("/health", operation_id="health", opt=PUBLIC, sync_to_thread=True)
+    def health(self, platform: Platform) -> Response[HealthReport]:
+        """Reach the metadata store, the Dagster instance, the Iceberg catalog and MLflow."""
+        settings = platform.settings
+        probes = (
+            lambda: health.metadata_store(platform.store),
+            platform.gateway.health,
+            lambda: health.iceberg_catalog(settings),
+            lambda: health.mlflow_tracking(settings),
+        )
+        with ThreadPoolExecutor(max_workers=len(probes)) as pool:
+            results = list(pool.map(lambda probe: probe(), probes))
+        report = HealthReport(
+            status="ok" if all(r.ok for r in results) else "degraded",
+            components={r.name: ComponentStatus(status=r.status, detail=r.detail) for r in results},
+        )
+        status = HTTP_200_OK if report.status == "ok" else HTTP_503_SERVICE_UNAVAILABLE
+        return Response(report, status_code=status)
+
+    @post(
+        "/self-check",
+        operation_id="self_check",
+        guards=[requires_permission("runs:submit")],
+        status_code=HTTP_202_ACCEPTED,
+        sync_to_thread=True,
+    )
+    def self_check(
+        self,
+        platform: Platform,
+        request: Request,
+        rows: Annotated[int, Parameter(ge=1, le=1_000_000)] = 100,
+        hold_seconds: Annotated[float, Parameter(ge=0, le=3600)] = 0.0,
+    ) -> RunSubmitted:
+        """Start a run that writes rows to an Iceberg table and reads them back."""
+        run_id = platform.gateway.submit(
+            SELFCHECK_JOB,
+            run_config={
+                "ops": {"platform__selfcheck": {"config": {"rows": rows, "hold_seconds": hold_seconds}}}
+            },
+            tags={TENANT_TAG: request.user.tenant_id},
+        )
+        return RunSubmitted(run_id=run_id, job_name=SELFCHECK_JOB, status="submitted")

@@ -1,0 +1,111 @@
+"""The one mapper from exceptions to JSON error responses."""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+from litestar import MediaType, Request, Response
+from litestar.exceptions import HTTPException, ValidationException
+from litestar.status_codes import (
+    HTTP_400_BAD_REQUEST,
+    HTTP_401_UNAUTHORIZED,
+    HTTP_403_FORBIDDEN,
+    HTTP_404_NOT_FOUND,
+    HTTP_409_CONFLICT,
+    HTTP_422_UNPROCESSABLE_ENTITY,
+    HTTP_500_INTERNAL_SERVER_ERROR,
+    HTTP_503_SERVICE_UNAVAILABLE,
+)
+
+from lakehouse.errors import (
+    AuthenticationError,
+    BadRequestError,
+    ConflictError,
+    InvalidInputError,
+    NotFoundError,
+    PermissionDeniedError,
+    ServiceUnavailableError,
+    StrataError,
+)
+
+log = logging.getLogger("strata.api")
+MISSING_PARAMETER = re.compile(r"parameter '([^']+)'")
+
+STATUS_OF: dict[type[StrataError], int] = {
+    InvalidInputError: HTTP_422_UNPROCESSABLE_ENTITY,
+    BadRequestError: HTTP_400_BAD_REQUEST,
+    AuthenticationError: HTTP_401_UNAUTHORIZED,
+    PermissionDeniedError: HTTP_403_FORBIDDEN,
+    NotFoundError: HTTP_404_NOT_FOUND,
+    ConflictError: HTTP_409_CONFLICT,
+    ServiceUnavailableError: HTTP_503_SERVICE_UNAVAILABLE,
+}
+
+
+def error_body(status_code: int, detail: str, **extra: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {"status_code": status_code, "detail": detail}
+    body.update({key: value for key, value in extra.items() if value is not None})
+    return body
+
+
+def _json(status_code: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> Response:
+    return Response(content=body, status_code=status_code, media_type=MediaType.JSON, headers=headers)
+
+
+def strata_error(_: Request, exc: StrataError) -> Response:
+    status = next(
+        (code for kind, code in STATUS_OF.items() if isinstance(exc, kind)), HTTP_400_BAD_REQUEST
+    )
+    headers = {"WWW-Authenticate": "Bearer"} if status == HTTP_401_UNAUTHORIZED else None
+    return _json(status, error_body(status, exc.message, field=exc.field), headers)
+
+
+def validation_error(_: Request, exc: ValidationException) -> Response:
+    """Malformed bodies and parameters are 422, naming each offending field."""
+    problems = exc.extra if isinstance(exc.extra, list) else []
+    fields = [p.get("key") for p in problems if isinstance(p, dict) and p.get("key")]
+    messages = [
+        f"{p.get('key')}: {p.get('message')}" if p.get("key") else str(p.get("message"))
+        for p in problems
+        if isinstance(p, dict)
+    ]
+    detail = "; ".join(messages) or exc.detail
+    if not fields and (named := MISSING_PARAMETER.search(exc.detail)):
+        fields = [named.group(1)]
+    return _json(
+        HTTP_422_UNPROCESSABLE_ENTITY,
+        error_body(
+            HTTP_422_UNPROCESSABLE_ENTITY,
+            detail,
+            field=fields[0] if fields else None,
+            errors=problems or None,
+        ),
+    )
+
+
+def http_error(_: Request, exc: HTTPException) -> Response:
+    status = exc.status_code
+    if status == HTTP_400_BAD_REQUEST and "JSON" in str(exc.detail):
+        status = HTTP_422_UNPROCESSABLE_ENTITY
+    headers = dict(exc.headers or {})
+    return _json(status, error_body(status, exc.detail), headers)
+
+
+def make_unexpected_error(debug: bool):  # type: ignore[no-untyped-def]
+    def unexpected_error(request: Request, exc: Exception) -> Response:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        detail = f"{type(exc).__name__}: {exc}" if debug else "internal server error"
+        return _json(HTTP_500_INTERNAL_SERVER_ERROR, error_body(500, detail))
+
+    return unexpected_error
+
+
+def exception_handlers(debug: bool) -> dict[Any, Any]:
+    return {
+        StrataError: strata_error,
+        ValidationException: validation_error,
+        HTTPException: http_error,
+        Exception: make_unexpected_error(debug),
+    }

@@ -1,0 +1,173 @@
+"""Request and response bodies, with the reference's field names."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field
+
+NAME_PATTERN = r"^[A-Za-z0-9_.:@-]+$"
+
+
+class Schema(BaseModel):
+    model_config = ConfigDict(from_attributes=True, extra="forbid")
+
+
+class Message(Schema):
+    status: int | str
+    message: str
+
+
+class StatusMessage(Schema):
+    status_code: int
+    message: str
+
+
+class LoginForm(BaseModel):
+    username: str
+    password: str
+    grant_type: str | None = None
+    scope: str | None = None
+    client_id: str | None = None
+    client_secret: str | None = None
+
+
+class TokenPair(Schema):
+    access_token: str
+    token_type: str = "bearer"
+    refresh_token: str
+    expires_in: int
+
+
+class UserCreate(Schema):
+    tenant_id: str = Field(min_length=1, max_length=36)
+    first_name: str | None = Field(None, max_length=150)
+    last_name: str | None = Field(None, max_length=150)
+    email: EmailStr
+    username: str = Field(min_length=1, max_length=150, pattern=NAME_PATTERN)
+    password: str = Field(min_length=8, max_length=256)
+
+
+class UserPublic(Schema):
+    id: int
+    tenant_id: str
+    first_name: str | None
+    last_name: str | None
+    email: str
+    username: str
+    is_active: bool
+
+
+class UsersPublic(Schema):
+    data: list[UserPublic]
+    count: int
+
+
+class TenantCreate(Schema):
+    name: str = Field(min_length=1, max_length=255)
+
+
+class TenantPublic(Schema):
+    id: str
+    name: str
+    created_at: datetime
+
+
+class TenantsPublic(Schema):
+    data: list[TenantPublic]
+    count: int
+
+
+class NamedInTenant(Schema):
+    name: str = Field(min_length=1, max_length=150, pattern=NAME_PATTERN)
+    tenant_id: str = Field(min_length=1, max_length=36)
+
+
+class PermissionPublic(Schema):
+    id: int
+    name: str
+    tenant_id: str
+
+
+class PermissionsPublic(Schema):
+    data: list[PermissionPublic]
+    count: int
+
+
+class RolePublic(Schema):
+    id: int
+    tenant_id: str
+    name: str
+    permissions: list[str]
+
+
+class RolesPublic(Schema):
+    data: list[RolePublic]
+    count: int
+
+
+class PermissionGrant(Schema):
+    permission_id: int
+
+
+class RoleGrant(Schema):
+    role_id: int
+
+
+class UserRoles(Schema):
+    user_id: int
+    roles: list[str]
+    permissions: list[str]
+
+
+class ComponentStatus(Schema):
+    status: str
+    detail: str
+
+
+class HealthReport(Schema):
+    status: str
+    components: dict[str, ComponentStatus]
+
+
+class RunSubmitted(Schema):
+    run_id: str
+    job_name: str
+    status: str
+
+
+class RunPublic(Schema):
+    run_id: str
+    job_name: str
+    status: str
+    is_finished: bool
+    partition_key: str | None
+    tags: dict[str, str]
+    start_time: float | None
+    end_time: float | None
+
+
+class RunEventPublic(Schema):
+    timestamp: float
+    level: str
+    event_type: str | None
+    step_key: str | None
+    message: str
+
+
+class RunLogs(Schema):
+    run_id: str
+    status: str
+    offset: int
+    next_offset: int
+    events: list[RunEventPublic]
+
+
+def role_public(role: Any) -> RolePublic:
+    return RolePublic(
+        id=role.id,
+        tenant_id=role.tenant_id,
+        name=role.name,
+        permissions=[p.name for p in role.permissions],
+    )

@@ -1,0 +1,45 @@
+"""Bearer-token authentication and the one permission guard."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import anyio
+from litestar.connection import ASGIConnection
+from litestar.handlers.base import BaseRouteHandler
+from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
+from litestar.middleware.base import DefineMiddleware
+from litestar.types import Guard
+
+from lakehouse.errors import AuthenticationError, PermissionDeniedError
+from lakehouse.rbac import Principal
+
+PUBLIC = {"exclude_from_auth": True}
+
+
+class BearerTokenMiddleware(AbstractAuthenticationMiddleware):
+    """Resolves `Authorization: Bearer <access token>` to the caller's principal."""
+
+    async def authenticate_request(self, connection: ASGIConnection[Any, Any, Any, Any]) -> AuthenticationResult:
+        scheme, _, token = connection.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise AuthenticationError("missing bearer token in the Authorization header")
+        platform = connection.app.state.platform
+        principal = await anyio.to_thread.run_sync(platform.principal, token.strip())
+        return AuthenticationResult(user=principal, auth=token.strip())
+
+
+def authentication() -> DefineMiddleware:
+    return DefineMiddleware(BearerTokenMiddleware, exclude=["^/schema"])
+
+
+def requires_permission(permission: str) -> Guard:
+    """A guard admitting callers whose roles grant `permission`."""
+
+    def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+        principal: Principal = connection.user
+        if not principal.can(permission):
+            raise PermissionDeniedError(f"this action needs the '{permission}' permission")
+
+    guard.__name__ = f"requires_{permission.replace(':', '_')}"
+    return guard

@@ -1,0 +1,83 @@
+"""Fixtures shared by the whole suite: isolated settings, real databases, the real app."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from litestar.testing import TestClient
+from sqlalchemy.engine import make_url
+
+from lakehouse.settings import Settings
+
+ADMIN_PASSWORD = "admin-password-1"
+POSTGRES_ENV = "STRATA_TEST_POSTGRES_URL"
+LIGHT_PRELOAD = ["pyarrow", "pyiceberg.catalog.sql"]
+
+
+@pytest.fixture(autouse=True)
+def isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No developer `STRATA_*` variable or `.env` file leaks into a test."""
+    for name in list(os.environ):
+        if name.startswith("STRATA_") and name != POSTGRES_ENV:
+            monkeypatch.delenv(name)
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A fresh, empty PostgreSQL database, dropped afterwards."""
+    server = os.environ.get(POSTGRES_ENV)
+    if not server:
+        if os.environ.get("CI"):
+            pytest.fail(f"{POSTGRES_ENV} must point at a PostgreSQL server in CI")
+        pytest.skip(f"{POSTGRES_ENV} is not set")
+    name = f"strata_test_{uuid.uuid4().hex[:12]}"
+    admin = make_url(server).set(drivername="postgresql")
+    with psycopg.connect(admin.render_as_string(hide_password=False), autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield admin.set(database=name, drivername="postgresql+psycopg").render_as_string(
+            hide_password=False
+        )
+    finally:
+        with psycopg.connect(admin.render_as_string(hide_password=False), autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The metadata store on each supported database."""
+    if request.param == "postgres":
+        return str(request.getfixturevalue("postgres_url"))
+    return f"sqlite:///{tmp_path / 'strata.db'}"
+
+
+def make_settings(tmp_path: Path, **overrides: object) -> Settings:
+    values: dict[str, object] = {
+        "data_dir": tmp_path / "data",
+        "secret_key": "test-secret-" + "x" * 40,
+        "admin_password": ADMIN_PASSWORD,
+        "workers": 0,
+        "worker_preload": LIGHT_PRELOAD,
+    }
+    values.update(overrides)
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str) -> Settings:
+    return make_settings(tmp_path, database_url=database_url)
+
+
+@pytest.fixture
+def client(settings: Settings) -> Iterator[TestClient]:
+    from api.app import create_app
+
+    with TestClient(create_app(settings)) as test_client:
+        yield test_client
