@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from lakehouse.catalog import open_catalog
 from lakehouse.settings import Settings
 from lakehouse.store import MetadataStore
-from lakehouse.tracking import tracking_client
+from lakehouse.tracking import check_tracking_store
 
 
 @dataclass(frozen=True)
@@ -44,7 +44,6 @@ def iceberg_catalog(settings: Settings) -> ComponentHealth:
 
 def mlflow_tracking(settings: Settings) -> ComponentHealth:
     def check() -> str:
-        experiments = tracking_client(settings).search_experiments(max_results=1)
-        return f"tracking store reachable ({len(experiments)} experiment listed)"
+        return f"{check_tracking_store(settings)} experiments at {settings.mlflow_tracking_uri}"
 
     return probe("mlflow_tracking", check)

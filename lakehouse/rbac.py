@@ -118,7 +118,8 @@ def create_permission(session: Session, actor: Principal, tenant_id: str, name: 
     permission = Permission(tenant_id=tenant_id, name=name)
     session.add(permission)
     _flush_unique(session, f"permission '{name}'")
-    admin_role(session, tenant_id).permissions.append(permission)
+    admin = admin_role(session, tenant_id)
+    admin.permissions.append(permission)
     session.flush()
     return permission
 

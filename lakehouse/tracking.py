@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy.engine import make_url
 
 from lakehouse.settings import Settings
+from lakehouse.store.engine import SCHEMA_LOCK
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -23,3 +24,9 @@ def tracking_client(settings: Settings) -> MlflowClient:
         if database:
             Path(database).parent.mkdir(parents=True, exist_ok=True)
     return MlflowClient(tracking_uri=uri)
+
+
+def check_tracking_store(settings: Settings) -> int:
+    """Open the tracking store (creating its schema on first use) and count experiments."""
+    with SCHEMA_LOCK:
+        return len(tracking_client(settings).search_experiments(max_results=10))

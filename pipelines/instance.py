@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from lakehouse.settings import Settings
+from lakehouse.store.engine import SCHEMA_LOCK
 
 if TYPE_CHECKING:
     from dagster import DagsterInstance
@@ -44,4 +45,5 @@ def prepare_dagster_home(settings: Settings) -> Path:
 def open_instance(settings: Settings) -> DagsterInstance:
     from dagster import DagsterInstance
 
-    return DagsterInstance.from_config(str(prepare_dagster_home(settings)))
+    with SCHEMA_LOCK:  # a fresh instance migrates its SQLite storage with Alembic
+        return DagsterInstance.from_config(str(prepare_dagster_home(settings)))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+import threading
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event, text
@@ -11,6 +12,10 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+
+# Alembic keeps its running context in module globals, so no two schema migrations may overlap
+# within one process: ours, Dagster's instance storage and MLflow's tracking store all use it.
+SCHEMA_LOCK = threading.Lock()
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
@@ -50,7 +55,7 @@ class MetadataStore:
 
         config = Config()
         config.set_main_option("script_location", str(MIGRATIONS))
-        with self.engine.begin() as connection:
+        with SCHEMA_LOCK, self.engine.begin() as connection:
             config.attributes["connection"] = connection
             command.upgrade(config, "head")
 

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from lakehouse.errors import ConflictError, InvalidInputError, NotFoundError
 from lakehouse.health import ComponentHealth, probe
 from lakehouse.settings import Settings
+from lakehouse.store.engine import SCHEMA_LOCK
 from pipelines.gateway.base import RunEvent, RunGateway, RunView, run_tags
 from pipelines.instance import open_instance
 
@@ -260,11 +261,13 @@ class EmbeddedRunGateway(RunGateway):
         except DagsterInvariantViolationError as exc:
             raise NotFoundError(f"job '{job_name}' not found", field="job_name") from exc
         try:
-            run = self.instance.create_run_for_job(
-                job,
-                run_config=dict(run_config or {}),
-                tags=run_tags(tags, partition_key, self.mode),
-            )
+            # Creating a run creates its SQLite event-log shard, which Dagster stamps with Alembic.
+            with SCHEMA_LOCK:
+                run = self.instance.create_run_for_job(
+                    job,
+                    run_config=dict(run_config or {}),
+                    tags=run_tags(tags, partition_key, self.mode),
+                )
         except DagsterInvalidConfigError as exc:
             problems = "; ".join(error.message for error in exc.errors)
             raise InvalidInputError(f"run_config is invalid: {problems}", field="run_config") from exc
@@ -290,7 +293,7 @@ class EmbeddedRunGateway(RunGateway):
             RunEvent(
                 timestamp=entry.timestamp,
                 level=_level_name(entry.level),
-                event_type=entry.dagster_event_type.value if entry.dagster_event_type else None,
+                event_type=entry.dagster_event_type.name if entry.dagster_event_type else None,
                 step_key=entry.step_key,
                 message=entry.user_message or entry.message,
             )
