@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 from typing import Any
 
 from litestar import MediaType, Request, Response
@@ -50,8 +51,12 @@ def error_body(status_code: int, detail: str, **extra: Any) -> dict[str, Any]:
     return body
 
 
-def _json(status_code: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> Response:
-    return Response(content=body, status_code=status_code, media_type=MediaType.JSON, headers=headers)
+def _json(
+    status_code: int, body: dict[str, Any], headers: dict[str, str] | None = None
+) -> Response:
+    return Response(
+        content=body, status_code=status_code, media_type=MediaType.JSON, headers=headers
+    )
 
 
 def strata_error(_: Request, exc: StrataError) -> Response:
@@ -93,7 +98,7 @@ def http_error(_: Request, exc: HTTPException) -> Response:
     return _json(status, error_body(status, exc.detail), headers)
 
 
-def make_unexpected_error(debug: bool):  # type: ignore[no-untyped-def]
+def make_unexpected_error(debug: bool) -> Callable[[Request, Exception], Response]:
     def unexpected_error(request: Request, exc: Exception) -> Response:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         detail = f"{type(exc).__name__}: {exc}" if debug else "internal server error"

@@ -1,4 +1,4 @@
-"""What the API holds for its lifetime: settings, the metadata store, token issuer and run gateway."""
+"""What the API holds for its lifetime: settings, metadata store, token issuer, run gateway."""
 
 from __future__ import annotations
 

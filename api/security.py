@@ -20,7 +20,9 @@ PUBLIC = {"exclude_from_auth": True}
 class BearerTokenMiddleware(AbstractAuthenticationMiddleware):
     """Resolves `Authorization: Bearer <access token>` to the caller's principal."""
 
-    async def authenticate_request(self, connection: ASGIConnection[Any, Any, Any, Any]) -> AuthenticationResult:
+    async def authenticate_request(
+        self, connection: ASGIConnection[Any, Any, Any, Any]
+    ) -> AuthenticationResult:
         scheme, _, token = connection.headers.get("Authorization", "").partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise AuthenticationError("missing bearer token in the Authorization header")

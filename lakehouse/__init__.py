@@ -1,1 +1,1 @@
-"""Strata's domain core: settings, metadata store, auth, catalog and ML, free of Dagster and Litestar."""
+"""Strata's domain core (stores, auth, catalog, ML), free of Dagster and Litestar."""

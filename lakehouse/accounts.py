@@ -6,8 +6,8 @@ import secrets
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cache
 from datetime import UTC, datetime, timedelta
+from functools import cache
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
@@ -21,7 +21,13 @@ from lakehouse.errors import (
     PermissionDeniedError,
 )
 from lakehouse.rbac import Principal
-from lakehouse.security import TokenSigner, digest, hash_password, new_refresh_token, verify_password
+from lakehouse.security import (
+    TokenSigner,
+    digest,
+    hash_password,
+    new_refresh_token,
+    verify_password,
+)
 from lakehouse.store.models import RefreshToken, Tenant, User
 
 MIN_PASSWORD_LENGTH = 8

@@ -26,9 +26,10 @@ def bootstrap(store: MetadataStore, settings: Settings) -> BootstrapResult:
         for tenant in accounts.list_tenants(session):
             rbac.provision_tenant(session, tenant.id)
         if session.scalar(select(User.id).where(User.is_platform_admin.is_(True))) is None:
-            tenant = session.scalar(select(Tenant).where(Tenant.name == settings.first_tenant_name))
-            if tenant is None:
-                tenant = accounts.create_tenant(session, settings.first_tenant_name)
+            existing = session.scalar(
+                select(Tenant).where(Tenant.name == settings.first_tenant_name)
+            )
+            tenant = existing or accounts.create_tenant(session, settings.first_tenant_name)
             if settings.admin_password is not None:
                 password = settings.admin_password.get_secret_value()
             else:

@@ -78,7 +78,8 @@ def admin_role(session: Session, tenant_id: str) -> Role:
 def provision_tenant(session: Session, tenant_id: str) -> Role:
     """Give a tenant every built-in permission and an admin role holding all its permissions."""
     existing = {
-        p.name: p for p in session.scalars(select(Permission).where(Permission.tenant_id == tenant_id))
+        p.name: p
+        for p in session.scalars(select(Permission).where(Permission.tenant_id == tenant_id))
     }
     for name in TENANT_PERMISSIONS:
         if name not in existing:
@@ -156,7 +157,9 @@ def _same_tenant(left: str, right: str, what: str, field: str) -> None:
 def grant_permission(session: Session, actor: Principal, role_id: int, permission_id: int) -> Role:
     role = get_role(session, actor, role_id)
     permission = get_permission(session, actor, permission_id)
-    _same_tenant(role.tenant_id, permission.tenant_id, f"permission {permission_id}", "permission_id")
+    _same_tenant(
+        role.tenant_id, permission.tenant_id, f"permission {permission_id}", "permission_id"
+    )
     if permission not in role.permissions:
         role.permissions.append(permission)
     session.flush()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -45,10 +46,8 @@ def run_selfcheck(
         }
     )
     catalog = open_catalog(settings)
-    try:
+    with contextlib.suppress(NamespaceAlreadyExistsError):
         catalog.create_namespace(NAMESPACE)
-    except NamespaceAlreadyExistsError:
-        pass
     identifier = f"{NAMESPACE}.{TABLE}"
     try:
         table = catalog.create_table(identifier, schema=written.schema)
@@ -63,7 +62,9 @@ def run_selfcheck(
         time.sleep(min(left, 0.5))
 
     table = catalog.load_table(identifier)
-    read = table.scan(row_filter=EqualTo("check_id", check_id)).to_arrow().sort_by("seq")
+    # mypy's pydantic plugin misreads EqualTo's own __init__(term, literal).
+    only_this_check = EqualTo("check_id", check_id)  # type: ignore[call-arg, misc]
+    read = table.scan(row_filter=only_this_check).to_arrow().sort_by("seq")
     snapshot = table.current_snapshot()
     if read.num_rows != rows or not pc.all(pc.equal(read["value"], written["value"])).as_py():
         raise StrataError(f"self-check read back {read.num_rows} rows, wrote {rows}")

@@ -45,24 +45,42 @@ class LoginController(Controller):
         """Exchange a username and password for an access token and a refresh token."""
         return token_pair(platform.issuer.login(db, data.username, data.password))
 
-    @post("/login/test-token", operation_id="login_test_token", status_code=HTTP_200_OK, sync_to_thread=True)
+    @post(
+        "/login/test-token",
+        operation_id="login_test_token",
+        status_code=HTTP_200_OK,
+        sync_to_thread=True,
+    )
     def test_token(self, db: Session, request: Request) -> UserPublic:
         """The user the bearer token belongs to."""
         principal: Principal = request.user
         return UserPublic.model_validate(accounts.get_user(db, principal, principal.user_id))
 
-    @post("/refresh", operation_id="refresh_token", status_code=HTTP_200_OK, opt=PUBLIC, sync_to_thread=True)
+    @post(
+        "/refresh",
+        operation_id="refresh_token",
+        status_code=HTTP_200_OK,
+        opt=PUBLIC,
+        sync_to_thread=True,
+    )
     def refresh(self, db: Session, platform: Platform, refresh_token: str) -> TokenPair:
         """Rotate a refresh token: the old one stops working, a new pair is returned."""
         return token_pair(platform.issuer.refresh(db, refresh_token))
 
-    @post("/logout", operation_id="logout", status_code=HTTP_200_OK, opt=PUBLIC, sync_to_thread=True)
+    @post(
+        "/logout", operation_id="logout", status_code=HTTP_200_OK, opt=PUBLIC, sync_to_thread=True
+    )
     def logout(self, db: Session, platform: Platform, refresh_token: str) -> Message:
         """Revoke a refresh token and every token rotated from the same login."""
         platform.issuer.logout(db, refresh_token)
         return Message(status=200, message="User successfully logged out")
 
-    @post("/reset-password", operation_id="reset_password", status_code=HTTP_200_OK, sync_to_thread=True)
+    @post(
+        "/reset-password",
+        operation_id="reset_password",
+        status_code=HTTP_200_OK,
+        sync_to_thread=True,
+    )
     def reset_password(
         self,
         db: Session,

@@ -32,7 +32,9 @@ class RBACController(Controller):
         return role_public(rbac.create_role(db, request.user, data.tenant_id, data.name))
 
     @get("/roles", operation_id="list_roles", guards=READ, sync_to_thread=True)
-    def list_roles(self, db: Session, request: Request, tenant_id: str | None = None) -> RolesPublic:
+    def list_roles(
+        self, db: Session, request: Request, tenant_id: str | None = None
+    ) -> RolesPublic:
         """The roles of your tenant with the permissions each holds."""
         principal: Principal = request.user
         tenant = rbac.tenant_in_reach(db, principal, tenant_id or principal.tenant_id)
@@ -40,21 +42,34 @@ class RBACController(Controller):
         return RolesPublic(data=roles, count=len(roles))
 
     @post("/permissions", operation_id="create_permission", guards=MANAGE, sync_to_thread=True)
-    def create_permission(self, db: Session, request: Request, data: NamedInTenant) -> PermissionPublic:
+    def create_permission(
+        self, db: Session, request: Request, data: NamedInTenant
+    ) -> PermissionPublic:
         """Create a permission in a tenant; the tenant's admin role holds it at once."""
         permission = rbac.create_permission(db, request.user, data.tenant_id, data.name)
         return PermissionPublic.model_validate(permission)
 
     @get("/permissions", operation_id="list_permissions", guards=READ, sync_to_thread=True)
-    def list_permissions(self, db: Session, request: Request, tenant_id: str | None = None) -> PermissionsPublic:
+    def list_permissions(
+        self, db: Session, request: Request, tenant_id: str | None = None
+    ) -> PermissionsPublic:
         """The permissions of your tenant."""
         principal: Principal = request.user
         tenant = rbac.tenant_in_reach(db, principal, tenant_id or principal.tenant_id)
-        permissions = [PermissionPublic.model_validate(p) for p in rbac.list_permissions(db, tenant.id)]
+        permissions = [
+            PermissionPublic.model_validate(p) for p in rbac.list_permissions(db, tenant.id)
+        ]
         return PermissionsPublic(data=permissions, count=len(permissions))
 
-    @post("/roles/{role_id:int}/permissions", operation_id="grant_permission", guards=MANAGE, sync_to_thread=True)
-    def grant_permission(self, db: Session, request: Request, role_id: int, data: PermissionGrant) -> RolePublic:
+    @post(
+        "/roles/{role_id:int}/permissions",
+        operation_id="grant_permission",
+        guards=MANAGE,
+        sync_to_thread=True,
+    )
+    def grant_permission(
+        self, db: Session, request: Request, role_id: int, data: PermissionGrant
+    ) -> RolePublic:
         """Grant a permission to a role of the same tenant."""
         return role_public(rbac.grant_permission(db, request.user, role_id, data.permission_id))
 
@@ -65,6 +80,8 @@ class RBACController(Controller):
         status_code=200,
         sync_to_thread=True,
     )
-    def revoke_permission(self, db: Session, request: Request, role_id: int, permission_id: int) -> RolePublic:
+    def revoke_permission(
+        self, db: Session, request: Request, role_id: int, permission_id: int
+    ) -> RolePublic:
         """Withdraw a permission from a role (the admin role keeps every permission)."""
         return role_public(rbac.revoke_permission(db, request.user, role_id, permission_id))

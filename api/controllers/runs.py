@@ -41,12 +41,22 @@ class RunController(Controller):
     path = "/api/v1/runs"
     tags = ["Runs"]
 
-    @get("/{run_id:str}", operation_id="run_status", guards=[requires_permission("runs:read")], sync_to_thread=True)
+    @get(
+        "/{run_id:str}",
+        operation_id="run_status",
+        guards=[requires_permission("runs:read")],
+        sync_to_thread=True,
+    )
     def status(self, platform: Platform, request: Request, run_id: str) -> RunPublic:
         """A run's Dagster status, partition and timing."""
         return run_public(visible_run(platform, request.user, run_id))
 
-    @get("/{run_id:str}/logs", operation_id="run_logs", guards=[requires_permission("runs:read")], sync_to_thread=True)
+    @get(
+        "/{run_id:str}/logs",
+        operation_id="run_logs",
+        guards=[requires_permission("runs:read")],
+        sync_to_thread=True,
+    )
     def logs(
         self,
         platform: Platform,

@@ -24,14 +24,26 @@ class UserController(Controller):
     path = "/api/v1/users"
     tags = ["Users"]
 
-    @post("/create-user", operation_id="create_user", guards=[requires_permission("users:create")], sync_to_thread=True)
+    @post(
+        "/create-user",
+        operation_id="create_user",
+        guards=[requires_permission("users:create")],
+        sync_to_thread=True,
+    )
     def create_user(self, db: Session, request: Request, data: UserCreate) -> UserPublic:
         """Create a user in your tenant (any tenant for the platform administrator)."""
         user = accounts.create_user(db, request.user, accounts.NewUser(**data.model_dump()))
         return UserPublic.model_validate(user)
 
-    @get("/read-users", operation_id="read_users", guards=[requires_permission("users:read")], sync_to_thread=True)
-    def read_users(self, db: Session, request: Request, tenant_id: str | None = None) -> UsersPublic:
+    @get(
+        "/read-users",
+        operation_id="read_users",
+        guards=[requires_permission("users:read")],
+        sync_to_thread=True,
+    )
+    def read_users(
+        self, db: Session, request: Request, tenant_id: str | None = None
+    ) -> UsersPublic:
         """The users of your tenant; the platform administrator may name another tenant."""
         principal: Principal = request.user
         tenant = rbac.tenant_in_reach(db, principal, tenant_id or principal.tenant_id)
@@ -43,18 +55,36 @@ class UserController(Controller):
         """One user: yourself, or anyone of your tenant with 'users:read'."""
         return UserPublic.model_validate(accounts.read_user(db, request.user, user_id))
 
-    @get("/{user_id:int}/roles", operation_id="read_user_roles", guards=[requires_permission("rbac:read")], sync_to_thread=True)
+    @get(
+        "/{user_id:int}/roles",
+        operation_id="read_user_roles",
+        guards=[requires_permission("rbac:read")],
+        sync_to_thread=True,
+    )
     def read_user_roles(self, db: Session, request: Request, user_id: int) -> UserRoles:
         """The roles a user holds and the permissions they grant."""
         return user_roles(accounts.get_user(db, request.user, user_id))
 
-    @post("/{user_id:int}/roles", operation_id="assign_role", guards=[requires_permission("rbac:manage")], sync_to_thread=True)
-    def assign_role(self, db: Session, request: Request, user_id: int, data: RoleGrant) -> UserRoles:
+    @post(
+        "/{user_id:int}/roles",
+        operation_id="assign_role",
+        guards=[requires_permission("rbac:manage")],
+        sync_to_thread=True,
+    )
+    def assign_role(
+        self, db: Session, request: Request, user_id: int, data: RoleGrant
+    ) -> UserRoles:
         """Give a user a role of their tenant."""
         user = accounts.get_user(db, request.user, user_id)
         return user_roles(rbac.assign_role(db, request.user, user, data.role_id))
 
-    @delete("/{user_id:int}/roles/{role_id:int}", operation_id="unassign_role", guards=[requires_permission("rbac:manage")], status_code=200, sync_to_thread=True)
+    @delete(
+        "/{user_id:int}/roles/{role_id:int}",
+        operation_id="unassign_role",
+        guards=[requires_permission("rbac:manage")],
+        status_code=200,
+        sync_to_thread=True,
+    )
     def unassign_role(self, db: Session, request: Request, user_id: int, role_id: int) -> UserRoles:
         """Take a role away from a user."""
         user = accounts.get_user(db, request.user, user_id)

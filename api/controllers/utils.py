@@ -13,8 +13,8 @@ from api.platform import Platform
 from api.schemas import ComponentStatus, HealthReport, Message, RunSubmitted
 from api.security import PUBLIC, requires_permission
 from lakehouse import health
-from pipelines.names import SELFCHECK_JOB
 from pipelines.gateway import TENANT_TAG
+from pipelines.names import SELFCHECK_JOB
 
 
 class UtilsController(Controller):
@@ -63,7 +63,9 @@ class UtilsController(Controller):
         run_id = platform.gateway.submit(
             SELFCHECK_JOB,
             run_config={
-                "ops": {"platform__selfcheck": {"config": {"rows": rows, "hold_seconds": hold_seconds}}}
+                "ops": {
+                    "platform__selfcheck": {"config": {"rows": rows, "hold_seconds": hold_seconds}}
+                }
             },
             tags={TENANT_TAG: request.user.tenant_id},
         )

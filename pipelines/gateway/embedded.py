@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import socket
@@ -180,10 +181,8 @@ class WorkerPool:
                     self._instance.report_run_canceled(run, "platform stopped before the run began")
             self._queue.clear()
             for worker in self._workers:
-                try:
+                with contextlib.suppress(OSError):
                     worker.conn.send(("stop",))
-                except OSError:
-                    pass
             for worker in self._workers:
                 try:
                     worker.process.wait(timeout=2 if worker.run_id is None else 0.1)
@@ -270,7 +269,9 @@ class EmbeddedRunGateway(RunGateway):
                 )
         except DagsterInvalidConfigError as exc:
             problems = "; ".join(error.message for error in exc.errors)
-            raise InvalidInputError(f"run_config is invalid: {problems}", field="run_config") from exc
+            raise InvalidInputError(
+                f"run_config is invalid: {problems}", field="run_config"
+            ) from exc
         self.pool.enqueue(run.run_id)
         return run.run_id
 
@@ -319,7 +320,8 @@ class EmbeddedRunGateway(RunGateway):
             self.instance.get_runs_count()
             pool = self._pool
             ready = pool.ready_count if pool is not None else 0
-            return f"embedded: instance at {self.settings.dagster_dir}, {ready}/{self.settings.workers} workers ready"
+            home = self.settings.dagster_dir
+            return f"embedded: instance at {home}, {ready}/{self.settings.workers} workers ready"
 
         return probe("dagster", check)
 

@@ -108,7 +108,9 @@ class DagsterWebserverGateway(RunGateway):
             if kind in {"JobNotFoundError", "PipelineNotFoundError"} or "not found" in str(kind):
                 raise NotFoundError(f"job '{job_name}' not found", field="job_name") from exc
             if kind == "RunConfigValidationInvalid":
-                raise InvalidInputError(f"run_config is invalid: {exc}", field="run_config") from exc
+                raise InvalidInputError(
+                    f"run_config is invalid: {exc}", field="run_config"
+                ) from exc
             raise ServiceUnavailableError(f"Dagster rejected the run: {exc}") from exc
 
     def status(self, run_id: str) -> RunView:

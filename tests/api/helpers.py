@@ -9,7 +9,9 @@ from litestar.testing import TestClient
 from tests.conftest import ADMIN_PASSWORD
 
 
-def login(client: TestClient, username: str = "admin", password: str = ADMIN_PASSWORD) -> dict[str, Any]:
+def login(
+    client: TestClient, username: str = "admin", password: str = ADMIN_PASSWORD
+) -> dict[str, Any]:
     response = client.post(
         "/api/v1/login/access-token", data={"username": username, "password": password}
     )

@@ -23,7 +23,15 @@ def test_test_token_returns_the_user(client: TestClient) -> None:
     body = me(client, admin_headers(client))
     assert body["username"] == "admin"
     assert body["is_active"] is True
-    assert set(body) == {"id", "tenant_id", "first_name", "last_name", "email", "username", "is_active"}
+    assert set(body) == {
+        "id",
+        "tenant_id",
+        "first_name",
+        "last_name",
+        "email",
+        "username",
+        "is_active",
+    }
 
 
 def test_wrong_password_is_401(client: TestClient) -> None:
@@ -73,7 +81,10 @@ def test_expired_token_is_401(client: TestClient, settings: Settings) -> None:
 def test_tampered_token_is_401(client: TestClient) -> None:
     header, payload, signature = login(client)["access_token"].split(".")
     forged_signature = signature[:-2] + ("AA" if not signature.endswith("AA") else "BB")
-    for token in (f"{header}.{payload}.{forged_signature}", f"{header}.{payload[::-1]}.{signature}"):
+    for token in (
+        f"{header}.{payload}.{forged_signature}",
+        f"{header}.{payload[::-1]}.{signature}",
+    ):
         response = client.get("/api/v1/validate-token", headers=bearer(token))
         assert response.status_code == 401
         assert response.json()["detail"] == "access token is invalid"
@@ -94,7 +105,12 @@ def test_refresh_rotates_and_rejects_reuse(client: TestClient) -> None:
     assert rotated.status_code == 200
     second = rotated.json()["refresh_token"]
     assert second != first
-    assert client.get("/api/v1/validate-token", headers=bearer(rotated.json()["access_token"])).status_code == 200
+    assert (
+        client.get(
+            "/api/v1/validate-token", headers=bearer(rotated.json()["access_token"])
+        ).status_code
+        == 200
+    )
 
     reused = client.post("/api/v1/refresh", params={"refresh_token": first})
     assert reused.status_code == 401
@@ -150,7 +166,10 @@ def test_reset_own_password(client: TestClient) -> None:
     assert old.status_code == 401
     assert login(client, "alice", "alice-new-password")["token_type"] == "bearer"
     # A reset ends the sessions opened with the old password.
-    assert client.post("/api/v1/refresh", params={"refresh_token": alice["refresh_token"]}).status_code == 401
+    assert (
+        client.post("/api/v1/refresh", params={"refresh_token": alice["refresh_token"]}).status_code
+        == 401
+    )
 
 
 def test_reset_password_rules(client: TestClient) -> None:
@@ -165,12 +184,16 @@ def test_reset_password_rules(client: TestClient) -> None:
     )
     assert no_token.status_code == 401
     other = client.post(
-        "/api/v1/reset-password", params={"user_name": "carol", "new_password": "whatever-123"}, headers=bob
+        "/api/v1/reset-password",
+        params={"user_name": "carol", "new_password": "whatever-123"},
+        headers=bob,
     )
     assert other.status_code == 403
     assert "users:update" in other.json()["detail"]
     by_admin = client.post(
-        "/api/v1/reset-password", params={"user_name": "carol", "new_password": "by-admin-123"}, headers=headers
+        "/api/v1/reset-password",
+        params={"user_name": "carol", "new_password": "by-admin-123"},
+        headers=headers,
     )
     assert by_admin.status_code == 200
     assert login(client, "carol", "by-admin-123")["access_token"]
@@ -180,6 +203,8 @@ def test_reset_password_rules(client: TestClient) -> None:
     assert short.status_code == 422
     assert short.json()["field"] == "new_password"
     unknown = client.post(
-        "/api/v1/reset-password", params={"user_name": "nobody", "new_password": "whatever-123"}, headers=headers
+        "/api/v1/reset-password",
+        params={"user_name": "nobody", "new_password": "whatever-123"},
+        headers=headers,
     )
     assert unknown.status_code == 404

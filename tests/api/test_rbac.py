@@ -11,14 +11,29 @@ from tests.api.helpers import admin_headers, bearer, create_user, login, me, new
 def test_create_role_and_permission_with_reference_shapes(client: TestClient) -> None:
     headers = admin_headers(client)
     tenant_id = me(client, headers)["tenant_id"]
-    role = client.post("/api/v1/rbac/roles/", json={"name": "data_scientist", "tenant_id": tenant_id}, headers=headers)
+    role = client.post(
+        "/api/v1/rbac/roles/",
+        json={"name": "data_scientist", "tenant_id": tenant_id},
+        headers=headers,
+    )
     assert role.status_code == 201
-    assert role.json() == {"id": role.json()["id"], "tenant_id": tenant_id, "name": "data_scientist", "permissions": []}
+    assert role.json() == {
+        "id": role.json()["id"],
+        "tenant_id": tenant_id,
+        "name": "data_scientist",
+        "permissions": [],
+    }
     permission = client.post(
-        "/api/v1/rbac/permissions/", json={"name": "can_train_models", "tenant_id": tenant_id}, headers=headers
+        "/api/v1/rbac/permissions/",
+        json={"name": "can_train_models", "tenant_id": tenant_id},
+        headers=headers,
     )
     assert permission.status_code == 201
-    assert permission.json() == {"id": permission.json()["id"], "name": "can_train_models", "tenant_id": tenant_id}
+    assert permission.json() == {
+        "id": permission.json()["id"],
+        "name": "can_train_models",
+        "tenant_id": tenant_id,
+    }
 
     roles = client.get("/api/v1/rbac/roles/", headers=headers).json()
     by_name = {r["name"]: r for r in roles["data"]}
@@ -47,7 +62,9 @@ def test_names_are_unique_per_tenant_only(client: TestClient) -> None:
     globex_id, globex_admin = new_tenant_with_admin(client, headers, "globex")
     for tenant_id, tenant_headers in ((acme_id, acme_admin), (globex_id, globex_admin)):
         response = client.post(
-            "/api/v1/rbac/roles/", json={"name": "analyst", "tenant_id": tenant_id}, headers=tenant_headers
+            "/api/v1/rbac/roles/",
+            json={"name": "analyst", "tenant_id": tenant_id},
+            headers=tenant_headers,
         )
         assert response.status_code == 201
         assert response.json()["tenant_id"] == tenant_id
@@ -56,7 +73,11 @@ def test_names_are_unique_per_tenant_only(client: TestClient) -> None:
 def test_malformed_rbac_bodies_are_422(client: TestClient) -> None:
     headers = admin_headers(client)
     tenant_id = me(client, headers)["tenant_id"]
-    for payload, field in (({"tenant_id": tenant_id}, "name"), ({"name": "x y", "tenant_id": tenant_id}, "name"), ({"name": "ok"}, "tenant_id")):
+    for payload, field in (
+        ({"tenant_id": tenant_id}, "name"),
+        ({"name": "x y", "tenant_id": tenant_id}, "name"),
+        ({"name": "ok"}, "tenant_id"),
+    ):
         response = client.post("/api/v1/rbac/roles/", json=payload, headers=headers)
         assert response.status_code == 422
         assert response.json()["field"] == field
@@ -69,14 +90,26 @@ def test_granted_role_opens_the_guard(client: TestClient) -> None:
     reader = bearer(login(client, "reader", "reader-password")["access_token"])
     assert client.get("/api/v1/users/read-users/", headers=reader).status_code == 403
 
-    role = client.post("/api/v1/rbac/roles/", json={"name": "user_reader", "tenant_id": tenant_id}, headers=headers).json()
+    role = client.post(
+        "/api/v1/rbac/roles/", json={"name": "user_reader", "tenant_id": tenant_id}, headers=headers
+    ).json()
     permissions = client.get("/api/v1/rbac/permissions/", headers=headers).json()["data"]
     users_read = next(p for p in permissions if p["name"] == "users:read")
-    granted = client.post(f"/api/v1/rbac/roles/{role['id']}/permissions", json={"permission_id": users_read["id"]}, headers=headers)
+    granted = client.post(
+        f"/api/v1/rbac/roles/{role['id']}/permissions",
+        json={"permission_id": users_read["id"]},
+        headers=headers,
+    )
     assert granted.json()["permissions"] == ["users:read"]
     reader_id = me(client, reader)["id"]
-    assigned = client.post(f"/api/v1/users/{reader_id}/roles", json={"role_id": role["id"]}, headers=headers)
-    assert assigned.json() == {"user_id": reader_id, "roles": ["user_reader"], "permissions": ["users:read"]}
+    assigned = client.post(
+        f"/api/v1/users/{reader_id}/roles", json={"role_id": role["id"]}, headers=headers
+    )
+    assert assigned.json() == {
+        "user_id": reader_id,
+        "roles": ["user_reader"],
+        "permissions": ["users:read"],
+    }
 
     listed = client.get("/api/v1/users/read-users/", headers=reader)
     assert listed.status_code == 200
@@ -84,7 +117,12 @@ def test_granted_role_opens_the_guard(client: TestClient) -> None:
     # Still no permission to create users.
     created = client.post(
         "/api/v1/users/create-user",
-        json={"tenant_id": tenant_id, "email": "q@example.com", "username": "q", "password": "password-1"},
+        json={
+            "tenant_id": tenant_id,
+            "email": "q@example.com",
+            "username": "q",
+            "password": "password-1",
+        },
         headers=reader,
     )
     assert created.status_code == 403
@@ -99,7 +137,9 @@ def test_admin_role_keeps_every_permission(client: TestClient) -> None:
     roles = client.get("/api/v1/rbac/roles/", headers=headers).json()["data"]
     admin = next(r for r in roles if r["name"] == "admin")
     permission = client.get("/api/v1/rbac/permissions/", headers=headers).json()["data"][0]
-    response = client.delete(f"/api/v1/rbac/roles/{admin['id']}/permissions/{permission['id']}", headers=headers)
+    response = client.delete(
+        f"/api/v1/rbac/roles/{admin['id']}/permissions/{permission['id']}", headers=headers
+    )
     assert response.status_code == 409
 
 
@@ -107,20 +147,64 @@ def test_rbac_across_tenants_is_404(client: TestClient) -> None:
     headers = admin_headers(client)
     acme_id, acme_admin = new_tenant_with_admin(client, headers, "acme")
     globex_id, globex_admin = new_tenant_with_admin(client, headers, "globex")
-    globex_role = client.post("/api/v1/rbac/roles/", json={"name": "secret_role", "tenant_id": globex_id}, headers=globex_admin).json()
+    globex_role = client.post(
+        "/api/v1/rbac/roles/",
+        json={"name": "secret_role", "tenant_id": globex_id},
+        headers=globex_admin,
+    ).json()
     globex_user = create_user(client, globex_admin, globex_id, "gus")
-    acme_role = client.post("/api/v1/rbac/roles/", json={"name": "acme_role", "tenant_id": acme_id}, headers=acme_admin).json()
+    acme_role = client.post(
+        "/api/v1/rbac/roles/", json={"name": "acme_role", "tenant_id": acme_id}, headers=acme_admin
+    ).json()
 
-    assert client.post("/api/v1/rbac/roles/", json={"name": "x", "tenant_id": globex_id}, headers=acme_admin).status_code == 404
-    assert client.post("/api/v1/rbac/permissions/", json={"name": "x", "tenant_id": globex_id}, headers=acme_admin).status_code == 404
-    assert client.get("/api/v1/rbac/roles/", params={"tenant_id": globex_id}, headers=acme_admin).status_code == 404
+    assert (
+        client.post(
+            "/api/v1/rbac/roles/", json={"name": "x", "tenant_id": globex_id}, headers=acme_admin
+        ).status_code
+        == 404
+    )
+    assert (
+        client.post(
+            "/api/v1/rbac/permissions/",
+            json={"name": "x", "tenant_id": globex_id},
+            headers=acme_admin,
+        ).status_code
+        == 404
+    )
+    assert (
+        client.get(
+            "/api/v1/rbac/roles/", params={"tenant_id": globex_id}, headers=acme_admin
+        ).status_code
+        == 404
+    )
     listed = client.get("/api/v1/rbac/roles/", headers=acme_admin).text
     assert "secret_role" not in listed
     # Granting another tenant's role, or to another tenant's user: not found.
-    assert client.post(f"/api/v1/users/{globex_user['id']}/roles", json={"role_id": acme_role["id"]}, headers=acme_admin).status_code == 404
+    assert (
+        client.post(
+            f"/api/v1/users/{globex_user['id']}/roles",
+            json={"role_id": acme_role["id"]},
+            headers=acme_admin,
+        ).status_code
+        == 404
+    )
     acme_user = create_user(client, acme_admin, acme_id, "ann")
-    assert client.post(f"/api/v1/users/{acme_user['id']}/roles", json={"role_id": globex_role["id"]}, headers=acme_admin).status_code == 404
+    assert (
+        client.post(
+            f"/api/v1/users/{acme_user['id']}/roles",
+            json={"role_id": globex_role["id"]},
+            headers=acme_admin,
+        ).status_code
+        == 404
+    )
     # Even the platform administrator cannot mix tenants in one grant.
-    mixed = client.post(f"/api/v1/users/{acme_user['id']}/roles", json={"role_id": globex_role["id"]}, headers=headers)
+    mixed = client.post(
+        f"/api/v1/users/{acme_user['id']}/roles",
+        json={"role_id": globex_role["id"]},
+        headers=headers,
+    )
     assert mixed.status_code == 404
-    assert client.get(f"/api/v1/users/{acme_user['id']}/roles", headers=acme_admin).json()["roles"] == []
+    assert (
+        client.get(f"/api/v1/users/{acme_user['id']}/roles", headers=acme_admin).json()["roles"]
+        == []
+    )

@@ -33,14 +33,24 @@ def test_duplicate_username_or_email_is_409(client: TestClient) -> None:
     create_user(client, headers, tenant_id, "dup")
     again = client.post(
         "/api/v1/users/create-user",
-        json={"tenant_id": tenant_id, "email": "other@example.com", "username": "dup", "password": "password-1"},
+        json={
+            "tenant_id": tenant_id,
+            "email": "other@example.com",
+            "username": "dup",
+            "password": "password-1",
+        },
         headers=headers,
     )
     assert again.status_code == 409
     assert again.json()["field"] == "username"
     same_email = client.post(
         "/api/v1/users/create-user",
-        json={"tenant_id": tenant_id, "email": "dup@example.com", "username": "dup2", "password": "password-1"},
+        json={
+            "tenant_id": tenant_id,
+            "email": "dup@example.com",
+            "username": "dup2",
+            "password": "password-1",
+        },
         headers=headers,
     )
     assert same_email.status_code == 409
@@ -51,8 +61,18 @@ def test_malformed_user_bodies_are_422(client: TestClient) -> None:
     headers = admin_headers(client)
     tenant_id = me(client, headers)["tenant_id"]
     cases = {
-        "email": {"tenant_id": tenant_id, "email": "not-an-email", "username": "x1", "password": "password-1"},
-        "password": {"tenant_id": tenant_id, "email": "x2@example.com", "username": "x2", "password": "short"},
+        "email": {
+            "tenant_id": tenant_id,
+            "email": "not-an-email",
+            "username": "x1",
+            "password": "password-1",
+        },
+        "password": {
+            "tenant_id": tenant_id,
+            "email": "x2@example.com",
+            "username": "x2",
+            "password": "short",
+        },
         "username": {"tenant_id": tenant_id, "email": "x3@example.com", "password": "password-1"},
     }
     for field, payload in cases.items():
@@ -78,7 +98,12 @@ def test_user_without_permission_gets_403(client: TestClient) -> None:
     assert response.json()["detail"] == "this action needs the 'users:read' permission"
     created = client.post(
         "/api/v1/users/create-user",
-        json={"tenant_id": tenant_id, "email": "z@example.com", "username": "z", "password": "password-1"},
+        json={
+            "tenant_id": tenant_id,
+            "email": "z@example.com",
+            "username": "z",
+            "password": "password-1",
+        },
         headers=plain,
     )
     assert created.status_code == 403
@@ -103,7 +128,12 @@ def test_tenant_admin_cannot_reach_another_tenant(client: TestClient) -> None:
     # Creating a user in another tenant: the tenant does not exist for a tenant admin.
     response = client.post(
         "/api/v1/users/create-user",
-        json={"tenant_id": globex_id, "email": "m@example.com", "username": "mallory", "password": "password-1"},
+        json={
+            "tenant_id": globex_id,
+            "email": "m@example.com",
+            "username": "mallory",
+            "password": "password-1",
+        },
         headers=acme_admin,
     )
     assert response.status_code == 404
@@ -111,11 +141,18 @@ def test_tenant_admin_cannot_reach_another_tenant(client: TestClient) -> None:
     # Listing shows only the caller's tenant, whatever tenant is asked for.
     listed = client.get("/api/v1/users/read-users/", headers=acme_admin).json()
     assert [u["username"] for u in listed["data"]] == ["acme-admin"]
-    assert client.get("/api/v1/users/read-users/", params={"tenant_id": home_tenant}, headers=acme_admin).status_code == 404
+    assert (
+        client.get(
+            "/api/v1/users/read-users/", params={"tenant_id": home_tenant}, headers=acme_admin
+        ).status_code
+        == 404
+    )
     # The platform administrator may act in any tenant.
     made = create_user(client, platform_admin, acme_id, "acme-user")
     assert made["tenant_id"] == acme_id
-    assert client.get(f"/api/v1/users/{globex_user['id']}", headers=platform_admin).status_code == 200
+    assert (
+        client.get(f"/api/v1/users/{globex_user['id']}", headers=platform_admin).status_code == 200
+    )
 
 
 def test_unknown_user_is_404(client: TestClient) -> None:

@@ -37,7 +37,10 @@ def test_generated_secret_is_persisted_once(tmp_path: Path) -> None:
     assert len(first) >= 64
     assert signing_secret(Settings(data_dir=tmp_path)) == first
     assert (tmp_path / "secret_key").stat().st_mode & 0o777 == 0o600
-    assert signing_secret(Settings(data_dir=tmp_path, secret_key="configured-secret")) == "configured-secret"
+    assert (
+        signing_secret(Settings(data_dir=tmp_path, secret_key="configured-secret"))
+        == "configured-secret"
+    )
 
 
 def test_refresh_tokens_are_stored_as_digests() -> None:

@@ -16,7 +16,10 @@ def test_defaults_live_under_the_data_dir(tmp_path: Path) -> None:
     assert settings.dagster_dir == root / "dagster"
     assert settings.catalog_url == f"sqlite:///{root / 'iceberg' / 'catalog.db'}"
     assert settings.warehouse == (root / "warehouse").as_uri()
-    assert settings.mlflow_tracking_uri.startswith("sqlite:///") and str(root) in settings.mlflow_tracking_uri
+    assert (
+        settings.mlflow_tracking_uri.startswith("sqlite:///")
+        and str(root) in settings.mlflow_tracking_uri
+    )
     assert settings.admin_password is None and settings.secret_key is None
     assert settings.run_mode == "embedded"
 
@@ -39,10 +42,18 @@ def test_invalid_value_names_the_setting(monkeypatch: pytest.MonkeyPatch) -> Non
 
 
 def test_as_env_round_trips(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    original = Settings(data_dir=tmp_path, admin_password="s3cret-pass", workers=3, worker_preload=["a", "b"])
+    original = Settings(
+        data_dir=tmp_path, admin_password="s3cret-pass", workers=3, worker_preload=["a", "b"]
+    )
     env = original.as_env()
     assert env["DAGSTER_HOME"] == str(original.dagster_dir)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     rebuilt = Settings()
     assert rebuilt.model_dump() == original.model_dump()
+
+
+def test_every_setting_is_documented_in_the_readme() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    missing = [n for n in Settings.model_fields if f"`STRATA_{n.upper()}`" not in readme]
+    assert missing == []

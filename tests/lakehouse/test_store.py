@@ -20,7 +20,15 @@ def test_migrations_create_every_table(database_url: str) -> None:
     store.migrate()
     store.migrate()  # applying twice is a no-op
     tables = set(inspect(store.engine).get_table_names())
-    assert {"tenants", "users", "roles", "permissions", "user_roles", "role_permissions", "refresh_tokens"} <= tables
+    assert {
+        "tenants",
+        "users",
+        "roles",
+        "permissions",
+        "user_roles",
+        "role_permissions",
+        "refresh_tokens",
+    } <= tables
     assert store.ping() == "0001"
     store.dispose()
 
@@ -31,7 +39,9 @@ def test_role_names_are_unique_per_tenant(database_url: str) -> None:
     with store.session() as session:
         first = accounts.create_tenant(session, "first")
         second = accounts.create_tenant(session, "second")
-        session.add_all([Role(tenant_id=first.id, name="analyst"), Role(tenant_id=second.id, name="analyst")])
+        session.add_all(
+            [Role(tenant_id=first.id, name="analyst"), Role(tenant_id=second.id, name="analyst")]
+        )
     with pytest.raises(IntegrityError), store.session() as session:
         session.add(Role(tenant_id=first.id, name="analyst"))
     store.dispose()

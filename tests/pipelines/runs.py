@@ -34,6 +34,9 @@ def wait_for(
 
 def wait_for_workers(client: TestClient, ready: int, timeout: float = 120) -> None:
     deadline = time.monotonic() + timeout
-    while f"{ready}/" not in client.get("/api/v1/utils/health").json()["components"]["dagster"]["detail"]:
+    while (
+        f"{ready}/"
+        not in client.get("/api/v1/utils/health").json()["components"]["dagster"]["detail"]
+    ):
         assert time.monotonic() < deadline, "workers never became ready"
         time.sleep(0.1)

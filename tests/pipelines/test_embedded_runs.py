@@ -15,7 +15,7 @@ from litestar.testing import TestClient
 from api.app import create_app
 from lakehouse.catalog import open_catalog
 from lakehouse.settings import Settings
-from tests.api.helpers import admin_headers, create_user, login, bearer, me, new_tenant_with_admin
+from tests.api.helpers import admin_headers, bearer, create_user, login, me, new_tenant_with_admin
 from tests.conftest import make_settings
 from tests.pipelines.runs import submit_selfcheck, wait_for, wait_for_workers
 
@@ -52,7 +52,9 @@ def test_selfcheck_run_writes_and_reads_iceberg(client: TestClient, settings: Se
     assert "writing 25 rows to platform.selfcheck" in messages
     assert any(m.startswith("read back 25 rows from snapshot") for m in messages)
     assert logs["next_offset"] == len(logs["events"])
-    tail = client.get(f"/api/v1/runs/{run_id}/logs", params={"offset": logs["next_offset"] - 1}, headers=headers).json()
+    tail = client.get(
+        f"/api/v1/runs/{run_id}/logs", params={"offset": logs["next_offset"] - 1}, headers=headers
+    ).json()
     assert [e["event_type"] for e in tail["events"]] == ["RUN_SUCCESS"]
 
     # The run is in the Dagster instance the UI reads, with its materialization and metadata.
@@ -67,7 +69,9 @@ def test_selfcheck_run_writes_and_reads_iceberg(client: TestClient, settings: Se
 
 
 def test_invalid_run_config_is_422(client: TestClient) -> None:
-    response = client.post("/api/v1/utils/self-check", params={"rows": 0}, headers=admin_headers(client))
+    response = client.post(
+        "/api/v1/utils/self-check", params={"rows": 0}, headers=admin_headers(client)
+    )
     assert response.status_code == 422
     assert response.json()["field"] == "rows"
 
@@ -79,12 +83,18 @@ def test_cancel_long_running_run(client: TestClient) -> None:
     response = client.post(f"/api/v1/runs/{run_id}/terminate", headers=headers)
     assert response.status_code == 200
     assert response.json()["status"] in {"CANCELING", "CANCELED"}
-    assert wait_for(client, headers, run_id, {"CANCELED", "FAILURE", "SUCCESS"}, timeout=30)["status"] == "CANCELED"
+    assert (
+        wait_for(client, headers, run_id, {"CANCELED", "FAILURE", "SUCCESS"}, timeout=30)["status"]
+        == "CANCELED"
+    )
     again = client.post(f"/api/v1/runs/{run_id}/terminate", headers=headers)
     assert again.status_code == 409
     # The replacement worker warms up and runs the next job.
     next_run = submit_selfcheck(client, headers, rows=3)
-    assert wait_for(client, headers, next_run, {"SUCCESS", "FAILURE", "CANCELED"})["status"] == "SUCCESS"
+    assert (
+        wait_for(client, headers, next_run, {"SUCCESS", "FAILURE", "CANCELED"})["status"]
+        == "SUCCESS"
+    )
 
 
 def test_ray_terminate_cancels_the_dagster_run(client: TestClient) -> None:
@@ -92,16 +102,23 @@ def test_ray_terminate_cancels_the_dagster_run(client: TestClient) -> None:
     run_id = submit_selfcheck(client, headers, rows=5, hold_seconds=120)
     wait_for(client, headers, run_id, {"STARTED"})
     response = client.post(
-        "/api/v1/ray/terminate_ray_job", params={"ray_job_id": run_id, "usage": "training"}, headers=headers
+        "/api/v1/ray/terminate_ray_job",
+        params={"ray_job_id": run_id, "usage": "training"},
+        headers=headers,
     )
     assert response.status_code == 200
     assert response.json() == {
         "status": "success",
         "message": f"Termination request for Ray job '{run_id}' has been sent.",
     }
-    assert wait_for(client, headers, run_id, {"CANCELED", "FAILURE", "SUCCESS"}, timeout=30)["status"] == "CANCELED"
+    assert (
+        wait_for(client, headers, run_id, {"CANCELED", "FAILURE", "SUCCESS"}, timeout=30)["status"]
+        == "CANCELED"
+    )
     missing = client.post(
-        "/api/v1/ray/terminate_ray_job", params={"ray_job_id": "no-such-run", "usage": "training"}, headers=headers
+        "/api/v1/ray/terminate_ray_job",
+        params={"ray_job_id": "no-such-run", "usage": "training"},
+        headers=headers,
     )
     assert missing.status_code == 404
 
@@ -121,7 +138,10 @@ def test_killed_worker_fails_its_run_and_is_replaced(client: TestClient) -> None
     wait_for_workers(client, ready=2)
     for _ in range(2):
         next_run = submit_selfcheck(client, headers, rows=3)
-        assert wait_for(client, headers, next_run, {"SUCCESS", "FAILURE", "CANCELED"})["status"] == "SUCCESS"
+        assert (
+            wait_for(client, headers, next_run, {"SUCCESS", "FAILURE", "CANCELED"})["status"]
+            == "SUCCESS"
+        )
 
 
 def test_queued_run_is_canceled_before_it_starts(client: TestClient) -> None:

@@ -1,0 +1,139 @@
+"""The run gateway in dagster mode: a real Dagster webserver and daemon launch the runs."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pyarrow.compute as pc
+import pytest
+from litestar.testing import TestClient
+
+from api.app import create_app
+from lakehouse.catalog import open_catalog
+from lakehouse.settings import Settings
+from pipelines.instance import prepare_dagster_home
+from tests.api.helpers import admin_headers
+from tests.conftest import make_settings
+from tests.pipelines.runs import submit_selfcheck, wait_for
+
+ROOT = Path(__file__).resolve().parents[2]
+LOCATION_QUERY = "{ workspaceOrError { ... on Workspace { locationEntries { name loadStatus } } } }"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start_dagster(settings: Settings) -> list[subprocess.Popen[bytes]]:
+    """A Dagster webserver and daemon on `settings`' instance, with Strata's code location."""
+    prepare_dagster_home(settings)
+    env = {**os.environ, **settings.as_env()}
+    bin_dir = Path(sys.executable).parent
+    workspace = str(ROOT / "workspace.yaml")
+    port = settings.dagster_url.rsplit(":", 1)[1]
+    commands = [
+        [str(bin_dir / "dagster-webserver"), "-w", workspace, "-h", "127.0.0.1", "-p", port],
+        [str(bin_dir / "dagster-daemon"), "run", "-w", workspace],
+    ]
+    return [
+        subprocess.Popen(c, cwd=ROOT, env=env, start_new_session=True, stdout=subprocess.DEVNULL)
+        for c in commands
+    ]
+
+
+def wait_for_location(
+    url: str, processes: list[subprocess.Popen[bytes]], timeout: float = 180
+) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert all(p.poll() is None for p in processes), "a Dagster process exited during start-up"
+        try:
+            body = httpx.post(f"{url}/graphql", json={"query": LOCATION_QUERY}, timeout=5).json()
+            entries = body["data"]["workspaceOrError"]["locationEntries"]
+            if entries and all(e["loadStatus"] == "LOADED" for e in entries):
+                return
+        except (httpx.HTTPError, KeyError, TypeError):
+            pass
+        time.sleep(0.5)
+    raise AssertionError("the Dagster code location never loaded")
+
+
+def stop(processes: list[subprocess.Popen[bytes]]) -> None:
+    for process in processes:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+    for process in processes:
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+@pytest.fixture(scope="module")
+def dagster_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
+    tmp_path = tmp_path_factory.mktemp("dagster-mode")
+    settings = make_settings(
+        tmp_path, run_mode="dagster", dagster_url=f"http://127.0.0.1:{free_port()}"
+    )
+    processes = start_dagster(settings)
+    try:
+        wait_for_location(settings.dagster_url, processes)
+        yield settings
+    finally:
+        stop(processes)
+
+
+@pytest.fixture
+def client(dagster_settings: Settings) -> Iterator[TestClient]:
+    with TestClient(create_app(dagster_settings)) as test_client:
+        yield test_client
+
+
+@pytest.mark.slow
+def test_selfcheck_through_webserver_and_daemon(
+    client: TestClient, dagster_settings: Settings
+) -> None:
+    headers = admin_headers(client)
+    health = client.get("/api/v1/utils/health").json()["components"]["dagster"]
+    assert health["status"] == "ok" and health["detail"].startswith("dagster: webserver")
+
+    run_id = submit_selfcheck(client, headers, rows=40)
+    run = wait_for(client, headers, run_id, {"SUCCESS", "FAILURE", "CANCELED"}, timeout=120)
+    assert run["status"] == "SUCCESS"
+    assert run["tags"]["strata/launcher"] == "dagster"
+
+    rows = open_catalog(dagster_settings).load_table("platform.selfcheck").scan().to_arrow()
+    assert rows.filter(pc.equal(rows["check_id"], run_id)).num_rows == 40
+    events = client.get(f"/api/v1/runs/{run_id}/logs", headers=headers).json()["events"]
+    assert "writing 40 rows to platform.selfcheck" in [e["message"] for e in events]
+    assert "RUN_SUCCESS" in [e["event_type"] for e in events]
+
+
+@pytest.mark.slow
+def test_cancel_through_webserver(client: TestClient) -> None:
+    headers = admin_headers(client)
+    run_id = submit_selfcheck(client, headers, rows=2, hold_seconds=300)
+    wait_for(client, headers, run_id, {"STARTED"}, timeout=120)
+    response = client.post(f"/api/v1/runs/{run_id}/terminate", headers=headers)
+    assert response.status_code == 200
+    final = wait_for(client, headers, run_id, {"CANCELED", "FAILURE", "SUCCESS"}, timeout=60)
+    assert final["status"] == "CANCELED"
+
+
+@pytest.mark.slow
+def test_unknown_run_is_404(client: TestClient) -> None:
+    response = client.get(
+        "/api/v1/runs/00000000-0000-0000-0000-000000000000", headers=admin_headers(client)
+    )
+    assert response.status_code == 404
