@@ -6,8 +6,8 @@ import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, cast
 from datetime import UTC, datetime
+from typing import Any, cast
 
 from lakehouse.catalog import open_catalog
 from lakehouse.errors import StrataError
