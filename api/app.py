@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -20,6 +19,7 @@ from api.dependencies import DEPENDENCIES
 from api.errors import exception_handlers
 from api.platform import Platform
 from api.security import authentication
+from lakehouse.logs import configure_logging
 from lakehouse.settings import Settings
 
 CONTROLLERS = [
@@ -36,7 +36,7 @@ CONTROLLERS = [
 def create_app(settings: Settings | None = None) -> Litestar:
     """Build the API for `settings` (read from `STRATA_*` and `.env` when not given)."""
     settings = settings or Settings()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    configure_logging()
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:

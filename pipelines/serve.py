@@ -13,6 +13,7 @@ from types import FrameType
 import httpx
 
 from lakehouse.bootstrap import bootstrap
+from lakehouse.logs import configure_logging
 from lakehouse.settings import Settings
 from lakehouse.store import MetadataStore
 from pipelines.instance import prepare_dagster_home
@@ -64,6 +65,8 @@ def wait_until_up(url: str, group: ProcessGroup) -> None:
 
 
 def main() -> int:
+    configure_logging()
+    launched_by = os.getppid()
     settings = Settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     prepare_dagster_home(settings)
@@ -139,6 +142,9 @@ def main() -> int:
         )
         wait_until_up(f"{dagster}/server_info", group)
         while not stopping:
+            if os.getppid() != launched_by:
+                # Whoever started us (make, a shell) is gone, e.g. `make up` got SIGTERM.
+                return 0
             if (name := group.exited()) is not None:
                 print(f"{name} exited; stopping the platform", file=sys.stderr, flush=True)
                 return 1

@@ -55,7 +55,8 @@ def serve(conn: Connection, preload: list[str]) -> None:
 
 
 if __name__ == "__main__":
+    from lakehouse.logs import configure_logging
     from lakehouse.settings import Settings
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    configure_logging()
     serve(Connection(int(sys.argv[1])), Settings().worker_preload)
