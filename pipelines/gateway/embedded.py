@@ -64,6 +64,9 @@ class WorkerPool:
             env=env,
             pass_fds=(child.fileno(),),
             stdin=subprocess.DEVNULL,
+            # Signals meant for the API's process group must not kill runs behind its back:
+            # workers stop when told to, or when the API's end of the pipe closes.
+            start_new_session=True,
         )
         child.close()
         return _Worker(process=process, conn=Connection(parent.detach()))
