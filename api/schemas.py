@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
+from litestar.params import Parameter
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
 NAME_PATTERN = r"^[A-Za-z0-9_.:@-]+$"
+MAX_ID = 2**31 - 1  # the metadata store's integer keys are 32-bit on PostgreSQL
+
+RowId = Annotated[int, Field(ge=1, le=MAX_ID)]
+PathId = Annotated[int, Parameter(ge=1, le=MAX_ID)]
 
 
 class Schema(BaseModel):
@@ -108,11 +113,11 @@ class RolesPublic(Schema):
 
 
 class PermissionGrant(Schema):
-    permission_id: int
+    permission_id: RowId
 
 
 class RoleGrant(Schema):
-    role_id: int
+    role_id: RowId
 
 
 class UserRoles(Schema):

@@ -7,6 +7,7 @@ from sqlalchemy.orm import Session
 
 from api.schemas import (
     NamedInTenant,
+    PathId,
     PermissionGrant,
     PermissionPublic,
     PermissionsPublic,
@@ -68,7 +69,7 @@ class RBACController(Controller):
         sync_to_thread=True,
     )
     def grant_permission(
-        self, db: Session, request: Request, role_id: int, data: PermissionGrant
+        self, db: Session, request: Request, role_id: PathId, data: PermissionGrant
     ) -> RolePublic:
         """Grant a permission to a role of the same tenant."""
         return role_public(rbac.grant_permission(db, request.user, role_id, data.permission_id))
@@ -81,7 +82,7 @@ class RBACController(Controller):
         sync_to_thread=True,
     )
     def revoke_permission(
-        self, db: Session, request: Request, role_id: int, permission_id: int
+        self, db: Session, request: Request, role_id: PathId, permission_id: PathId
     ) -> RolePublic:
         """Withdraw a permission from a role (the admin role keeps every permission)."""
         return role_public(rbac.revoke_permission(db, request.user, role_id, permission_id))

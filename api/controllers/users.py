@@ -5,7 +5,7 @@ from __future__ import annotations
 from litestar import Controller, Request, delete, get, post
 from sqlalchemy.orm import Session
 
-from api.schemas import RoleGrant, UserCreate, UserPublic, UserRoles, UsersPublic
+from api.schemas import PathId, RoleGrant, UserCreate, UserPublic, UserRoles, UsersPublic
 from api.security import requires_permission
 from lakehouse import accounts, rbac
 from lakehouse.rbac import Principal
@@ -51,7 +51,7 @@ class UserController(Controller):
         return UsersPublic(data=users, count=len(users))
 
     @get("/{user_id:int}", operation_id="read_user", sync_to_thread=True)
-    def read_user(self, db: Session, request: Request, user_id: int) -> UserPublic:
+    def read_user(self, db: Session, request: Request, user_id: PathId) -> UserPublic:
         """One user: yourself, or anyone of your tenant with 'users:read'."""
         return UserPublic.model_validate(accounts.read_user(db, request.user, user_id))
 
@@ -61,7 +61,7 @@ class UserController(Controller):
         guards=[requires_permission("rbac:read")],
         sync_to_thread=True,
     )
-    def read_user_roles(self, db: Session, request: Request, user_id: int) -> UserRoles:
+    def read_user_roles(self, db: Session, request: Request, user_id: PathId) -> UserRoles:
         """The roles a user holds and the permissions they grant."""
         return user_roles(accounts.get_user(db, request.user, user_id))
 
@@ -72,7 +72,7 @@ class UserController(Controller):
         sync_to_thread=True,
     )
     def assign_role(
-        self, db: Session, request: Request, user_id: int, data: RoleGrant
+        self, db: Session, request: Request, user_id: PathId, data: RoleGrant
     ) -> UserRoles:
         """Give a user a role of their tenant."""
         user = accounts.get_user(db, request.user, user_id)
@@ -85,7 +85,9 @@ class UserController(Controller):
         status_code=200,
         sync_to_thread=True,
     )
-    def unassign_role(self, db: Session, request: Request, user_id: int, role_id: int) -> UserRoles:
+    def unassign_role(
+        self, db: Session, request: Request, user_id: PathId, role_id: PathId
+    ) -> UserRoles:
         """Take a role away from a user."""
         user = accounts.get_user(db, request.user, user_id)
         return user_roles(rbac.unassign_role(db, request.user, user, role_id))

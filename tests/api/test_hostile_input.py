@@ -1,0 +1,90 @@
+"""Whatever a client sends, the answer is a 4xx in the API's error shape, never a 500."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from litestar.testing import TestClient
+
+from tests.api.helpers import admin_headers
+
+HUGE = 10**30
+CASES: list[tuple[str, str, dict[str, Any]]] = [
+    ("get", f"/api/v1/users/{HUGE}", {}),
+    ("get", f"/api/v1/users/{HUGE}/roles", {}),
+    ("post", "/api/v1/users/1/roles", {"json": {"role_id": HUGE}}),
+    ("post", "/api/v1/users/1/roles", {"json": {"role_id": "one"}}),
+    ("delete", f"/api/v1/users/1/roles/{HUGE}", {}),
+    ("post", f"/api/v1/rbac/roles/{HUGE}/permissions", {"json": {"permission_id": 1}}),
+    ("post", "/api/v1/rbac/roles/1/permissions", {"json": {"permission_id": 2**63}}),
+    ("post", "/api/v1/users/create-user", {"json": []}),
+    ("post", "/api/v1/users/create-user", {"json": None}),
+    (
+        "post",
+        "/api/v1/users/create-user",
+        {"content": b"\xff\xfe", "headers": {"Content-Type": "application/json"}},
+    ),
+    (
+        "post",
+        "/api/v1/users/create-user",
+        {"json": {"tenant_id": "\x00", "email": "a@b.co", "username": "u", "password": "p" * 9}},
+    ),
+    (
+        "post",
+        "/api/v1/users/create-user",
+        {
+            "json": {
+                "tenant_id": "t",
+                "email": "a@b.co",
+                "username": "u",
+                "password": "p" * 9,
+                "is_platform_admin": True,
+            }
+        },
+    ),
+    (
+        "post",
+        "/api/v1/login/access-token",
+        {
+            "content": b"\xff\xfe=\xff",
+            "headers": {"Content-Type": "application/x-www-form-urlencoded"},
+        },
+    ),
+    ("post", "/api/v1/login/access-token", {"json": {"username": "admin", "password": "x"}}),
+    (
+        "post",
+        "/api/v1/login/access-token",
+        {"data": {"username": "\x00", "password": "b" * 100_000}},
+    ),
+    ("post", "/api/v1/refresh", {"params": {"refresh_token": "a" * 20_000}}),
+    ("post", "/api/v1/logout", {"params": {"refresh_token": "\x00"}}),
+    ("post", "/api/v1/reset-password", {"params": {"user_name": "\x00", "new_password": "a" * 12}}),
+    ("get", "/api/v1/runs/%00", {}),
+    ("get", "/api/v1/runs/" + "x" * 2000, {}),
+    ("get", "/api/v1/runs/abc/logs", {"params": {"offset": -1}}),
+    ("get", "/api/v1/runs/abc/logs", {"params": {"offset": HUGE}}),
+    ("post", "/api/v1/utils/self-check", {"params": {"rows": "abc"}}),
+    ("post", "/api/v1/utils/self-check", {"params": {"hold_seconds": "nan"}}),
+    ("post", "/api/v1/utils/self-check", {"params": {"hold_seconds": "inf"}}),
+    ("post", "/api/v1/ray/terminate_ray_job", {"params": {"ray_job_id": "x"}}),
+    ("get", "/api/v1/rbac/roles/", {"params": {"tenant_id": "\x00"}}),
+    ("post", "/api/v1/tenants/", {"json": {"name": ""}}),
+    ("get", "/api/v1/validate-token", {"headers": {"Authorization": "Bearer a.b.c"}}),
+    ("get", "/api/v1/validate-token", {"headers": {"Authorization": "Basic YWRtaW46YWRtaW4="}}),
+]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "options"), CASES, ids=[f"{m} {p[:40]}" for m, p, _ in CASES]
+)
+def test_hostile_input_gets_a_clear_4xx(
+    client: TestClient, method: str, path: str, options: dict[str, Any]
+) -> None:
+    options = dict(options)
+    headers = {**admin_headers(client), **options.pop("headers", {})}
+    response = getattr(client, method)(path, headers=headers, **options)
+    assert 400 <= response.status_code < 500, response.text
+    body = response.json()
+    assert body["status_code"] == response.status_code
+    assert isinstance(body["detail"], str) and body["detail"]
