@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from litestar.params import Parameter
-from pydantic import BaseModel, ConfigDict, EmailStr, Field
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, ValidationInfo, field_validator
 
 NAME_PATTERN = r"^[A-Za-z0-9_.:@-]+$"
 MAX_ID = 2**31 - 1  # the metadata store's integer keys are 32-bit on PostgreSQL
@@ -17,6 +17,13 @@ PathId = Annotated[int, Parameter(ge=1, le=MAX_ID)]
 
 class Schema(BaseModel):
     model_config = ConfigDict(from_attributes=True, extra="forbid")
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_nul_characters(cls, value: Any, info: ValidationInfo) -> Any:
+        if isinstance(value, str) and "\x00" in value:
+            raise ValueError("must not contain NUL characters")
+        return value
 
 
 class Message(Schema):

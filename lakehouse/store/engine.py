@@ -9,8 +9,11 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, text
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import ExceptionContext, make_url
+from sqlalchemy.exc import DataError
 from sqlalchemy.orm import Session, sessionmaker
+
+from lakehouse.errors import InvalidInputError
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 
@@ -27,6 +30,14 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def _client_data_error(context: ExceptionContext) -> None:
+    """A value the database cannot hold (a NUL byte, a number out of range) came from a client."""
+    if isinstance(context.sqlalchemy_exception, DataError):
+        raise InvalidInputError(
+            f"a value cannot be stored: {context.original_exception}"
+        ) from context.original_exception
+
+
 def open_engine(url: str) -> Engine:
     """An engine for `url`; SQLite gets foreign keys, WAL and a busy timeout."""
     parsed = make_url(url)
@@ -35,10 +46,12 @@ def open_engine(url: str) -> Engine:
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"check_same_thread": False})
         event.listen(engine, "connect", _sqlite_pragmas)
-        return engine
-    if parsed.drivername == "postgresql":
-        url = parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
-    return create_engine(url, pool_pre_ping=True)
+    else:
+        if parsed.drivername == "postgresql":
+            parsed = parsed.set(drivername="postgresql+psycopg")
+        engine = create_engine(parsed, pool_pre_ping=True)
+    event.listen(engine, "handle_error", _client_data_error)
+    return engine
 
 
 class MetadataStore:
