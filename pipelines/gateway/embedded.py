@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -48,6 +49,10 @@ class WorkerPool:
         self._workers: list[_Worker] = []
         self._queue: deque[str] = deque()
         self._stopping = threading.Event()
+        # Workers that die before they are ready are replaced after a growing delay, so a
+        # broken code location does not become a loop of heavy process starts.
+        self._respawns: list[float] = []
+        self._early_deaths = 0
         self._supervisor = threading.Thread(target=self._supervise, name="strata-runs", daemon=True)
 
     def start(self) -> None:
@@ -109,10 +114,6 @@ class WorkerPool:
         with self._lock:
             return sum(w.ready and w.process.poll() is None for w in self._workers)
 
-    @property
-    def size(self) -> int:
-        return self._settings.workers
-
     def _dispatch(self) -> None:
         for worker in self._workers:
             if not self._queue:
@@ -133,6 +134,11 @@ class WorkerPool:
             for ready in wait(connections, timeout=0.5):
                 with self._lock:
                     self._handle(ready)
+            with self._lock:
+                now = time.monotonic()
+                while self._respawns and self._respawns[0] <= now and not self._stopping.is_set():
+                    self._respawns.pop(0)
+                    self._workers.append(self._spawn())
 
     def _handle(self, ready: Any) -> None:
         """Read a worker's message; a closed connection means the worker has died."""
@@ -145,10 +151,18 @@ class WorkerPool:
                 if self._stopping.is_set():
                     return
                 self._bury(worker)
-                self._workers[index] = self._spawn()
+                del self._workers[index]
+                if worker.ready:
+                    self._workers.append(self._spawn())
+                else:
+                    self._early_deaths += 1
+                    delay = min(30.0, 2.0**self._early_deaths)
+                    log.error("run worker died while starting; next start in %.0fs", delay)
+                    self._respawns.append(time.monotonic() + delay)
             else:
                 if message[0] == "ready":
                     worker.ready = True
+                    self._early_deaths = 0
                 elif message[0] == "done":
                     worker.run_id = None
             self._dispatch()
