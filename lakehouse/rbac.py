@@ -59,8 +59,12 @@ def principal_for(user: User) -> Principal:
     )
 
 
-def tenant_in_reach(session: Session, actor: Principal, tenant_id: str) -> Tenant:
-    """The tenant `tenant_id` if the actor may act in it; any other tenant is not found."""
+def tenant_in_reach(session: Session, actor: Principal, tenant_id: str | None = None) -> Tenant:
+    """The tenant `tenant_id` (default: the actor's own) if the actor may act in it.
+
+    Any tenant out of the actor's reach is reported as not found.
+    """
+    tenant_id = tenant_id or actor.tenant_id
     tenant = session.get(Tenant, tenant_id) if actor.sees_tenant(tenant_id) else None
     if tenant is None:
         raise NotFoundError(f"tenant '{tenant_id}' not found", field="tenant_id")

@@ -17,7 +17,6 @@ from api.schemas import (
 )
 from api.security import requires_permission
 from lakehouse import rbac
-from lakehouse.rbac import Principal
 
 READ = [requires_permission("rbac:read")]
 MANAGE = [requires_permission("rbac:manage")]
@@ -37,8 +36,7 @@ class RBACController(Controller):
         self, db: Session, request: Request, tenant_id: str | None = None
     ) -> RolesPublic:
         """The roles of your tenant with the permissions each holds."""
-        principal: Principal = request.user
-        tenant = rbac.tenant_in_reach(db, principal, tenant_id or principal.tenant_id)
+        tenant = rbac.tenant_in_reach(db, request.user, tenant_id)
         roles = [role_public(r) for r in rbac.list_roles(db, tenant.id)]
         return RolesPublic(data=roles, count=len(roles))
 
@@ -55,8 +53,7 @@ class RBACController(Controller):
         self, db: Session, request: Request, tenant_id: str | None = None
     ) -> PermissionsPublic:
         """The permissions of your tenant."""
-        principal: Principal = request.user
-        tenant = rbac.tenant_in_reach(db, principal, tenant_id or principal.tenant_id)
+        tenant = rbac.tenant_in_reach(db, request.user, tenant_id)
         permissions = [
             PermissionPublic.model_validate(p) for p in rbac.list_permissions(db, tenant.id)
         ]

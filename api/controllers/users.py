@@ -8,7 +8,6 @@ from sqlalchemy.orm import Session
 from api.schemas import PathId, RoleGrant, UserCreate, UserPublic, UserRoles, UsersPublic
 from api.security import requires_permission
 from lakehouse import accounts, rbac
-from lakehouse.rbac import Principal
 
 
 def user_roles(user: object) -> UserRoles:
@@ -45,8 +44,7 @@ class UserController(Controller):
         self, db: Session, request: Request, tenant_id: str | None = None
     ) -> UsersPublic:
         """The users of your tenant; the platform administrator may name another tenant."""
-        principal: Principal = request.user
-        tenant = rbac.tenant_in_reach(db, principal, tenant_id or principal.tenant_id)
+        tenant = rbac.tenant_in_reach(db, request.user, tenant_id)
         users = [UserPublic.model_validate(u) for u in accounts.list_users(db, tenant.id)]
         return UsersPublic(data=users, count=len(users))
 
