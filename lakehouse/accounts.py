@@ -134,6 +134,8 @@ def reset_password(session: Session, actor: Principal, user_name: str, new_passw
         raise PermissionDeniedError(
             "resetting another user's password needs the 'users:update' permission"
         )
+    if user.is_platform_admin and not actor.is_platform_admin:
+        raise PermissionDeniedError("only the platform administrator resets its own password")
     check_password_strength(new_password, field="new_password")
     user.password_hash = hash_password(new_password)
     revoke_all_sessions(session, user.id)

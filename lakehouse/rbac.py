@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from lakehouse.errors import ConflictError, NotFoundError
+from lakehouse.errors import ConflictError, NotFoundError, PermissionDeniedError
 from lakehouse.store.models import Permission, Role, Tenant, User
 
 ADMIN_ROLE = "admin"
@@ -48,8 +48,10 @@ class Principal:
 
 def principal_for(user: User) -> Principal:
     permissions = {p.name for role in user.roles for p in role.permissions}
+    permissions.difference_update(PLATFORM_PERMISSIONS)  # never granted through a role
     if user.is_platform_admin:
-        permissions.update(PLATFORM_PERMISSIONS)
+        # Held whatever roles say, so no tenant admin can lock the platform admin out.
+        permissions.update(TENANT_PERMISSIONS, PLATFORM_PERMISSIONS)
     return Principal(
         user_id=user.id,
         tenant_id=user.tenant_id,
@@ -117,6 +119,8 @@ def create_role(session: Session, actor: Principal, tenant_id: str, name: str) -
 def create_permission(session: Session, actor: Principal, tenant_id: str, name: str) -> Permission:
     """Create a permission; the tenant's admin role is granted it at once."""
     tenant_in_reach(session, actor, tenant_id)
+    if name in PLATFORM_PERMISSIONS:
+        raise ConflictError(f"permission name '{name}' is reserved for the platform", field="name")
     query = select(Permission.id).where(Permission.tenant_id == tenant_id, Permission.name == name)
     if session.scalar(query):
         raise ConflictError(f"permission '{name}' already exists in this tenant", field="name")
@@ -181,7 +185,13 @@ def revoke_permission(session: Session, actor: Principal, role_id: int, permissi
     return role
 
 
+def _guard_platform_admin(actor: Principal, user: User) -> None:
+    if user.is_platform_admin and not actor.is_platform_admin:
+        raise PermissionDeniedError("only the platform administrator changes its own roles")
+
+
 def assign_role(session: Session, actor: Principal, user: User, role_id: int) -> User:
+    _guard_platform_admin(actor, user)
     role = get_role(session, actor, role_id)
     _same_tenant(user.tenant_id, role.tenant_id, f"role {role_id}", "role_id")
     if role not in user.roles:
@@ -191,6 +201,7 @@ def assign_role(session: Session, actor: Principal, user: User, role_id: int) ->
 
 
 def unassign_role(session: Session, actor: Principal, user: User, role_id: int) -> User:
+    _guard_platform_admin(actor, user)
     role = get_role(session, actor, role_id)
     if role in user.roles:
         user.roles.remove(role)
