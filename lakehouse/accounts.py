@@ -11,6 +11,7 @@ from functools import cache
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.sql import ColumnElement
 
 from lakehouse import rbac
 from lakehouse.errors import (
@@ -138,7 +139,7 @@ def reset_password(session: Session, actor: Principal, user_name: str, new_passw
         raise PermissionDeniedError("only the platform administrator resets its own password")
     check_password_strength(new_password, field="new_password")
     user.password_hash = hash_password(new_password)
-    revoke_all_sessions(session, user.id)
+    revoke_tokens(session, RefreshToken.user_id == user.id)
     return user
 
 
@@ -171,23 +172,39 @@ class SessionIssuer:
 
     def refresh(self, session: Session, refresh_token: str) -> TokenPair:
         record = self._lookup(session, refresh_token)
-        if record.rotated_at is not None or record.revoked_at is not None:
-            # A rotated token presented again means it leaked: end the whole chain, and keep
+        if not self._use(session, record):
+            # A token presented after its rotation has leaked: end the whole chain, and keep
             # that decision even though this request fails.
-            self._revoke_family(session, record.family_id)
+            revoke_tokens(session, RefreshToken.family_id == record.family_id)
             session.commit()
             raise AuthenticationError("refresh token has already been used", field="refresh_token")
         user = session.get(User, record.user_id)
         if user is None or not user.is_active:
             raise AuthenticationError("refresh token is invalid", field="refresh_token")
-        record.rotated_at = datetime.now(UTC)
         return self._issue(session, user, family_id=record.family_id)
 
     def logout(self, session: Session, refresh_token: str) -> None:
         record = self._lookup(session, refresh_token)
-        if record.revoked_at is not None or record.rotated_at is not None:
+        if not self._use(session, record):
             raise AuthenticationError("refresh token is no longer valid", field="refresh_token")
-        self._revoke_family(session, record.family_id)
+        revoke_tokens(session, RefreshToken.family_id == record.family_id)
+
+    @staticmethod
+    def _use(session: Session, record: RefreshToken) -> bool:
+        """Mark a token used; False when it was already used or revoked.
+
+        One conditional UPDATE, so of two concurrent refreshes of one token only one wins.
+        """
+        used = session.execute(
+            update(RefreshToken)
+            .where(
+                RefreshToken.id == record.id,
+                RefreshToken.rotated_at.is_(None),
+                RefreshToken.revoked_at.is_(None),
+            )
+            .values(rotated_at=datetime.now(UTC))
+        )
+        return bool(used.rowcount)  # type: ignore[attr-defined]
 
     def _issue(self, session: Session, user: User, family_id: str) -> TokenPair:
         token = new_refresh_token()
@@ -220,14 +237,6 @@ class SessionIssuer:
             raise AuthenticationError("refresh token has expired", field="refresh_token")
         return record
 
-    @staticmethod
-    def _revoke_family(session: Session, family_id: str) -> None:
-        session.execute(
-            update(RefreshToken)
-            .where(RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_(None))
-            .values(revoked_at=datetime.now(UTC))
-        )
-
     def principal(self, session: Session, access_token: str) -> Principal:
         """The principal an access token stands for; inactive or deleted users are refused."""
         claims = self.signer.verify(access_token)
@@ -237,10 +246,11 @@ class SessionIssuer:
         return rbac.principal_for(user)
 
 
-def revoke_all_sessions(session: Session, user_id: int) -> None:
+def revoke_tokens(session: Session, *criteria: ColumnElement[bool]) -> None:
+    """Revoke every live refresh token matching `criteria`."""
     session.execute(
         update(RefreshToken)
-        .where(RefreshToken.user_id == user_id, RefreshToken.revoked_at.is_(None))
+        .where(*criteria, RefreshToken.revoked_at.is_(None))
         .values(revoked_at=datetime.now(UTC))
     )
 

@@ -6,23 +6,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
-from sqlalchemy.engine import make_url
-
 from lakehouse.settings import Settings
+from lakehouse.store.engine import database_url
 
 if TYPE_CHECKING:
     from pyiceberg.catalog.sql import SqlCatalog
 
 CATALOG_NAME = "strata"
-
-
-def _sqlalchemy_url(url: str) -> str:
-    parsed = make_url(url)
-    if parsed.drivername == "postgresql":
-        parsed = parsed.set(drivername="postgresql+psycopg")
-    if parsed.get_backend_name() == "sqlite" and parsed.database:
-        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-    return parsed.render_as_string(hide_password=False)
 
 
 def open_catalog(settings: Settings) -> SqlCatalog:
@@ -33,7 +23,7 @@ def open_catalog(settings: Settings) -> SqlCatalog:
         Path(urlparse(settings.warehouse).path).mkdir(parents=True, exist_ok=True)
     return SqlCatalog(
         CATALOG_NAME,
-        uri=_sqlalchemy_url(settings.catalog_url),
+        uri=database_url(settings.catalog_url).render_as_string(hide_password=False),
         warehouse=settings.warehouse,
         init_catalog_tables="true",
     )

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from lakehouse.catalog import open_catalog
 from lakehouse.settings import Settings
 from lakehouse.store import MetadataStore
+from lakehouse.store.engine import redacted
 from lakehouse.tracking import check_tracking_store
 
 
@@ -44,6 +45,7 @@ def iceberg_catalog(settings: Settings) -> ComponentHealth:
 
 def mlflow_tracking(settings: Settings) -> ComponentHealth:
     def check() -> str:
-        return f"{check_tracking_store(settings)} experiments at {settings.mlflow_tracking_uri}"
+        uri = redacted(settings.mlflow_tracking_uri)
+        return f"{check_tracking_store(settings)} experiments at {uri}"
 
     return probe("mlflow_tracking", check)

@@ -6,10 +6,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from lakehouse.errors import ConflictError, NotFoundError, PermissionDeniedError
+from lakehouse.errors import ConflictError, InvalidInputError, NotFoundError, PermissionDeniedError
 from lakehouse.store.models import Permission, Role, Tenant, User
 
 ADMIN_ROLE = "admin"
@@ -98,21 +97,13 @@ def provision_tenant(session: Session, tenant_id: str) -> Role:
     return role
 
 
-def _flush_unique(session: Session, what: str) -> None:
-    try:
-        session.flush()
-    except IntegrityError as exc:
-        session.rollback()
-        raise ConflictError(f"{what} already exists", field="name") from exc
-
-
 def create_role(session: Session, actor: Principal, tenant_id: str, name: str) -> Role:
     tenant_in_reach(session, actor, tenant_id)
     if session.scalar(select(Role.id).where(Role.tenant_id == tenant_id, Role.name == name)):
         raise ConflictError(f"role '{name}' already exists in this tenant", field="name")
     role = Role(tenant_id=tenant_id, name=name)
     session.add(role)
-    _flush_unique(session, f"role '{name}'")
+    session.flush()
     return role
 
 
@@ -120,13 +111,15 @@ def create_permission(session: Session, actor: Principal, tenant_id: str, name: 
     """Create a permission; the tenant's admin role is granted it at once."""
     tenant_in_reach(session, actor, tenant_id)
     if name in PLATFORM_PERMISSIONS:
-        raise ConflictError(f"permission name '{name}' is reserved for the platform", field="name")
+        raise InvalidInputError(
+            f"permission name '{name}' is reserved for the platform", field="name"
+        )
     query = select(Permission.id).where(Permission.tenant_id == tenant_id, Permission.name == name)
     if session.scalar(query):
         raise ConflictError(f"permission '{name}' already exists in this tenant", field="name")
     permission = Permission(tenant_id=tenant_id, name=name)
     session.add(permission)
-    _flush_unique(session, f"permission '{name}'")
+    session.flush()
     admin = admin_role(session, tenant_id)
     admin.permissions.append(permission)
     session.flush()

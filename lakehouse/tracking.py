@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy.engine import make_url
-
 from lakehouse.settings import Settings
-from lakehouse.store.engine import SCHEMA_LOCK
+from lakehouse.store.engine import SCHEMA_LOCK, database_url
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -19,10 +16,8 @@ def tracking_client(settings: Settings) -> MlflowClient:
     from mlflow import MlflowClient
 
     uri = settings.mlflow_tracking_uri
-    if uri.startswith("sqlite:///"):
-        database = make_url(uri).database
-        if database:
-            Path(database).parent.mkdir(parents=True, exist_ok=True)
+    if uri.startswith(("sqlite:", "postgresql:", "postgresql+")):
+        uri = database_url(uri).render_as_string(hide_password=False)
     return MlflowClient(tracking_uri=uri)
 
 

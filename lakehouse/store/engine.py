@@ -7,13 +7,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from sqlalchemy import Engine, create_engine, event, text
-from sqlalchemy.engine import ExceptionContext, make_url
-from sqlalchemy.exc import DataError
+from sqlalchemy.engine import URL, ExceptionContext, make_url
+from sqlalchemy.exc import ArgumentError, DataError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from lakehouse.errors import InvalidInputError
+from lakehouse.errors import ConflictError, InvalidInputError
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 
@@ -30,27 +31,51 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def _client_data_error(context: ExceptionContext) -> None:
-    """A value the database cannot hold (a NUL byte, a number out of range) came from a client."""
-    if isinstance(context.sqlalchemy_exception, DataError):
+def _client_errors(context: ExceptionContext) -> None:
+    """Turn database refusals caused by what a client sent into Strata's errors.
+
+    Services check uniqueness before writing and name the field; this catches the writes that
+    race past those checks, and values the database cannot hold (NUL bytes, huge numbers).
+    """
+    error = context.sqlalchemy_exception
+    if isinstance(error, IntegrityError):
+        raise ConflictError("a record with these values already exists") from error
+    if isinstance(error, DataError):
         raise InvalidInputError(
             f"a value cannot be stored: {context.original_exception}"
-        ) from context.original_exception
+        ) from error
+
+
+def database_url(url: str) -> URL:
+    """The SQLAlchemy URL for a configured database: psycopg 3 for PostgreSQL, and a SQLite
+    file's directory created."""
+    parsed = make_url(url)
+    if parsed.drivername == "postgresql":
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        Path(str(parsed.database)).parent.mkdir(parents=True, exist_ok=True)
+    return parsed
+
+
+def redacted(url: str) -> str:
+    """`url` with any password masked, for logs and health reports."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        return parts._replace(netloc=host + (f":{parts.port}" if parts.port else "")).geturl()
 
 
 def open_engine(url: str) -> Engine:
     """An engine for `url`; SQLite gets foreign keys, WAL and a busy timeout."""
-    parsed = make_url(url)
+    parsed = database_url(url)
     if parsed.get_backend_name() == "sqlite":
-        if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False})
+        engine = create_engine(parsed, connect_args={"check_same_thread": False})
         event.listen(engine, "connect", _sqlite_pragmas)
     else:
-        if parsed.drivername == "postgresql":
-            parsed = parsed.set(drivername="postgresql+psycopg")
         engine = create_engine(parsed, pool_pre_ping=True)
-    event.listen(engine, "handle_error", _client_data_error)
+    event.listen(engine, "handle_error", _client_errors)
     return engine
 
 

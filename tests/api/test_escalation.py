@@ -28,7 +28,7 @@ def test_platform_permission_names_are_reserved(client: TestClient) -> None:
         json={"name": "tenants:manage", "tenant_id": tenant_id},
         headers=deputy,
     )
-    assert response.status_code == 409
+    assert response.status_code == 422
     assert "reserved" in response.json()["detail"]
     assert client.get("/api/v1/tenants/", headers=deputy).status_code == 403
 

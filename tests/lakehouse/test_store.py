@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import inspect, select
-from sqlalchemy.exc import IntegrityError
 
 from lakehouse import accounts, rbac
 from lakehouse.bootstrap import bootstrap
+from lakehouse.errors import ConflictError
 from lakehouse.security import verify_password
 from lakehouse.settings import Settings
 from lakehouse.store import MetadataStore, Role, Tenant, User
@@ -42,7 +42,7 @@ def test_role_names_are_unique_per_tenant(database_url: str) -> None:
         session.add_all(
             [Role(tenant_id=first.id, name="analyst"), Role(tenant_id=second.id, name="analyst")]
         )
-    with pytest.raises(IntegrityError), store.session() as session:
+    with pytest.raises(ConflictError), store.session() as session:
         session.add(Role(tenant_id=first.id, name="analyst"))
     store.dispose()
 
