@@ -24,8 +24,8 @@ TENANT_PERMISSIONS: tuple[str, ...] = (
     "runs:submit",
     "runs:cancel",
 )
-# Permissions only the platform administrator holds.
-PLATFORM_PERMISSIONS: tuple[str, ...] = ("tenants:manage",)
+# Permissions only the platform administrator holds; no role can carry them.
+PLATFORM_PERMISSIONS: tuple[str, ...] = ("tenants:manage", "platform:selfcheck")
 
 
 @dataclass(frozen=True)

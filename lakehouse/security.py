@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -47,8 +48,9 @@ def signing_secret(settings: Settings) -> str:
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         candidate = path.with_suffix(f".{secrets.token_hex(4)}.tmp")
-        candidate.write_text(secrets.token_urlsafe(64))
-        candidate.chmod(0o600)
+        descriptor = os.open(candidate, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w") as handle:
+            handle.write(secrets.token_urlsafe(64))
         try:
             # link() fails if another process won the race, so every process reads one secret.
             path.hardlink_to(candidate)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Literal
 
@@ -22,6 +23,16 @@ HEAVY_MODULES = (
 )
 
 
+SECRETS = frozenset({"secret_key", "admin_password"})
+
+
+def child_env(settings: Settings, *, with_secrets: bool = False) -> dict[str, str]:
+    """The environment for a child process of the platform: ours, minus secrets it need not see."""
+    hidden = {f"STRATA_{name.upper()}" for name in SECRETS} if not with_secrets else set()
+    inherited = {k: v for k, v in os.environ.items() if k not in hidden}
+    return {**inherited, **settings.as_env(with_secrets=with_secrets)}
+
+
 class Settings(BaseSettings):
     """Strata's configuration; derived locations default to places under `data_dir`."""
 
@@ -34,7 +45,9 @@ class Settings(BaseSettings):
         "", description="Metadata store URL; default a SQLite file in data_dir."
     )
     secret_key: SecretStr | None = Field(
-        None, description="JWT signing secret; default generated once into data_dir/secret_key."
+        None,
+        min_length=32,
+        description="JWT signing secret; default generated once into data_dir/secret_key.",
     )
     access_token_minutes: int = Field(30, ge=1, description="Access token lifetime.")
     refresh_token_days: int = Field(7, ge=1, description="Refresh token lifetime.")
@@ -60,7 +73,7 @@ class Settings(BaseSettings):
         None, description="PostgreSQL URL for Dagster's storage; default SQLite in dagster_home."
     )
     dagster_url: str = Field(
-        "http://127.0.0.1:3000", description="Dagster webserver used in dagster run mode."
+        "", description="Dagster webserver used in dagster run mode; default api_host:dagster_port."
     )
     dagster_location: str = Field("strata", description="Code location name of Strata's jobs.")
     catalog_url: str = Field("", description="Iceberg SQL catalog URL; default SQLite.")
@@ -79,6 +92,8 @@ class Settings(BaseSettings):
             self.catalog_url = f"sqlite:///{self.data_dir / 'iceberg' / 'catalog.db'}"
         if not self.warehouse:
             self.warehouse = (self.data_dir / "warehouse").as_uri()
+        if not self.dagster_url:
+            self.dagster_url = f"http://{self.api_host}:{self.dagster_port}"
         if not self.mlflow_tracking_uri:
             self.mlflow_tracking_uri = f"sqlite:///{self.data_dir / 'mlflow' / 'mlflow.db'}"
         return self
@@ -88,11 +103,15 @@ class Settings(BaseSettings):
         assert self.dagster_home is not None  # set by _derive_locations
         return self.dagster_home
 
-    def as_env(self) -> dict[str, str]:
-        """These settings as `STRATA_*` variables, for processes that must see the same platform."""
+    def as_env(self, *, with_secrets: bool = False) -> dict[str, str]:
+        """These settings as `STRATA_*` variables, for processes that must see the same platform.
+
+        Secrets are left out unless asked for: run workers and Dagster's processes execute
+        pipeline code, which has no business with the signing key or the admin's password.
+        """
         env: dict[str, str] = {}
         for name, value in self.model_dump().items():
-            if value is None:
+            if value is None or (name in SECRETS and not with_secrets):
                 continue
             if isinstance(value, SecretStr):
                 value = value.get_secret_value()

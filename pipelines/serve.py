@@ -6,15 +6,16 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from types import FrameType
 
 import httpx
 
-from lakehouse.bootstrap import bootstrap
+from lakehouse.bootstrap import BootstrapResult, bootstrap
 from lakehouse.logs import configure_logging
-from lakehouse.settings import Settings
+from lakehouse.settings import Settings, child_env
 from lakehouse.store import MetadataStore
 from pipelines.instance import prepare_dagster_home
 
@@ -23,19 +24,38 @@ STARTUP_TIMEOUT = 120.0
 
 
 class ProcessGroup:
-    """Child processes, each in its own session, stopped together."""
+    """Child processes, each leading its own process group, stopped together."""
 
-    def __init__(self, env: dict[str, str]) -> None:
-        self.env = env
+    def __init__(self) -> None:
         self.children: dict[str, subprocess.Popen[bytes]] = {}
+        self.stopping = threading.Event()
+        self._launched_by = os.getppid()
 
-    def start(self, name: str, command: list[str]) -> None:
-        self.children[name] = subprocess.Popen(
-            command, cwd=ROOT, env=self.env, start_new_session=True
-        )
+    def start(self, name: str, command: list[str], env: dict[str, str]) -> None:
+        self.children[name] = subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)
 
     def exited(self) -> str | None:
         return next((n for n, p in self.children.items() if p.poll() is not None), None)
+
+    def orphaned(self) -> bool:
+        """Whoever started us (make, a shell) is gone, e.g. `make up` got SIGTERM."""
+        return os.getppid() != self._launched_by
+
+    def wait_until_up(self, url: str) -> bool:
+        """Wait for `url` to answer 200; False when asked to stop first."""
+        deadline = time.monotonic() + STARTUP_TIMEOUT
+        while not self.stopping.is_set() and not self.orphaned():
+            if (name := self.exited()) is not None:
+                raise SystemExit(f"{name} exited during start-up")
+            try:
+                if httpx.get(url, timeout=2).status_code == 200:
+                    return True
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise SystemExit(f"{url} did not answer within {STARTUP_TIMEOUT:.0f}s")
+            time.sleep(0.25)
+        return False
 
     def stop(self, grace: float = 15.0) -> None:
         for process in self.children.values():
@@ -50,101 +70,74 @@ class ProcessGroup:
                 process.wait()
 
 
-def wait_until_up(url: str, group: ProcessGroup) -> None:
-    deadline = time.monotonic() + STARTUP_TIMEOUT
-    while time.monotonic() < deadline:
-        if (name := group.exited()) is not None:
-            raise SystemExit(f"{name} exited during start-up")
-        try:
-            if httpx.get(url, timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.25)
-    raise SystemExit(f"{url} did not answer within {STARTUP_TIMEOUT:.0f}s")
+def login_hint(settings: Settings, first_start: BootstrapResult) -> str:
+    if first_start.generated_password is not None:
+        return (
+            f"log in as '{first_start.admin_username}' with the generated password "
+            f"{first_start.generated_password} (shown this once; change it with "
+            "/api/v1/reset-password)"
+        )
+    if settings.admin_password is not None:
+        return f"log in as '{settings.admin_username}' with STRATA_ADMIN_PASSWORD"
+    return f"log in as '{settings.admin_username}' with the password shown at first start"
 
 
 def main() -> int:
     configure_logging()
-    launched_by = os.getppid()
     settings = Settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     prepare_dagster_home(settings)
     store = MetadataStore(settings.database_url)
     first_start = bootstrap(store, settings)
     store.dispose()
+    # Shown before anything else can fail: the password exists from now on.
+    print(f"\n{login_hint(settings, first_start)}\n", flush=True)
 
-    env = {**os.environ, **settings.as_env()}
-    group = ProcessGroup(env)
-    stopping = False
+    group = ProcessGroup()
 
     def stop(signum: int, _: FrameType | None) -> None:
-        nonlocal stopping
-        stopping = True
+        group.stopping.set()
 
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
 
-    host = settings.api_host
-    bin_dir = Path(sys.executable).parent
+    host, bin_dir, workspace = (
+        settings.api_host,
+        Path(sys.executable).parent,
+        str(ROOT / "workspace.yaml"),
+    )
+    api, dagster = f"http://{host}:{settings.api_port}", f"http://{host}:{settings.dagster_port}"
+    dagster_env = child_env(settings)
     group.start(
         "api",
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "api.app:create_app",
-            "--factory",
-            "--host",
-            host,
-            "--port",
-            str(settings.api_port),
-            "--log-level",
-            "warning",
-        ],
-    )
-    workspace = str(ROOT / "workspace.yaml")
+        [sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory",
+         "--host", host, "--port", str(settings.api_port), "--log-level", "warning"],
+        child_env(settings, with_secrets=True),
+    )  # fmt: skip
     group.start(
         "dagster-webserver",
-        [
-            str(bin_dir / "dagster-webserver"),
-            "-w",
-            workspace,
-            "-h",
-            host,
-            "-p",
-            str(settings.dagster_port),
-        ],
+        [str(bin_dir / "dagster-webserver"), "-w", workspace, "-h", host,
+         "-p", str(settings.dagster_port)],
+        dagster_env,
+    )  # fmt: skip
+    group.start(
+        "dagster-daemon", [str(bin_dir / "dagster-daemon"), "run", "-w", workspace], dagster_env
     )
-    group.start("dagster-daemon", [str(bin_dir / "dagster-daemon"), "run", "-w", workspace])
     try:
-        api = f"http://{host}:{settings.api_port}"
-        dagster = f"http://{host}:{settings.dagster_port}"
-        wait_until_up(f"{api}/api/v1/utils/health-check/", group)
-        if first_start.generated_password is not None:
-            login = (
-                f"log in as '{first_start.admin_username}' with the generated password "
-                f"{first_start.generated_password} (shown this once; change it with "
-                "/api/v1/reset-password)"
-            )
-        elif settings.admin_password is not None:
-            login = f"log in as '{settings.admin_username}' with STRATA_ADMIN_PASSWORD"
-        else:
-            login = f"log in as '{settings.admin_username}' with the password shown at first start"
+        if not group.wait_until_up(f"{api}/api/v1/utils/health-check/"):
+            return 0
         print(
             "\nStrata is running on embedded defaults\n"
             f"  API          {api}   (OpenAPI docs: {api}/schema/swagger)\n"
             f"  Dagster UI   {dagster}   (daemon running)\n"
             f"  data         {settings.data_dir}\n"
-            f"  {login}\n"
+            f"  {login_hint(settings, first_start)}\n"
             "Press Ctrl-C to stop.\n",
             flush=True,
         )
-        wait_until_up(f"{dagster}/server_info", group)
-        while not stopping:
-            if os.getppid() != launched_by:
-                # Whoever started us (make, a shell) is gone, e.g. `make up` got SIGTERM.
-                return 0
+        if not group.wait_until_up(f"{dagster}/server_info"):
+            return 0
+        while not group.stopping.is_set() and not group.orphaned():
             if (name := group.exited()) is not None:
                 print(f"{name} exited; stopping the platform", file=sys.stderr, flush=True)
                 return 1

@@ -48,7 +48,7 @@ class UtilsController(Controller):
     @post(
         "/self-check",
         operation_id="self_check",
-        guards=[requires_permission("runs:submit")],
+        guards=[requires_permission("platform:selfcheck")],
         status_code=HTTP_202_ACCEPTED,
         sync_to_thread=True,
     )
@@ -56,10 +56,10 @@ class UtilsController(Controller):
         self,
         platform: Platform,
         request: Request,
-        rows: Annotated[int, Parameter(ge=1, le=1_000_000)] = 100,
-        hold_seconds: Annotated[float, Parameter(ge=0, le=3600)] = 0.0,
+        rows: Annotated[int, Parameter(ge=1, le=100_000)] = 100,
+        hold_seconds: Annotated[float, Parameter(ge=0, le=600)] = 0.0,
     ) -> RunSubmitted:
-        """Start a run that writes rows to an Iceberg table and reads them back."""
+        """Start a run that writes rows to an Iceberg table and reads them back (platform admin)."""
         run_id = platform.gateway.submit(
             SELFCHECK_JOB,
             run_config={

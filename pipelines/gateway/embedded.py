@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -17,11 +18,16 @@ from functools import cached_property
 from multiprocessing.connection import Connection, wait
 from typing import TYPE_CHECKING, Any
 
-from lakehouse.errors import ConflictError, InvalidInputError, NotFoundError
+from lakehouse.errors import (
+    ConflictError,
+    InvalidInputError,
+    NotFoundError,
+    ServiceUnavailableError,
+)
 from lakehouse.health import ComponentHealth, probe
-from lakehouse.settings import Settings
+from lakehouse.settings import Settings, child_env
 from lakehouse.store.engine import SCHEMA_LOCK
-from pipelines.gateway.base import RunEvent, RunGateway, RunView, run_tags
+from pipelines.gateway.base import LAUNCHER_TAG, RunEvent, RunGateway, RunView, run_tags
 from pipelines.instance import open_instance
 
 if TYPE_CHECKING:
@@ -56,14 +62,34 @@ class WorkerPool:
         self._supervisor = threading.Thread(target=self._supervise, name="strata-runs", daemon=True)
 
     def start(self) -> None:
+        self._fail_orphans()
         with self._lock:
             for _ in range(self._settings.workers):
                 self._workers.append(self._spawn())
         self._supervisor.start()
 
+    def _fail_orphans(self) -> None:
+        """Runs an earlier pool accepted but never finished: its process is gone, so they failed."""
+        from dagster import DagsterRunStatus, RunsFilter
+
+        unfinished = RunsFilter(
+            statuses=[
+                DagsterRunStatus.NOT_STARTED,
+                DagsterRunStatus.STARTING,
+                DagsterRunStatus.STARTED,
+                DagsterRunStatus.CANCELING,
+            ],
+            tags={LAUNCHER_TAG: EmbeddedRunGateway.mode},
+        )
+        for run in self._instance.get_runs(filters=unfinished):
+            if run.status == DagsterRunStatus.CANCELING:
+                self._instance.report_run_canceled(run, "run canceled while the platform was down")
+            else:
+                self._instance.report_run_failed(run, "the platform stopped before the run ended")
+
     def _spawn(self) -> _Worker:
         parent, child = socket.socketpair()
-        env = {**os.environ, **self._settings.as_env()}
+        env = child_env(self._settings)
         process = subprocess.Popen(
             [sys.executable, "-m", "pipelines.worker", str(child.fileno())],
             env=env,
@@ -98,7 +124,7 @@ class WorkerPool:
                     if run is not None and not run.is_finished:
                         self._instance.report_run_canceling(run)
                         worker.cancel_requested = True
-                        worker.process.kill()
+                        _kill(worker.process)
                     return True
             return False
 
@@ -172,8 +198,7 @@ class WorkerPool:
         try:
             worker.process.wait(timeout=5)
         except subprocess.TimeoutExpired:
-            worker.process.kill()
-            worker.process.wait()
+            _kill(worker.process)
         worker.conn.close()
         if worker.run_id is None:
             log.warning("idle run worker %s exited; replacing it", worker.process.pid)
@@ -204,8 +229,7 @@ class WorkerPool:
                 try:
                     worker.process.wait(timeout=2 if worker.run_id is None else 0.1)
                 except subprocess.TimeoutExpired:
-                    worker.process.kill()
-                    worker.process.wait()
+                    _kill(worker.process)
                 worker.conn.close()
                 if worker.run_id is not None:
                     run = self._instance.get_run_by_id(worker.run_id)
@@ -214,6 +238,13 @@ class WorkerPool:
             self._workers.clear()
         if self._supervisor.is_alive():
             self._supervisor.join(timeout=2)
+
+
+def _kill(process: subprocess.Popen[bytes]) -> None:
+    """Kill a worker with every process its run started (it leads its own process group)."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
 
 
 def run_view(run: DagsterRun, start_time: float | None, end_time: float | None) -> RunView:
@@ -272,6 +303,8 @@ class EmbeddedRunGateway(RunGateway):
 
         from pipelines.definitions import job_named
 
+        if self.settings.workers == 0:
+            raise ServiceUnavailableError("no run workers: STRATA_WORKERS is 0")
         try:
             job = job_named(job_name)
         except DagsterInvariantViolationError as exc:
@@ -305,8 +338,13 @@ class EmbeddedRunGateway(RunGateway):
         return run_view(record.dagster_run, record.start_time, record.end_time)
 
     def logs(self, run_id: str, offset: int = 0, limit: int = 500) -> list[RunEvent]:
+        from dagster._core.storage.event_log.base import EventLogCursor
+
         self._run(run_id)
-        entries = self.instance.all_logs(run_id)[offset : offset + limit]
+        # An offset cursor reads just the page asked for, however long the log has grown.
+        cursor = EventLogCursor.from_offset(offset).to_string() if offset else None
+        page = self.instance.get_records_for_run(run_id, cursor=cursor, limit=limit)
+        entries = [record.event_log_entry for record in page.records]
         return [
             RunEvent(
                 timestamp=entry.timestamp,
@@ -322,18 +360,20 @@ class EmbeddedRunGateway(RunGateway):
         run = self._run(run_id)
         if run.is_finished:
             raise ConflictError(f"run '{run_id}' has already finished as {run.status.value}")
+        from dagster import DagsterRunStatus
+
         pool = self.pool
-        if pool.withdraw(run_id):
+        if pool.withdraw(run_id) or run.status == DagsterRunStatus.NOT_STARTED:
             self.instance.report_run_canceled(run, "run canceled before it began")
-        elif not pool.stop_run(run_id):
-            # Not one of ours (launched from the Dagster UI): ask Dagster's own launcher.
-            self.instance.report_run_canceling(run)
-            if not self.instance.run_launcher.terminate(run_id):
-                raise ConflictError(f"run '{run_id}' cannot be terminated from the API")
+        elif not pool.stop_run(run_id) and not self.instance.run_launcher.terminate(run_id):
+            # Neither one of our workers' runs nor one Dagster's own launcher can stop.
+            raise ConflictError(f"run '{run_id}' cannot be terminated from the API")
         return self.status(run_id)
 
     def health(self) -> ComponentHealth:
         def check() -> str:
+            if self.settings.workers == 0:
+                raise ServiceUnavailableError("no run workers: STRATA_WORKERS is 0")
             self.instance.get_runs_count()
             pool = self._pool
             ready = pool.ready_count if pool is not None else 0

@@ -127,7 +127,8 @@ class DagsterWebserverGateway(RunGateway):
         )
 
     def logs(self, run_id: str, offset: int = 0, limit: int = 500) -> list[RunEvent]:
-        result = self._query(LOGS_QUERY, {"runId": run_id, "limit": MAX_EVENTS})["logsForRun"]
+        page_end = min(offset + limit, MAX_EVENTS)
+        result = self._query(LOGS_QUERY, {"runId": run_id, "limit": page_end})["logsForRun"]
         if result["__typename"] != "EventConnection":
             raise NotFoundError(f"run '{run_id}' not found", field="run_id")
         return [

@@ -20,8 +20,14 @@ def test_health_check_matches_reference(client: TestClient) -> None:
     assert response.json() == {"status": "ok", "message": "Service is healthy."}
 
 
-def test_health_reports_every_store(client: TestClient) -> None:
-    response = client.get("/api/v1/utils/health")
+def test_health_reports_every_store(tmp_path: Path) -> None:
+    from api.app import create_app
+    from tests.conftest import make_settings
+    from tests.pipelines.runs import wait_for_workers
+
+    with TestClient(create_app(make_settings(tmp_path, workers=1))) as client:
+        wait_for_workers(client, ready=1)
+        response = client.get("/api/v1/utils/health")
     body = response.json()
     assert set(body["components"]) == {
         "metadata_store",
@@ -49,6 +55,18 @@ def test_health_reports_a_broken_store(tmp_path: Path) -> None:
     assert body["status"] == "degraded"
     assert body["components"]["iceberg_catalog"]["status"] == "error"
     assert body["components"]["metadata_store"]["status"] == "ok"
+
+
+def test_without_workers_runs_are_refused_and_health_says_so(client: TestClient) -> None:
+    response = client.post("/api/v1/utils/self-check", headers=admin_headers(client))
+    assert response.status_code == 503
+    assert response.json()["detail"] == "no run workers: STRATA_WORKERS is 0"
+    health = client.get("/api/v1/utils/health")
+    assert health.status_code == 503
+    assert health.json()["components"]["dagster"] == {
+        "status": "error",
+        "detail": "ServiceUnavailableError: no run workers: STRATA_WORKERS is 0",
+    }
 
 
 def test_openapi_page_is_served(client: TestClient) -> None:

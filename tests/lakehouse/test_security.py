@@ -37,10 +37,8 @@ def test_generated_secret_is_persisted_once(tmp_path: Path) -> None:
     assert len(first) >= 64
     assert signing_secret(Settings(data_dir=tmp_path)) == first
     assert (tmp_path / "secret_key").stat().st_mode & 0o777 == 0o600
-    assert (
-        signing_secret(Settings(data_dir=tmp_path, secret_key="configured-secret"))
-        == "configured-secret"
-    )
+    configured = "configured-secret-" + "z" * 32
+    assert signing_secret(Settings(data_dir=tmp_path, secret_key=configured)) == configured
 
 
 def test_refresh_tokens_are_stored_as_digests() -> None:

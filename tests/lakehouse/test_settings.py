@@ -22,6 +22,8 @@ def test_defaults_live_under_the_data_dir(tmp_path: Path) -> None:
     )
     assert settings.admin_password is None and settings.secret_key is None
     assert settings.run_mode == "embedded"
+    assert settings.dagster_url == "http://127.0.0.1:3000"
+    assert Settings(data_dir=tmp_path, dagster_port=3100).dagster_url == "http://127.0.0.1:3100"
 
 
 def test_environment_and_dotenv(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -39,13 +41,18 @@ def test_invalid_value_names_the_setting(monkeypatch: pytest.MonkeyPatch) -> Non
     monkeypatch.setenv("STRATA_RUN_MODE", "ray")
     with pytest.raises(ValueError, match="run_mode"):
         Settings()
+    monkeypatch.delenv("STRATA_RUN_MODE")
+    monkeypatch.setenv("STRATA_SECRET_KEY", "too-short")
+    with pytest.raises(ValueError, match="secret_key"):
+        Settings()
 
 
 def test_as_env_round_trips(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     original = Settings(
         data_dir=tmp_path, admin_password="s3cret-pass", workers=3, worker_preload=["a", "b"]
     )
-    env = original.as_env()
+    env = original.as_env(with_secrets=True)
+    assert "STRATA_ADMIN_PASSWORD" not in original.as_env()
     assert env["DAGSTER_HOME"] == str(original.dagster_dir)
     for name, value in env.items():
         monkeypatch.setenv(name, value)

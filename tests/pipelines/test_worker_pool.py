@@ -8,7 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from pipelines.definitions import job_named
+from pipelines.gateway import LAUNCHER_TAG
 from pipelines.gateway.embedded import EmbeddedRunGateway
+from pipelines.names import SELFCHECK_JOB
 from tests.conftest import make_settings
 
 
@@ -31,3 +34,43 @@ def test_worker_dying_at_start_is_retried_with_backoff(
     # Delays of 2 s then 4 s allow two or three starts in six seconds, not dozens.
     assert 1 <= len(deaths) <= 3
     assert "next start in 2s" in deaths[0].getMessage()
+
+
+def test_runs_left_unfinished_by_an_earlier_pool_fail_at_start(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path, workers=1)
+    earlier = EmbeddedRunGateway(settings)
+    job = job_named(SELFCHECK_JOB)
+    orphan = earlier.instance.create_run_for_job(job, tags={LAUNCHER_TAG: "embedded"})
+    foreign = earlier.instance.create_run_for_job(job, tags={LAUNCHER_TAG: "someone-else"})
+
+    gateway = EmbeddedRunGateway(settings)
+    gateway.start()
+    try:
+        assert gateway.status(orphan.run_id).status == "FAILURE"
+        messages = [e.message for e in gateway.logs(orphan.run_id)]
+        assert "the platform stopped before the run ended" in messages
+        # A NOT_STARTED run the pool never held is canceled outright, not left CANCELING.
+        assert gateway.status(foreign.run_id).status == "NOT_STARTED"
+        assert gateway.cancel(foreign.run_id).status == "CANCELED"
+    finally:
+        gateway.close()
+
+
+def test_logs_page_by_offset(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path, workers=1)
+    gateway = EmbeddedRunGateway(settings)
+    gateway.start()
+    try:
+        run_id = gateway.submit(
+            SELFCHECK_JOB, run_config={"ops": {"platform__selfcheck": {"config": {"rows": 3}}}}
+        )
+        deadline = time.monotonic() + 120
+        while not gateway.status(run_id).is_finished:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        everything = gateway.logs(run_id, limit=10_000)
+        pages = [gateway.logs(run_id, offset=o, limit=4) for o in range(0, len(everything), 4)]
+        assert [e.message for page in pages for e in page] == [e.message for e in everything]
+        assert gateway.logs(run_id, offset=len(everything)) == []
+    finally:
+        gateway.close()
