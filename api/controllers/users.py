@@ -8,14 +8,14 @@ from sqlalchemy.orm import Session
 from api.schemas import PathId, RoleGrant, UserCreate, UserPublic, UserRoles, UsersPublic
 from api.security import requires_permission
 from lakehouse import accounts, rbac
+from lakehouse.store import User
 
 
-def user_roles(user: object) -> UserRoles:
-    roles = list(getattr(user, "roles", []))
+def user_roles(user: User) -> UserRoles:
     return UserRoles(
-        user_id=user.id,  # type: ignore[attr-defined]
-        roles=sorted(r.name for r in roles),
-        permissions=rbac.permission_names(roles),
+        user_id=user.id,
+        roles=sorted(r.name for r in user.roles),
+        permissions=rbac.permission_names(user.roles),
     )
 
 

@@ -37,10 +37,9 @@ def test_materialize_selfcheck(settings: Settings) -> None:
         table = open_catalog(settings).load_table("platform.selfcheck")
         rows = table.scan().to_arrow()
         assert rows.filter(pc.equal(rows["check_id"], result.run_id)).num_rows == 12
-        assert (
-            int(materialization.metadata["snapshot_id"].value)
-            == table.current_snapshot().snapshot_id
-        )  # type: ignore[union-attr]
+        snapshot = table.current_snapshot()
+        assert snapshot is not None
+        assert materialization.metadata["snapshot_id"].value == str(snapshot.snapshot_id)
         assert (
             instance.get_latest_materialization_event(dg.AssetKey(["platform", "selfcheck"]))
             is not None

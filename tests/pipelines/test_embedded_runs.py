@@ -63,9 +63,11 @@ def test_selfcheck_run_writes_and_reads_iceberg(client: TestClient, settings: Se
     assert record is not None and record.dagster_run.status.value == "SUCCESS"
     materializations = instance.all_logs(run_id, of_type=DagsterEventType.ASSET_MATERIALIZATION)
     assert len(materializations) == 1
-    metadata = materializations[0].asset_materialization.metadata  # type: ignore[union-attr]
-    assert metadata["row_count"].value == 25
-    assert int(metadata["snapshot_id"].value) == table.current_snapshot().snapshot_id  # type: ignore[union-attr]
+    materialization = materializations[0].asset_materialization
+    snapshot = table.current_snapshot()
+    assert materialization is not None and snapshot is not None
+    assert materialization.metadata["row_count"].value == 25
+    assert materialization.metadata["snapshot_id"].value == str(snapshot.snapshot_id)
 
 
 def test_invalid_run_config_is_422(client: TestClient) -> None:
