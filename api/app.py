@@ -12,6 +12,7 @@ from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from api.controllers.auth import LoginController
 from api.controllers.rbac import RBACController
 from api.controllers.runs import RayController, RunController
+from api.controllers.templates import TemplateController
 from api.controllers.tenants import TenantController
 from api.controllers.users import UserController
 from api.controllers.utils import UtilsController
@@ -27,6 +28,7 @@ CONTROLLERS = [
     UserController,
     RBACController,
     TenantController,
+    TemplateController,
     UtilsController,
     RunController,
     RayController,

@@ -183,3 +183,50 @@ def role_public(role: Any) -> RolePublic:
         name=role.name,
         permissions=[p.name for p in role.permissions],
     )
+
+
+class TemplateColumn(Schema):
+    column_name: str = Field(min_length=1, max_length=128)
+    data_type: str = Field(min_length=1, max_length=64)
+    default_value: str | None = Field(None, max_length=10_000)
+    required: bool = False
+    allowed_values: list[str] | None = Field(None, max_length=10_000)
+    min_value: str | None = Field(None, max_length=64)
+    max_value: str | None = Field(None, max_length=64)
+    regex: str | None = Field(None, max_length=1_000)
+
+
+class TemplateWrite(Schema):
+    template_name: str = Field(min_length=1, max_length=255)
+    template_schema: list[TemplateColumn] = Field(default_factory=list)
+
+
+class TemplateCreated(Schema):
+    status: int
+    message: str
+    id: int
+
+
+class TemplateSummary(Schema):
+    template_name: str
+    id: int
+    tenant_id: str
+    no_of_columns: int
+    created_by: str
+    created_at: datetime
+    modified_at: datetime
+    modified_by: str
+
+
+class TemplateDetail(TemplateSummary):
+    template_schema: list[dict[str, Any]]
+
+
+class TemplatesPublic(Schema):
+    total: int
+    data: list[TemplateSummary]
+
+
+class TemplateUpdated(Schema):
+    template_name: str
+    template_schema: list[dict[str, Any]]

@@ -23,6 +23,8 @@ TENANT_PERMISSIONS: tuple[str, ...] = (
     "runs:read",
     "runs:submit",
     "runs:cancel",
+    "templates:read",
+    "templates:manage",
 )
 # Permissions only the platform administrator holds; no role can carry them.
 PLATFORM_PERMISSIONS: tuple[str, ...] = ("tenants:manage", "platform:selfcheck")

@@ -58,6 +58,20 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'strata.db'}"
 
 
+def head_revision() -> str:
+    """The newest migration of the metadata store."""
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    from lakehouse.store.engine import MIGRATIONS
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    head = ScriptDirectory.from_config(config).get_current_head()
+    assert head is not None
+    return head
+
+
 def make_settings(tmp_path: Path, **overrides: object) -> Settings:
     values: dict[str, object] = {
         "data_dir": tmp_path / "data",

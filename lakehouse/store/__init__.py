@@ -6,8 +6,18 @@ from lakehouse.store.models import (
     Permission,
     RefreshToken,
     Role,
+    Template,
     Tenant,
     User,
 )
 
-__all__ = ["Base", "MetadataStore", "Permission", "RefreshToken", "Role", "Tenant", "User"]
+__all__ = [
+    "Base",
+    "MetadataStore",
+    "Permission",
+    "RefreshToken",
+    "Role",
+    "Template",
+    "Tenant",
+    "User",
+]

@@ -22,7 +22,7 @@ def test_health_check_matches_reference(client: TestClient) -> None:
 
 def test_health_reports_every_store(tmp_path: Path) -> None:
     from api.app import create_app
-    from tests.conftest import make_settings
+    from tests.conftest import head_revision, make_settings
     from tests.pipelines.runs import wait_for_workers
 
     with TestClient(create_app(make_settings(tmp_path, workers=1))) as client:
@@ -37,7 +37,7 @@ def test_health_reports_every_store(tmp_path: Path) -> None:
     }
     for name, component in body["components"].items():
         assert component["status"] == "ok", (name, component)
-    assert body["components"]["metadata_store"]["detail"] == "migration 0001"
+    assert body["components"]["metadata_store"]["detail"] == f"migration {head_revision()}"
     assert response.status_code == 200 and body["status"] == "ok"
 
 
