@@ -11,6 +11,20 @@ from tests.api.helpers import admin_headers
 
 HUGE = 10**30
 CASES: list[tuple[str, str, dict[str, Any]]] = [
+    ("get", f"/api/v1/template/{HUGE}", {}),
+    ("delete", "/api/v1/template/0", {}),
+    ("put", "/api/v1/template/update/1", {"json": {"template_name": "\x00"}}),
+    ("post", "/api/v1/template/", {"json": {"template_name": "t", "template_schema": {"a": 1}}}),
+    (
+        "post",
+        "/api/v1/template/",
+        {
+            "json": {
+                "template_name": "t",
+                "template_schema": [{"column_name": "a\x00", "data_type": "int"}],
+            }
+        },
+    ),
     ("get", f"/api/v1/users/{HUGE}", {}),
     ("get", f"/api/v1/users/{HUGE}/roles", {}),
     ("post", "/api/v1/users/1/roles", {"json": {"role_id": HUGE}}),
