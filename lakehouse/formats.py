@@ -1,0 +1,184 @@
+"""Reading uploaded files (CSV, TSV, Parquet, JSON, NDJSON, XLSX) into Arrow tables of strings.
+
+Every column comes back as text, exactly as the file holds it, so that the bronze layer keeps
+rows as read and typing is the silver layer's job.
+"""
+
+from __future__ import annotations
+
+import csv
+import zipfile
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path, PurePath
+from typing import TYPE_CHECKING, Any
+
+from lakehouse.errors import InvalidInputError
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+
+class FileFormat(StrEnum):
+    CSV = "csv"
+    TSV = "tsv"
+    PARQUET = "parquet"
+    JSON = "json"
+    NDJSON = "ndjson"
+    XLSX = "xlsx"
+
+
+EXTENSIONS: dict[str, FileFormat] = {
+    ".csv": FileFormat.CSV,
+    ".txt": FileFormat.CSV,
+    ".tsv": FileFormat.TSV,
+    ".tab": FileFormat.TSV,
+    ".parquet": FileFormat.PARQUET,
+    ".pq": FileFormat.PARQUET,
+    ".json": FileFormat.JSON,
+    ".ndjson": FileFormat.NDJSON,
+    ".jsonl": FileFormat.NDJSON,
+    ".xlsx": FileFormat.XLSX,
+}
+SAMPLE_BYTES = 64 * 1024
+DELIMITERS = ",;\t|"
+# Characters no text file of ours holds: C0 controls but tab and newlines, and C1 controls.
+CONTROL = {chr(c) for c in (*range(0, 9), 11, 12, *range(14, 32), *range(0x7F, 0xA0))}
+
+
+class UnreadableFileError(InvalidInputError):
+    """An uploaded file cannot be read as a table."""
+
+    def __init__(self, file_name: str, problem: str) -> None:
+        super().__init__(f"file '{file_name}': {problem}", field="files")
+
+
+def format_of(file_name: str) -> FileFormat:
+    """The format a file name's extension announces."""
+    suffix = PurePath(file_name).suffix.lower()
+    if suffix not in EXTENSIONS:
+        known = ", ".join(sorted(EXTENSIONS))
+        raise UnreadableFileError(file_name, f"unsupported extension '{suffix}'; expected {known}")
+    return EXTENSIONS[suffix]
+
+
+@dataclass(frozen=True)
+class TextDialect:
+    encoding: str
+    delimiter: str
+
+
+def sniff_text(path: Path, file_name: str, default_delimiter: str) -> TextDialect:
+    """Encoding (UTF-8, UTF-8 with BOM, Latin-1) and delimiter of a delimited text file."""
+    with path.open("rb") as handle:
+        sample = handle.read(SAMPLE_BYTES)
+    if not sample.strip():
+        raise UnreadableFileError(file_name, "is empty")
+    if sample.startswith(b"\xef\xbb\xbf"):
+        encoding, text = "utf-8-sig", sample[3:].decode("utf-8", errors="ignore")
+    else:
+        try:
+            # A multi-byte character may be cut at the end of the sample.
+            encoding, text = "utf-8", sample.decode("utf-8", errors="strict")
+        except UnicodeDecodeError as exc:
+            if exc.start < len(sample) - 3:
+                encoding, text = "latin-1", sample.decode("latin-1")
+            else:
+                encoding, text = "utf-8", sample[: exc.start].decode("utf-8")
+    if CONTROL.intersection(text):
+        raise UnreadableFileError(file_name, "is not text in UTF-8 or Latin-1")
+    lines = [line for line in text.splitlines()[:50] if line.strip()]
+    try:
+        delimiter = csv.Sniffer().sniff("\n".join(lines), delimiters=DELIMITERS).delimiter
+    except csv.Error:
+        delimiter = default_delimiter
+    return TextDialect(encoding=encoding, delimiter=delimiter)
+
+
+def _read_delimited(path: Path, file_name: str, default_delimiter: str) -> pa.Table:
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    dialect = sniff_text(path, file_name, default_delimiter)
+    with path.open("r", encoding=dialect.encoding, newline="") as handle:
+        header = next(csv.reader(handle, delimiter=dialect.delimiter), [])
+    names = [name.strip() for name in header]
+    ragged: list[str] = []
+
+    def refuse(row: Any) -> str:
+        ragged.append(
+            f"line {row.number} has {row.actual_columns} fields, the header has "
+            f"{row.expected_columns}"
+        )
+        return "error"
+
+    try:
+        table = pacsv.read_csv(
+            path,
+            # Arrow reads UTF-8 natively and skips a BOM itself; other encodings it transcodes.
+            read_options=pacsv.ReadOptions(
+                encoding="utf8" if dialect.encoding.startswith("utf-8") else dialect.encoding,
+                use_threads=False,
+            ),
+            parse_options=pacsv.ParseOptions(
+                delimiter=dialect.delimiter, newlines_in_values=True, invalid_row_handler=refuse
+            ),
+            convert_options=pacsv.ConvertOptions(
+                column_types={name: pa.string() for name in header},
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
+            ),
+        )
+    except pa.ArrowInvalid as exc:
+        problem = ragged[0] if ragged else str(exc).splitlines()[0]
+        raise UnreadableFileError(file_name, problem) from exc
+    return table.rename_columns(names)
+
+
+def _read_typed(path: Path, file_name: str, fmt: FileFormat) -> pa.Table:
+    import polars as pl
+
+    try:
+        if fmt is FileFormat.PARQUET:
+            frame = pl.read_parquet(path)
+        elif fmt is FileFormat.NDJSON:
+            frame = pl.read_ndjson(path, infer_schema_length=None)
+        elif fmt is FileFormat.JSON:
+            frame = pl.read_json(path, infer_schema_length=None)
+        else:
+            if not zipfile.is_zipfile(path):
+                raise UnreadableFileError(file_name, "is not an XLSX workbook (not a zip archive)")
+            frame = pl.read_excel(path, engine="calamine", infer_schema_length=0)
+    except UnreadableFileError:
+        raise
+    except Exception as exc:  # each reader raises its own family of errors
+        problem = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise UnreadableFileError(file_name, f"cannot be read as {fmt.value}: {problem}") from exc
+    nested = [name for name, kind in frame.schema.items() if kind.is_nested()]
+    if nested:
+        raise UnreadableFileError(
+            file_name, f"column '{nested[0]}' holds nested values; expected flat columns"
+        )
+    return frame.select(pl.all().cast(pl.String)).to_arrow()
+
+
+def read_table(path: Path, file_name: str) -> pa.Table:
+    """The file as a table of strings; UnreadableFileError says what is wrong with it."""
+    fmt = format_of(file_name)
+    if path.stat().st_size == 0:
+        raise UnreadableFileError(file_name, "is empty")
+    if fmt in (FileFormat.CSV, FileFormat.TSV):
+        table = _read_delimited(path, file_name, "\t" if fmt is FileFormat.TSV else ",")
+    else:
+        table = _read_typed(path, file_name, fmt)
+    names = table.column_names
+    if not names or all(not name for name in names):
+        raise UnreadableFileError(file_name, "has no header row")
+    blank = [i for i, name in enumerate(names) if not name]
+    if blank:
+        raise UnreadableFileError(file_name, f"column {blank[0] + 1} has no name in the header")
+    if len({name.lower() for name in names}) != len(names):
+        raise UnreadableFileError(file_name, "has two columns with the same name")
+    if table.num_rows == 0:
+        raise UnreadableFileError(file_name, "has a header but no data rows")
+    return table
