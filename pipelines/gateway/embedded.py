@@ -46,7 +46,7 @@ class _Worker:
 
 
 class WorkerPool:
-    """Keeps `size` warm workers, hands each queued run to an idle one, replaces the dead."""
+    """Keeps `settings.workers` warm workers, hands queued runs to idle ones, replaces the dead."""
 
     def __init__(self, settings: Settings, instance: DagsterInstance) -> None:
         self._settings = settings
