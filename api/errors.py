@@ -15,6 +15,7 @@ from litestar.status_codes import (
     HTTP_403_FORBIDDEN,
     HTTP_404_NOT_FOUND,
     HTTP_409_CONFLICT,
+    HTTP_413_REQUEST_ENTITY_TOO_LARGE,
     HTTP_422_UNPROCESSABLE_ENTITY,
     HTTP_500_INTERNAL_SERVER_ERROR,
     HTTP_503_SERVICE_UNAVAILABLE,
@@ -26,6 +27,7 @@ from lakehouse.errors import (
     ConflictError,
     InvalidInputError,
     NotFoundError,
+    PayloadTooLargeError,
     PermissionDeniedError,
     ServiceUnavailableError,
     StrataError,
@@ -41,6 +43,7 @@ STATUS_OF: dict[type[StrataError], int] = {
     PermissionDeniedError: HTTP_403_FORBIDDEN,
     NotFoundError: HTTP_404_NOT_FOUND,
     ConflictError: HTTP_409_CONFLICT,
+    PayloadTooLargeError: HTTP_413_REQUEST_ENTITY_TOO_LARGE,
     ServiceUnavailableError: HTTP_503_SERVICE_UNAVAILABLE,
 }
 

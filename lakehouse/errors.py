@@ -38,3 +38,7 @@ class ConflictError(StrataError):
 
 class ServiceUnavailableError(StrataError):
     """A backing service (Dagster, catalog, tracking store) cannot be reached."""
+
+
+class PayloadTooLargeError(StrataError):
+    """An upload is larger than the configured limit."""
