@@ -10,6 +10,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 
 from api.controllers.auth import LoginController
+from api.controllers.datasets import DatasetController, FileController
 from api.controllers.rbac import RBACController
 from api.controllers.runs import RayController, RunController
 from api.controllers.templates import TemplateController
@@ -29,6 +30,8 @@ CONTROLLERS = [
     RBACController,
     TenantController,
     TemplateController,
+    DatasetController,
+    FileController,
     UtilsController,
     RunController,
     RayController,
@@ -63,5 +66,6 @@ def create_app(settings: Settings | None = None) -> Litestar:
             path="/schema",
             render_plugins=[SwaggerRenderPlugin(), ScalarRenderPlugin()],
         ),
+        request_max_body_size=settings.max_upload_bytes,
         debug=settings.debug,
     )

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from lakehouse.accounts import SessionIssuer
 from lakehouse.bootstrap import BootstrapResult, bootstrap
+from lakehouse.landing import LandingStore
 from lakehouse.rbac import Principal
 from lakehouse.security import TokenSigner, signing_secret
 from lakehouse.settings import Settings
@@ -27,6 +28,7 @@ class Platform:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.store = MetadataStore(settings.database_url)
+        self.landing = LandingStore(settings.landing_dir)
         self.issuer = SessionIssuer(
             TokenSigner(signing_secret(settings), timedelta(minutes=settings.access_token_minutes)),
             refresh_lifetime=timedelta(days=settings.refresh_token_days),

@@ -13,6 +13,7 @@ MAX_ID = 2**31 - 1  # the metadata store's integer keys are 32-bit on PostgreSQL
 
 RowId = Annotated[int, Field(ge=1, le=MAX_ID)]
 PathId = Annotated[int, Parameter(ge=1, le=MAX_ID)]
+QueryId = Annotated[int, Parameter(ge=1, le=MAX_ID)]
 
 
 class Schema(BaseModel):
@@ -230,3 +231,72 @@ class TemplatesPublic(Schema):
 class TemplateUpdated(Schema):
     template_name: str
     template_schema: list[dict[str, Any]]
+
+
+class FilePublic(Schema):
+    dataset_id: int
+    id: int
+    file_name: str
+    created_at: datetime
+    modified_at: datetime
+    total_fields: int
+    total_records: int
+    error_report: dict[str, Any] | None
+
+
+class FileDetail(FilePublic):
+    csv_file_path: str
+    hdf_file_path: str | None
+
+
+class FilesPublic(Schema):
+    total: int
+    data: list[FilePublic]
+
+
+class FileContent(Schema):
+    file_id: int
+    content_preview: list[str]
+
+
+class DatasetUploaded(Schema):
+    dataset_id: int
+    dataset_name: str
+    data_source: str
+    files: list[FilePublic]
+
+
+class DatasetValidated(Schema):
+    tenant_id: str
+    dataset_name: str
+    file_count: int
+    is_valid: bool
+    created_by: str
+    template_id: int | None
+    id: int
+
+
+class DatasetSummary(DatasetValidated):
+    data_source: str
+    iceberg_table_name: str
+    template_name: str | None
+    created_at: datetime
+    modified_at: datetime
+    dataset_usability: str | None
+    usage: str
+    dataset_usage: str
+    validation_status: str
+    validation_error: str | None
+
+
+class DatasetsPublic(Schema):
+    total: int
+    data: list[DatasetSummary]
+
+
+class DatasetLocation(Schema):
+    dataset_name: str
+    dataset_path: str
+    validated_path: str
+    iceberg_table_name: str
+    data_source: str

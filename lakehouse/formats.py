@@ -182,3 +182,28 @@ def read_table(path: Path, file_name: str) -> pa.Table:
     if table.num_rows == 0:
         raise UnreadableFileError(file_name, "has a header but no data rows")
     return table
+
+
+def preview_lines(path: Path, file_name: str, count: int) -> list[str]:
+    """The first `count` lines of a file: raw for text formats, rendered as CSV for the rest."""
+    fmt = format_of(file_name)
+    if fmt in (FileFormat.PARQUET, FileFormat.XLSX):
+        import pyarrow as pa
+        import pyarrow.csv as pacsv
+
+        table = read_table(path, file_name).slice(0, count - 1)
+        sink = pa.BufferOutputStream()
+        pacsv.write_csv(table, sink)
+        return sink.getvalue().to_pybytes().decode().splitlines()[:count]
+    encoding = (
+        sniff_text(path, file_name, ",").encoding
+        if fmt in (FileFormat.CSV, FileFormat.TSV)
+        else "utf-8"
+    )
+    lines = []
+    with path.open("r", encoding=encoding, errors="replace", newline="") as handle:
+        for line in handle:
+            lines.append(line.rstrip("\r\n"))
+            if len(lines) == count:
+                break
+    return lines

@@ -87,10 +87,15 @@ class LandingStore:
 
     def resolve(self, tenant_id: str, relative_path: str) -> Path:
         """The file at `relative_path` in the tenant's area; anything outside it is not found."""
+        missing = NotFoundError(f"file '{relative_path}' not found", field="file_path")
         area = self.tenant_area(tenant_id).resolve()
-        candidate = (area / relative_path).resolve()
-        if not candidate.is_relative_to(area) or not candidate.is_file():
-            raise NotFoundError(f"file '{relative_path}' not found", field="file_path")
+        try:
+            candidate = (area / relative_path).resolve()
+            found = candidate.is_relative_to(area) and candidate.is_file()
+        except (ValueError, OSError):  # NUL bytes, names too long for the file system
+            raise missing from None
+        if not found:
+            raise missing
         return candidate
 
     def remove(self, tenant_id: str, relative_path: str) -> None:

@@ -25,6 +25,8 @@ TENANT_PERMISSIONS: tuple[str, ...] = (
     "runs:cancel",
     "templates:read",
     "templates:manage",
+    "datasets:read",
+    "datasets:manage",
 )
 # Permissions only the platform administrator holds; no role can carry them.
 PLATFORM_PERMISSIONS: tuple[str, ...] = ("tenants:manage", "platform:selfcheck")

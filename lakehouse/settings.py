@@ -79,6 +79,9 @@ class Settings(BaseSettings):
     catalog_url: str = Field("", description="Iceberg SQL catalog URL; default SQLite.")
     warehouse: str = Field("", description="Iceberg warehouse location; default data_dir.")
     mlflow_tracking_uri: str = Field("", description="MLflow tracking store; default SQLite.")
+    max_upload_bytes: int = Field(
+        1024**3, ge=1, description="Largest accepted upload request, in bytes (larger: 413)."
+    )
     debug: bool = Field(False, description="Show exception detail in error responses.")
 
     @model_validator(mode="after")
@@ -97,6 +100,10 @@ class Settings(BaseSettings):
         if not self.mlflow_tracking_uri:
             self.mlflow_tracking_uri = f"sqlite:///{self.data_dir / 'mlflow' / 'mlflow.db'}"
         return self
+
+    @property
+    def landing_dir(self) -> Path:
+        return self.data_dir / "landing"
 
     @property
     def dagster_dir(self) -> Path:

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from lakehouse.errors import ConflictError, InvalidInputError, NotFoundError
 from lakehouse.rbac import Principal
-from lakehouse.store.models import Template, utcnow
+from lakehouse.store.models import Dataset, Template, utcnow
 
 
 class ColumnType(StrEnum):
@@ -283,7 +283,14 @@ def update_template(
 
 
 def delete_template(session: Session, actor: Principal, template_id: int) -> None:
-    session.delete(get_template(session, actor, template_id))
+    """Delete a template no dataset uses."""
+    template = get_template(session, actor, template_id)
+    user = session.scalar(select(Dataset.dataset_name).where(Dataset.template_id == template.id))
+    if user is not None:
+        raise ConflictError(
+            f"template {template_id} is used by dataset '{user}'", field="template_id"
+        )
+    session.delete(template)
     session.flush()
 
 

@@ -3,6 +3,8 @@
 from lakehouse.store.engine import MetadataStore
 from lakehouse.store.models import (
     Base,
+    DataFile,
+    Dataset,
     Permission,
     RefreshToken,
     Role,
@@ -13,6 +15,8 @@ from lakehouse.store.models import (
 
 __all__ = [
     "Base",
+    "DataFile",
+    "Dataset",
     "MetadataStore",
     "Permission",
     "RefreshToken",

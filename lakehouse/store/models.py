@@ -8,14 +8,17 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Column,
     DateTime,
+    Float,
     ForeignKey,
     Integer,
     MetaData,
     String,
     Table,
+    Text,
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -135,3 +138,60 @@ class Template(Base):
     modified_by: Mapped[str] = mapped_column(String(150))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     modified_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Dataset(Base):
+    """Uploaded files of one tenant that land as one table per layer."""
+
+    __tablename__ = "datasets"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "dataset_name", name="uq_datasets_tenant_name"),
+        UniqueConstraint("tenant_id", "iceberg_table_name", name="uq_datasets_tenant_table"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"), index=True)
+    dataset_name: Mapped[str] = mapped_column(String(255))
+    usage: Mapped[str] = mapped_column(String(8))
+    template_id: Mapped[int | None] = mapped_column(ForeignKey("templates.id"), index=True)
+    iceberg_table_name: Mapped[str] = mapped_column(String(64))
+    data_source: Mapped[str] = mapped_column(String(16))
+    created_by: Mapped[str] = mapped_column(String(150))
+    validation_status: Mapped[str] = mapped_column(String(16), default="pending")
+    validation_error: Mapped[str | None] = mapped_column(Text)
+    dataset_usability: Mapped[float | None] = mapped_column(Float)
+    last_run_id: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    modified_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    template: Mapped[Template | None] = relationship(lazy="selectin")
+    files: Mapped[list[DataFile]] = relationship(
+        back_populates="dataset",
+        lazy="selectin",
+        order_by="DataFile.id",
+        cascade="all, delete-orphan",
+    )
+
+
+class DataFile(Base):
+    """One uploaded file of a dataset, as kept in the landing store."""
+
+    __tablename__ = "data_files"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    dataset_id: Mapped[int] = mapped_column(
+        ForeignKey("datasets.id", ondelete="CASCADE"), index=True
+    )
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"), index=True)
+    file_name: Mapped[str] = mapped_column(String(255))
+    stored_path: Mapped[str] = mapped_column(String(512))
+    file_format: Mapped[str] = mapped_column(String(16))
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))
+    total_fields: Mapped[int] = mapped_column(Integer)
+    total_records: Mapped[int] = mapped_column(Integer)
+    error_report: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    modified_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    dataset: Mapped[Dataset] = relationship(back_populates="files")

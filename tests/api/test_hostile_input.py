@@ -11,6 +11,32 @@ from tests.api.helpers import admin_headers
 
 HUGE = 10**30
 CASES: list[tuple[str, str, dict[str, Any]]] = [
+    ("get", "/api/v1/files/download/", {"params": {"file_path": "a\x00b"}}),
+    ("get", "/api/v1/files/download/", {"params": {"file_path": "~" * 1000}}),
+    ("get", "/api/v1/files/download/", {}),
+    ("get", "/api/v1/files/view", {"params": {"file_id": HUGE}}),
+    ("get", "/api/v1/dataset/get_dataset_by_id", {"params": {"dataset_id": "x"}}),
+    (
+        "post",
+        "/api/v1/dataset/upload",
+        {"params": {"dataset_name": "d", "usage": "t"}, "data": {"files": "text"}},
+    ),
+    (
+        "post",
+        "/api/v1/dataset/upload",
+        {
+            "params": {"dataset_name": "d", "usage": "t"},
+            "files": [("files", ("../\x00", b"a\n1\n"))],
+        },
+    ),
+    (
+        "post",
+        "/api/v1/dataset/upload",
+        {
+            "params": {"dataset_name": "\x00", "usage": "t"},
+            "files": [("files", ("a.csv", b"a\n1\n"))],
+        },
+    ),
     ("get", f"/api/v1/template/{HUGE}", {}),
     ("delete", "/api/v1/template/0", {}),
     ("put", "/api/v1/template/update/1", {"json": {"template_name": "\x00"}}),

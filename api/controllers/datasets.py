@@ -1,0 +1,247 @@
+"""Datasets (module 6) and their files (module 7), landed per tenant."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from litestar import Controller, Request, delete, get, post
+from litestar.datastructures import UploadFile
+from litestar.enums import RequestEncodingType
+from litestar.params import Body, Parameter
+from litestar.response import File
+from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
+from sqlalchemy.orm import Session
+
+from api.platform import Platform
+from api.schemas import (
+    DatasetLocation,
+    DatasetsPublic,
+    DatasetSummary,
+    DatasetUploaded,
+    DatasetValidated,
+    FileContent,
+    FileDetail,
+    FilePublic,
+    FilesPublic,
+    PathId,
+    QueryId,
+    StatusMessage,
+)
+from api.security import requires_permission
+from lakehouse import datasets
+from lakehouse.errors import InvalidInputError
+from lakehouse.formats import preview_lines
+from lakehouse.naming import Layer
+from lakehouse.store import DataFile, Dataset
+
+READ = [requires_permission("datasets:read")]
+MANAGE = [requires_permission("datasets:manage")]
+Multipart = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.MULTI_PART)]
+PREVIEW_LINES = 20
+
+
+def uploads_of(form: dict[str, Any]) -> list[datasets.Upload]:
+    """The `files` parts of a multipart form."""
+    parts = form.get("files")
+    parts = parts if isinstance(parts, list) else [parts] if parts is not None else []
+    if not parts or not all(isinstance(part, UploadFile) for part in parts):
+        raise InvalidInputError(
+            "send one or more files in the multipart field 'files'", field="files"
+        )
+    return [datasets.Upload(part.filename, part.file) for part in parts]
+
+
+def file_public(data_file: DataFile) -> FilePublic:
+    return FilePublic.model_validate(data_file, from_attributes=True)
+
+
+def dataset_summary(dataset: Dataset) -> DatasetSummary:
+    usability = dataset.dataset_usability
+    return DatasetSummary(
+        tenant_id=dataset.tenant_id,
+        dataset_name=dataset.dataset_name,
+        file_count=len(dataset.files),
+        is_valid=dataset.validation_status == "valid",
+        created_by=dataset.created_by,
+        template_id=dataset.template_id,
+        id=dataset.id,
+        data_source=dataset.data_source,
+        iceberg_table_name=dataset.iceberg_table_name,
+        template_name=dataset.template.template_name if dataset.template else None,
+        created_at=dataset.created_at,
+        modified_at=dataset.modified_at,
+        dataset_usability=None if usability is None else f"{usability:.0%}",
+        usage=dataset.usage,
+        dataset_usage=datasets.USAGES[dataset.usage],
+        validation_status=dataset.validation_status,
+        validation_error=dataset.validation_error,
+    )
+
+
+def uploaded(dataset: Dataset, files: list[DataFile]) -> DatasetUploaded:
+    return DatasetUploaded(
+        dataset_id=dataset.id,
+        dataset_name=dataset.dataset_name,
+        data_source=dataset.data_source,
+        files=[file_public(f) for f in files],
+    )
+
+
+class DatasetController(Controller):
+    path = "/api/v1/dataset"
+    tags = ["Dataset"]
+
+    @post(
+        "/upload",
+        operation_id="upload_dataset",
+        guards=MANAGE,
+        status_code=HTTP_201_CREATED,
+        sync_to_thread=True,
+    )
+    def upload(
+        self,
+        db: Session,
+        request: Request,
+        platform: Platform,
+        data: Multipart,
+        dataset_name: Annotated[str, Parameter(min_length=1, max_length=255)],
+        usage: Annotated[str, Parameter(min_length=1, max_length=8)],
+        template_id: Annotated[int | None, Parameter(ge=1, le=2**31 - 1)] = None,
+        iceberg_table_name: Annotated[str | None, Parameter(min_length=1, max_length=255)] = None,
+    ) -> DatasetUploaded:
+        """Create a dataset from one or more files (CSV, TSV, Parquet, JSON, NDJSON, XLSX)."""
+        dataset = datasets.create_dataset(
+            db,
+            request.user,
+            platform.landing,
+            datasets.NewDataset(dataset_name, usage, template_id, iceberg_table_name),
+            uploads_of(data),
+            platform.settings.max_upload_bytes,
+        )
+        return uploaded(dataset, dataset.files)
+
+    @get("/list", operation_id="list_datasets", guards=READ, sync_to_thread=True)
+    def list_datasets(self, db: Session, request: Request) -> DatasetsPublic:
+        """The datasets of your tenant with their validation state."""
+        data = [dataset_summary(d) for d in datasets.list_datasets(db, request.user)]
+        return DatasetsPublic(total=len(data), data=data)
+
+    @get(
+        "/list_validated", operation_id="list_validated_datasets", guards=READ, sync_to_thread=True
+    )
+    def list_validated(self, db: Session, request: Request) -> list[DatasetValidated]:
+        """The datasets of your tenant that passed validation."""
+        return [
+            DatasetValidated.model_validate(
+                dataset_summary(d).model_dump(include=set(DatasetValidated.model_fields))
+            )
+            for d in datasets.list_datasets(db, request.user)
+            if d.validation_status == "valid"
+        ]
+
+    @get("/get_dataset_by_id", operation_id="get_dataset_by_id", guards=READ, sync_to_thread=True)
+    def get_dataset_by_id(
+        self, db: Session, request: Request, dataset_id: QueryId
+    ) -> DatasetLocation:
+        """Where a dataset's files and validated table are."""
+        dataset = datasets.get_dataset(db, request.user, dataset_id)
+        return DatasetLocation(
+            dataset_name=dataset.dataset_name,
+            dataset_path=f"{dataset.id}/",
+            validated_path=f"{Layer.SILVER.value}.{dataset.iceberg_table_name}",
+            iceberg_table_name=dataset.iceberg_table_name,
+            data_source=dataset.data_source,
+        )
+
+    @delete(
+        "/delete/{dataset_id:int}",
+        operation_id="delete_dataset",
+        guards=MANAGE,
+        status_code=HTTP_200_OK,
+        sync_to_thread=True,
+    )
+    def delete(
+        self, db: Session, request: Request, platform: Platform, dataset_id: PathId
+    ) -> StatusMessage:
+        """Delete a dataset and its files."""
+        datasets.delete_dataset(db, request.user, platform.landing, dataset_id)
+        return StatusMessage(status_code=200, message="Dataset deleted successfully")
+
+
+class FileController(Controller):
+    path = "/api/v1/files"
+    tags = ["File"]
+
+    @post(
+        "/add",
+        operation_id="add_files",
+        guards=MANAGE,
+        status_code=HTTP_201_CREATED,
+        sync_to_thread=True,
+    )
+    def add(
+        self,
+        db: Session,
+        request: Request,
+        platform: Platform,
+        data: Multipart,
+        dataset_id: QueryId,
+    ) -> DatasetUploaded:
+        """Add files to a dataset."""
+        dataset = datasets.get_dataset(db, request.user, dataset_id)
+        added = datasets.add_files(
+            db,
+            request.user,
+            platform.landing,
+            dataset,
+            uploads_of(data),
+            platform.settings.max_upload_bytes,
+        )
+        return uploaded(dataset, added)
+
+    @get("/list", operation_id="list_files", guards=READ, sync_to_thread=True)
+    def list_files(self, db: Session, request: Request, dataset_id: QueryId) -> FilesPublic:
+        """The files of a dataset."""
+        files = [file_public(f) for f in datasets.get_dataset(db, request.user, dataset_id).files]
+        return FilesPublic(total=len(files), data=files)
+
+    @get("/get_file_by_id", operation_id="get_file_by_id", guards=READ, sync_to_thread=True)
+    def get_file_by_id(self, db: Session, request: Request, file_id: QueryId) -> FileDetail:
+        """One file, with the path `download` accepts."""
+        data_file = datasets.get_file(db, request.user, file_id)
+        return FileDetail(
+            **file_public(data_file).model_dump(),
+            csv_file_path=data_file.stored_path,
+            hdf_file_path=None,
+        )
+
+    @get("/view", operation_id="view_file", guards=READ, sync_to_thread=True)
+    def view(
+        self, db: Session, request: Request, platform: Platform, file_id: QueryId
+    ) -> FileContent:
+        """The first lines of a file as text."""
+        data_file = datasets.get_file(db, request.user, file_id)
+        path = platform.landing.resolve(request.user.tenant_id, data_file.stored_path)
+        return FileContent(
+            file_id=data_file.id,
+            content_preview=preview_lines(path, data_file.file_name, PREVIEW_LINES),
+        )
+
+    @get("/download", operation_id="download_file", guards=READ, sync_to_thread=True)
+    def download(
+        self,
+        db: Session,
+        request: Request,
+        platform: Platform,
+        file_path: Annotated[str | None, Parameter(min_length=1, max_length=1024)] = None,
+        file_id: Annotated[int | None, Parameter(ge=1, le=2**31 - 1)] = None,
+    ) -> File:
+        """A file as uploaded, by `file_id` or by the `file_path` get_file_by_id reports."""
+        if file_id is not None:
+            data_file = datasets.get_file(db, request.user, file_id)
+            path = platform.landing.resolve(request.user.tenant_id, data_file.stored_path)
+            return File(path, filename=data_file.file_name)
+        if file_path is None:
+            raise InvalidInputError("give file_id or file_path", field="file_path")
+        path = platform.landing.resolve(request.user.tenant_id, file_path)
+        return File(path, filename=path.name.partition("_")[2] or path.name)

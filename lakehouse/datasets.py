@@ -1,0 +1,179 @@
+"""Datasets: uploaded files of a tenant, landed raw and measured, before ingestion runs."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import BinaryIO
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from lakehouse import templates
+from lakehouse.errors import ConflictError, InvalidInputError, NotFoundError
+from lakehouse.formats import UnreadableFileError, format_of, read_table
+from lakehouse.landing import LandedFile, LandingStore
+from lakehouse.naming import table_name_from
+from lakehouse.rbac import Principal
+from lakehouse.store.models import DataFile, Dataset, Template, utcnow
+
+USAGES: dict[str, str] = {
+    "t": "Training",
+    "p": "Prediction",
+    "tp": "Training and prediction",
+}
+
+
+@dataclass(frozen=True)
+class Upload:
+    """A file as the client sent it: its name and a stream of its bytes."""
+
+    file_name: str
+    stream: BinaryIO
+
+
+@dataclass(frozen=True)
+class NewDataset:
+    dataset_name: str
+    usage: str
+    template_id: int | None = None
+    iceberg_table_name: str | None = None
+
+
+def get_dataset(session: Session, actor: Principal, dataset_id: int) -> Dataset:
+    """A dataset of the caller's tenant; any other dataset is not found."""
+    dataset = session.get(Dataset, dataset_id)
+    if dataset is None or dataset.tenant_id != actor.tenant_id:
+        raise NotFoundError(f"dataset {dataset_id} not found", field="dataset_id")
+    return dataset
+
+
+def get_file(session: Session, actor: Principal, file_id: int) -> DataFile:
+    """A file of the caller's tenant; any other file is not found."""
+    data_file = session.get(DataFile, file_id)
+    if data_file is None or data_file.tenant_id != actor.tenant_id:
+        raise NotFoundError(f"file {file_id} not found", field="file_id")
+    return data_file
+
+
+def list_datasets(session: Session, actor: Principal) -> Sequence[Dataset]:
+    query = select(Dataset).where(Dataset.tenant_id == actor.tenant_id).order_by(Dataset.id)
+    return session.scalars(query).all()
+
+
+def create_dataset(
+    session: Session,
+    actor: Principal,
+    landing: LandingStore,
+    new: NewDataset,
+    uploads: Sequence[Upload],
+    max_bytes: int,
+) -> Dataset:
+    """Record a dataset and land its files; on any error nothing is kept."""
+    if new.usage not in USAGES:
+        known = ", ".join(f"'{code}' ({meaning})" for code, meaning in USAGES.items())
+        raise InvalidInputError(f"usage must be one of {known}", field="usage")
+    template = None
+    if new.template_id is not None:
+        template = templates.get_template(session, actor, new.template_id)
+    table = table_name_from(new.iceberg_table_name or new.dataset_name)
+    taken = select(Dataset).where(Dataset.tenant_id == actor.tenant_id)
+    if session.scalar(taken.where(Dataset.dataset_name == new.dataset_name)) is not None:
+        raise ConflictError(f"dataset '{new.dataset_name}' already exists", field="dataset_name")
+    if session.scalar(taken.where(Dataset.iceberg_table_name == table)) is not None:
+        raise ConflictError(
+            f"table '{table}' is used by another dataset", field="iceberg_table_name"
+        )
+    if not uploads:
+        raise InvalidInputError("at least one file is required", field="files")
+    dataset = Dataset(
+        tenant_id=actor.tenant_id,
+        dataset_name=new.dataset_name,
+        usage=new.usage,
+        template_id=template.id if template is not None else None,
+        iceberg_table_name=table,
+        data_source=format_of(uploads[0].file_name).value,
+        created_by=actor.username,
+        validation_status="pending",
+    )
+    session.add(dataset)
+    session.flush()
+    try:
+        add_files(session, actor, landing, dataset, uploads, max_bytes)
+    except BaseException:
+        landing.remove_dataset(actor.tenant_id, dataset.id)
+        raise
+    return dataset
+
+
+def add_files(
+    session: Session,
+    actor: Principal,
+    landing: LandingStore,
+    dataset: Dataset,
+    uploads: Sequence[Upload],
+    max_bytes: int,
+) -> list[DataFile]:
+    """Land and measure files of a dataset; a file that cannot be read keeps none of them."""
+    if not uploads:
+        raise InvalidInputError("at least one file is required", field="files")
+    for upload in uploads:
+        format_of(upload.file_name)  # refuse an unsupported extension before copying anything
+    landed: list[LandedFile] = []
+    try:
+        added = []
+        for upload in uploads:
+            file = landing.receive(
+                actor.tenant_id, dataset.id, upload.file_name, upload.stream, max_bytes
+            )
+            landed.append(file)
+            table = read_table(file.path, upload.file_name)
+            if dataset.template is not None:
+                _check_template_columns(dataset.template, table.column_names, upload.file_name)
+            added.append(
+                DataFile(
+                    dataset_id=dataset.id,
+                    tenant_id=actor.tenant_id,
+                    file_name=upload.file_name,
+                    stored_path=file.relative_path,
+                    file_format=format_of(upload.file_name).value,
+                    size_bytes=file.size_bytes,
+                    sha256=file.sha256,
+                    total_fields=table.num_columns,
+                    total_records=table.num_rows,
+                )
+            )
+    except BaseException:
+        for file in landed:
+            file.path.unlink(missing_ok=True)
+        raise
+    dataset.files.extend(added)
+    dataset.validation_status = "pending"
+    dataset.modified_at = utcnow()
+    session.flush()
+    return added
+
+
+def _check_template_columns(template: Template, columns: list[str], file_name: str) -> None:
+    present = {name.lower() for name in columns}
+    missing = [
+        spec.column_name
+        for spec in templates.column_specs(template)
+        if spec.column_name.lower() not in present
+    ]
+    if missing:
+        raise UnreadableFileError(
+            file_name,
+            f"lacks template column '{missing[0]}'"
+            + (f" and {len(missing) - 1} more" if len(missing) > 1 else ""),
+        )
+
+
+def delete_dataset(
+    session: Session, actor: Principal, landing: LandingStore, dataset_id: int
+) -> None:
+    """Forget a dataset and remove its landed files."""
+    dataset = get_dataset(session, actor, dataset_id)
+    session.delete(dataset)
+    session.flush()
+    landing.remove_dataset(actor.tenant_id, dataset_id)

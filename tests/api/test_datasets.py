@@ -1,0 +1,218 @@
+"""Dataset upload and file management through the API (validation runs come with the assets)."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import polars as pl
+from litestar.testing import TestClient
+
+from tests.api.helpers import admin_headers, new_tenant_with_admin
+
+CSV = b"CustomerID,DataUsageGB\nC1,1.5\nC2,2.0\nC3,oops\n"
+TEMPLATE = {
+    "template_name": "Usage",
+    "template_schema": [
+        {"column_name": "CustomerID", "data_type": "String"},
+        {"column_name": "DataUsageGB", "data_type": "Float"},
+    ],
+}
+
+
+def upload(
+    client: TestClient,
+    headers: dict[str, str],
+    files: list[tuple[str, bytes]],
+    **params: Any,
+) -> Any:
+    params.setdefault("usage", "t")
+    return client.post(
+        "/api/v1/dataset/upload",
+        params=params,
+        files=[("files", (name, io.BytesIO(data))) for name, data in files],
+        headers=headers,
+    )
+
+
+def test_upload_measures_every_file(client: TestClient) -> None:
+    headers = admin_headers(client)
+    template_id = client.post("/api/v1/template/", json=TEMPLATE, headers=headers).json()["id"]
+    parquet = io.BytesIO()
+    pl.DataFrame({"CustomerID": ["C4"], "DataUsageGB": [4.0], "Extra": [1]}).write_parquet(parquet)
+    response = upload(
+        client,
+        headers,
+        [("usage.csv", CSV), ("more.parquet", parquet.getvalue())],
+        dataset_name="Telecom usage",
+        template_id=template_id,
+    )
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert body["dataset_name"] == "Telecom usage"
+    assert body["data_source"] == "csv"
+    assert [
+        (f["file_name"], f["total_fields"], f["total_records"], f["error_report"])
+        for f in body["files"]
+    ] == [
+        ("usage.csv", 2, 3, None),
+        ("more.parquet", 3, 1, None),
+    ]
+
+    [listed] = client.get("/api/v1/dataset/list", headers=headers).json()["data"]
+    assert listed["iceberg_table_name"] == "telecom_usage"
+    assert listed["template_name"] == "Usage"
+    assert listed["file_count"] == 2
+    assert listed["is_valid"] is False and listed["validation_status"] == "pending"
+    assert listed["usage"] == "t" and listed["dataset_usage"] == "Training"
+    assert client.get("/api/v1/dataset/list_validated", headers=headers).json() == []
+
+    location = client.get(
+        "/api/v1/dataset/get_dataset_by_id",
+        params={"dataset_id": body["dataset_id"]},
+        headers=headers,
+    ).json()
+    assert location["validated_path"] == "silver.telecom_usage"
+
+    # A template in use cannot be deleted.
+    assert client.delete(f"/api/v1/template/{template_id}", headers=headers).status_code == 409
+
+
+def test_file_endpoints(client: TestClient) -> None:
+    headers = admin_headers(client)
+    dataset = upload(client, headers, [("usage.csv", CSV)], dataset_name="files").json()
+    file_id = dataset["files"][0]["id"]
+    added = client.post(
+        "/api/v1/files/add",
+        params={"dataset_id": dataset["dataset_id"]},
+        files=[
+            ("files", ("second.ndjson", io.BytesIO(b'{"CustomerID": "C9", "DataUsageGB": 9}\n')))
+        ],
+        headers=headers,
+    )
+    assert added.status_code == 201
+    assert [f["total_records"] for f in added.json()["files"]] == [1]
+    listed = client.get(
+        "/api/v1/files/list", params={"dataset_id": dataset["dataset_id"]}, headers=headers
+    ).json()
+    assert listed["total"] == 2
+
+    detail = client.get(
+        "/api/v1/files/get_file_by_id/", params={"file_id": file_id}, headers=headers
+    ).json()
+    assert detail["file_name"] == "usage.csv" and detail["hdf_file_path"] is None
+    view = client.get("/api/v1/files/view", params={"file_id": file_id}, headers=headers).json()
+    assert view["content_preview"] == ["CustomerID,DataUsageGB", "C1,1.5", "C2,2.0", "C3,oops"]
+
+    by_id = client.get("/api/v1/files/download/", params={"file_id": file_id}, headers=headers)
+    assert by_id.content == CSV
+    assert "usage.csv" in by_id.headers["content-disposition"]
+    by_path = client.get(
+        "/api/v1/files/download/", params={"file_path": detail["csv_file_path"]}, headers=headers
+    )
+    assert by_path.content == CSV
+    for escape in (
+        "../../secret_key",
+        "/etc/passwd",
+        f"../{dataset['dataset_id']}/../../strata.db",
+    ):
+        assert (
+            client.get(
+                "/api/v1/files/download/", params={"file_path": escape}, headers=headers
+            ).status_code
+            == 404
+        )
+
+    deleted = client.delete(f"/api/v1/dataset/delete/{dataset['dataset_id']}", headers=headers)
+    assert deleted.json() == {"status_code": 200, "message": "Dataset deleted successfully"}
+    assert (
+        client.get(
+            "/api/v1/files/download/", params={"file_id": file_id}, headers=headers
+        ).status_code
+        == 404
+    )
+    assert (
+        client.get(
+            "/api/v1/files/download/",
+            params={"file_path": detail["csv_file_path"]},
+            headers=headers,
+        ).status_code
+        == 404
+    )
+
+
+def test_bad_uploads_leave_nothing(client: TestClient) -> None:
+    headers = admin_headers(client)
+    template_id = client.post("/api/v1/template/", json=TEMPLATE, headers=headers).json()["id"]
+    cases = [
+        ([("empty.csv", b"")], {}, 422, "is empty"),
+        ([("header.csv", b"a,b\n")], {}, 422, "no data rows"),
+        ([("ragged.csv", b"a,b\n1,2\n3,4,5\n")], {}, 422, "line 3 has 3 fields"),
+        ([("bin.csv", bytes(range(256)) * 8)], {}, 422, "not text in UTF-8 or Latin-1"),
+        ([("data.doc", b"x")], {}, 422, "unsupported extension"),
+        ([("fake.xlsx", b"a,b\n1,2\n")], {}, 422, "not an XLSX workbook"),
+        ([("ok.csv", CSV), ("bad.csv", b"")], {}, 422, "'bad.csv': is empty"),
+        (
+            [("cols.csv", b"CustomerID\nC1\n")],
+            {"template_id": template_id},
+            422,
+            "lacks template column 'DataUsageGB'",
+        ),
+        ([("ok.csv", CSV)], {"template_id": 999999}, 404, "template 999999 not found"),
+        ([("ok.csv", CSV)], {"usage": "zz"}, 422, "usage must be one of"),
+    ]
+    for files, params, status, message in cases:
+        response = upload(client, headers, files, dataset_name="bad", **params)
+        assert response.status_code == status, (files[0][0], response.text)
+        assert message in response.json()["detail"]
+    assert client.get("/api/v1/dataset/list", headers=headers).json()["total"] == 0
+    missing = client.post(
+        "/api/v1/dataset/upload", params={"dataset_name": "x", "usage": "t"}, headers=headers
+    )
+    assert missing.status_code == 422
+
+    assert upload(client, headers, [("ok.csv", CSV)], dataset_name="taken").status_code == 201
+    again = upload(client, headers, [("ok.csv", CSV)], dataset_name="taken")
+    assert again.status_code == 409
+    same_table = upload(
+        client, headers, [("ok.csv", CSV)], dataset_name="other", iceberg_table_name="Taken"
+    )
+    assert same_table.status_code == 409
+    assert client.get("/api/v1/dataset/list", headers=headers).json()["total"] == 1
+
+
+def test_datasets_of_another_tenant_are_404(client: TestClient) -> None:
+    headers = admin_headers(client)
+    _, acme = new_tenant_with_admin(client, headers, "acme")
+    _, globex = new_tenant_with_admin(client, headers, "globex")
+    mine = upload(client, acme, [("usage.csv", CSV)], dataset_name="shared name").json()
+    # The same dataset name is free in another tenant.
+    assert (
+        upload(client, globex, [("usage.csv", CSV)], dataset_name="shared name").status_code == 201
+    )
+    file_id = mine["files"][0]["id"]
+    path = client.get(
+        "/api/v1/files/get_file_by_id/", params={"file_id": file_id}, headers=acme
+    ).json()["csv_file_path"]
+    for url, params in [
+        ("/api/v1/dataset/get_dataset_by_id", {"dataset_id": mine["dataset_id"]}),
+        ("/api/v1/files/list", {"dataset_id": mine["dataset_id"]}),
+        ("/api/v1/files/get_file_by_id/", {"file_id": file_id}),
+        ("/api/v1/files/view", {"file_id": file_id}),
+        ("/api/v1/files/download/", {"file_id": file_id}),
+        ("/api/v1/files/download/", {"file_path": path}),
+    ]:
+        assert client.get(url, params=params, headers=globex).status_code == 404, url
+    assert (
+        client.delete(f"/api/v1/dataset/delete/{mine['dataset_id']}", headers=globex).status_code
+        == 404
+    )
+    assert [
+        d["dataset_name"] for d in client.get("/api/v1/dataset/list", headers=globex).json()["data"]
+    ] == ["shared name"]
+    assert (
+        client.get(
+            "/api/v1/files/list", params={"dataset_id": mine["dataset_id"]}, headers=acme
+        ).json()["total"]
+        == 1
+    )
