@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
+from lakehouse.naming import TableRef
 from lakehouse.settings import Settings
 from lakehouse.store.engine import database_url
 
 if TYPE_CHECKING:
+    import pyarrow as pa
+    from pyiceberg.catalog import Catalog
     from pyiceberg.catalog.sql import SqlCatalog
 
 CATALOG_NAME = "strata"
@@ -27,3 +31,45 @@ def open_catalog(settings: Settings) -> SqlCatalog:
         warehouse=settings.warehouse,
         init_catalog_tables="true",
     )
+
+
+def ensure_namespace(catalog: Catalog, namespace: str | tuple[str, ...]) -> None:
+    from pyiceberg.exceptions import NamespaceAlreadyExistsError
+
+    with contextlib.suppress(NamespaceAlreadyExistsError):
+        catalog.create_namespace(namespace)
+
+
+def replace_table(catalog: Catalog, ref: TableRef, data: pa.Table) -> int:
+    """Make `data` the whole content of a tenant's table in one commit; return the snapshot id.
+
+    The table and its namespaces are created on first use; new columns are added to its
+    schema, and columns the data lacks stay (as nulls), so earlier snapshots keep their shape.
+    """
+    from pyiceberg.exceptions import NoSuchTableError
+
+    for depth in (1, 2):
+        ensure_namespace(catalog, ref.namespace[:depth])
+    try:
+        table = catalog.load_table(ref.identifier)
+    except NoSuchTableError:
+        table = catalog.create_table(ref.identifier, schema=data.schema)
+        table.append(data)
+    else:
+        with table.update_schema() as update:
+            update.union_by_name(data.schema)
+        table = catalog.load_table(ref.identifier)
+        table.overwrite(data)
+    snapshot = table.current_snapshot()
+    return snapshot.snapshot_id if snapshot is not None else 0
+
+
+def drop_table(catalog: Catalog, ref: TableRef) -> bool:
+    """Drop a tenant's table with its data files; False when there was none."""
+    from pyiceberg.exceptions import NoSuchTableError
+
+    try:
+        catalog.purge_table(ref.identifier)
+    except NoSuchTableError:
+        return False
+    return True

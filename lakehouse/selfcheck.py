@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from lakehouse.catalog import open_catalog
+from lakehouse.catalog import ensure_namespace, open_catalog
 from lakehouse.errors import StrataError
 from lakehouse.settings import Settings
 
@@ -35,7 +34,7 @@ def run_selfcheck(
     """Append `rows` rows tagged `check_id`, hold, read them back and compare."""
     import pyarrow as pa
     import pyarrow.compute as pc
-    from pyiceberg.exceptions import NamespaceAlreadyExistsError, TableAlreadyExistsError
+    from pyiceberg.exceptions import TableAlreadyExistsError
     from pyiceberg.expressions import EqualTo
 
     written = pa.table(
@@ -47,8 +46,7 @@ def run_selfcheck(
         }
     )
     catalog = open_catalog(settings)
-    with contextlib.suppress(NamespaceAlreadyExistsError):
-        catalog.create_namespace(NAMESPACE)
+    ensure_namespace(catalog, NAMESPACE)
     identifier = f"{NAMESPACE}.{TABLE}"
     try:
         table = catalog.create_table(identifier, schema=written.schema)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import dagster as dg
 
+from assets.ingestion import bronze, datasets_partitions
 from assets.platform import selfcheck
-from pipelines.names import SELFCHECK_JOB
+from pipelines.names import DATASET_INGESTION_JOB, SELFCHECK_JOB
 from resources import LakehouseResource
 
 platform_selfcheck_job = dg.define_asset_job(
@@ -15,9 +16,17 @@ platform_selfcheck_job = dg.define_asset_job(
     executor_def=dg.in_process_executor,
 )
 
+dataset_ingestion_job = dg.define_asset_job(
+    DATASET_INGESTION_JOB,
+    selection=[bronze],
+    partitions_def=datasets_partitions,
+    description="Land a dataset's uploaded files as Iceberg tables.",
+    executor_def=dg.in_process_executor,
+)
+
 defs = dg.Definitions(
-    assets=[selfcheck],
-    jobs=[platform_selfcheck_job],
+    assets=[selfcheck, bronze],
+    jobs=[platform_selfcheck_job, dataset_ingestion_job],
     resources={"lakehouse": LakehouseResource()},
 )
 

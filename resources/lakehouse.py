@@ -8,19 +8,27 @@ import dagster as dg
 from pydantic import PrivateAttr
 
 from lakehouse.catalog import open_catalog
+from lakehouse.landing import LandingStore
 from lakehouse.settings import Settings
+from lakehouse.store import MetadataStore
 
 if TYPE_CHECKING:
     from pyiceberg.catalog.sql import SqlCatalog
 
 
 class LakehouseResource(dg.ConfigurableResource):
-    """Strata's settings, read from `STRATA_*` when a run starts, and the catalog they name."""
+    """Strata's settings, read from `STRATA_*` when a run starts, and the stores they name."""
 
     _settings: Settings | None = PrivateAttr(default=None)
+    _store: MetadataStore | None = PrivateAttr(default=None)
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         self._settings = Settings()
+
+    def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
+        if self._store is not None:
+            self._store.dispose()
+            self._store = None
 
     @property
     def settings(self) -> Settings:
@@ -30,3 +38,11 @@ class LakehouseResource(dg.ConfigurableResource):
 
     def catalog(self) -> SqlCatalog:
         return open_catalog(self.settings)
+
+    def store(self) -> MetadataStore:
+        if self._store is None:
+            self._store = MetadataStore(self.settings.database_url)
+        return self._store
+
+    def landing(self) -> LandingStore:
+        return LandingStore(self.settings.landing_dir)

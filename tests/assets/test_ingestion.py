@@ -1,0 +1,133 @@
+"""The bronze asset materialized through Dagster's own API: rows as read, never duplicated."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import dagster as dg
+import pyarrow.compute as pc
+import pytest
+from sqlalchemy import select
+
+from assets.ingestion import bronze
+from lakehouse import accounts, datasets, rbac
+from lakehouse.bootstrap import bootstrap
+from lakehouse.catalog import open_catalog
+from lakehouse.landing import LandingStore
+from lakehouse.naming import Layer, TableRef
+from lakehouse.rbac import Principal
+from lakehouse.settings import Settings
+from lakehouse.store import MetadataStore, User
+from pipelines.instance import open_instance
+from pipelines.names import DATASET_PARTITIONS
+from resources import LakehouseResource
+
+
+@pytest.fixture
+def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    monkeypatch.setenv("STRATA_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("STRATA_ADMIN_PASSWORD", "admin-password-1")
+    return Settings()
+
+
+def tenant_admin(
+    store: MetadataStore, settings: Settings, tenant_name: str | None = None
+) -> Principal:
+    bootstrap(store, settings)
+    with store.session() as session:
+        admin = session.scalar(select(User).where(User.username == "admin"))
+        assert admin is not None
+        if tenant_name is None:
+            return rbac.principal_for(admin)
+        tenant = accounts.create_tenant(session, tenant_name)
+        user = accounts.create_user(
+            session,
+            None,
+            accounts.NewUser(
+                tenant.id, f"{tenant_name}-admin", f"{tenant_name}@example.com", "password-123"
+            ),
+        )
+        user.roles.append(rbac.admin_role(session, tenant.id))
+        session.flush()
+        return rbac.principal_for(user)
+
+
+def new_dataset(
+    store: MetadataStore, settings: Settings, actor: Principal, files: dict[str, bytes]
+) -> int:
+    with store.session() as session:
+        dataset = datasets.create_dataset(
+            session,
+            actor,
+            LandingStore(settings.landing_dir),
+            datasets.NewDataset("Sales 2025", "t"),
+            [datasets.Upload(name, io.BytesIO(data)) for name, data in files.items()],
+            max_bytes=10**6,
+        )
+        return dataset.id
+
+
+def materialize(instance: dg.DagsterInstance, dataset_id: int) -> dg.ExecuteInJobResult:
+    instance.add_dynamic_partitions(DATASET_PARTITIONS, [str(dataset_id)])
+    result = dg.materialize(
+        [bronze],
+        instance=instance,
+        partition_key=str(dataset_id),
+        resources={"lakehouse": LakehouseResource()},
+    )
+    assert result.success
+    return result
+
+
+def test_bronze_holds_every_file_as_read(settings: Settings) -> None:
+    store = MetadataStore(settings.database_url)
+    actor = tenant_admin(store, settings)
+    dataset_id = new_dataset(
+        store,
+        settings,
+        actor,
+        {
+            "a.csv": b"id,amount\n1,10\n2,oops\n",
+            "b.ndjson": b'{"id": 3, "amount": 7, "note": "x"}\n',
+        },
+    )
+    with open_instance(settings) as instance:
+        first = materialize(instance, dataset_id)
+        second = materialize(instance, dataset_id)
+
+    ref = TableRef(actor.tenant_id, Layer.BRONZE, "sales_2025")
+    table = open_catalog(settings).load_table(ref.identifier)
+    rows = (
+        table.scan().to_arrow().sort_by([("_file_id", "ascending"), ("_row_number", "ascending")])
+    )
+    assert rows.num_rows == 3  # materialized twice, stored once
+    assert rows["id"].to_pylist() == ["1", "2", "3"]
+    assert rows["amount"].to_pylist() == ["10", "oops", "7"]
+    assert rows["note"].to_pylist() == [None, None, "x"]
+    assert rows["_row_number"].to_pylist() == [1, 2, 1]
+    assert pc.min(rows["_ingested_at"]).as_py() is not None
+    [materialization] = second.asset_materializations_for_node("bronze")
+    assert materialization.metadata["row_count"].value == 3
+    assert materialization.metadata["table"].value == "bronze.sales_2025"
+    snapshot = table.current_snapshot()
+    assert snapshot is not None
+    assert materialization.metadata["snapshot_id"].value == str(snapshot.snapshot_id)
+    assert first.asset_materializations_for_node("bronze")[0].metadata["row_count"].value == 3
+    store.dispose()
+
+
+def test_tenants_with_the_same_dataset_name_get_separate_tables(settings: Settings) -> None:
+    store = MetadataStore(settings.database_url)
+    home = tenant_admin(store, settings)
+    acme = tenant_admin(store, settings, "acme")
+    home_id = new_dataset(store, settings, home, {"a.csv": b"id\n1\n"})
+    acme_id = new_dataset(store, settings, acme, {"a.csv": b"id\n1\n2\n"})
+    with open_instance(settings) as instance:
+        materialize(instance, home_id)
+        materialize(instance, acme_id)
+    catalog = open_catalog(settings)
+    for actor, count in ((home, 1), (acme, 2)):
+        ref = TableRef(actor.tenant_id, Layer.BRONZE, "sales_2025")
+        assert catalog.load_table(ref.identifier).scan().to_arrow().num_rows == count
+    store.dispose()
