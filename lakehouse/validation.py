@@ -1,0 +1,255 @@
+"""Silver: bronze rows typed to their template and validated with Great Expectations."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from lakehouse.ingest import FILE_ID, ROW_NUMBER
+from lakehouse.templates import TRUE_WORDS, ColumnSpec, ColumnType, parse_value
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import polars as pl
+    import pyarrow as pa
+
+FAILED = "_failed_expectations"
+SAMPLES = 5
+BOOLEAN_WORDS = r"true|false|t|f|yes|no|y|n|1|0"
+# What a raw text must look like to be cast to each type; checked by Great Expectations.
+CASTABLE: dict[ColumnType, str] = {
+    ColumnType.INTEGER: r"^\s*[+-]?\d+\s*$",
+    ColumnType.FLOAT: r"^\s*[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?\s*$",
+    ColumnType.BOOLEAN: rf"^\s*(?i:{BOOLEAN_WORDS})\s*$",
+    ColumnType.DATE: r"^\s*\d{4}-\d{2}-\d{2}\s*$",
+    ColumnType.DATETIME: (
+        r"^\s*\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?(Z|[+-]\d{2}:?\d{2})?\s*$"
+    ),
+}
+CAST_FAILED = "expect_column_values_to_be_castable"
+
+
+@dataclass
+class Failure:
+    """One failed expectation and every row it failed: (file id, row number, raw value)."""
+
+    column: str | None
+    expectation: str
+    hits: list[tuple[int, int, Any]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ValidationOutcome:
+    silver: pa.Table
+    rejects: pa.Table
+    failures: list[Failure]
+    column_failures: list[Failure]
+    total_rows: int
+
+    @property
+    def passed_rows(self) -> int:
+        return self.silver.num_rows
+
+    @property
+    def usability(self) -> float:
+        return self.passed_rows / self.total_rows if self.total_rows else 0.0
+
+    def file_report(self, file_id: int) -> dict[str, Any]:
+        """A file's error report: per failed expectation, its count and a few sample rows."""
+        failed = []
+        for failure in self.failures:
+            hits = [hit for hit in failure.hits if hit[0] == file_id]
+            if hits:
+                failed.append(
+                    {
+                        "column": failure.column,
+                        "expectation": failure.expectation,
+                        "failed_count": len(hits),
+                        "samples": [{"row_number": r, "value": v} for _, r, v in hits[:SAMPLES]],
+                    }
+                )
+        return {
+            "failed_rows": len(
+                {r for f in self.failures for fid, r, _ in f.hits if fid == file_id}
+            ),
+            "failed_expectations": failed,
+            "column_expectations": [
+                {"column": f.column, "expectation": f.expectation} for f in self.column_failures
+            ],
+        }
+
+
+def typed_values(raw: pl.Series, kind: ColumnType) -> pl.Series:
+    """`raw` text cast to `kind`; what does not cast becomes null."""
+    import polars as pl
+
+    text = raw.str.strip_chars()
+    if kind is ColumnType.STRING:
+        return raw
+    if kind is ColumnType.INTEGER:
+        return text.cast(pl.Int64, strict=False)
+    if kind is ColumnType.FLOAT:
+        return text.cast(pl.Float64, strict=False)
+    if kind is ColumnType.BOOLEAN:
+        lowered = text.str.to_lowercase()
+        known = lowered.is_in(BOOLEAN_WORDS.split("|"))
+        return (
+            pl.select(pl.when(known).then(lowered.is_in(sorted(TRUE_WORDS))).otherwise(None))
+            .to_series()
+            .alias(raw.name)
+        )
+    if kind is ColumnType.DATE:
+        return text.str.to_date("%Y-%m-%d", strict=False)
+    return text.str.to_datetime(strict=False, time_zone="UTC", time_unit="us")
+
+
+def expectation_suites(specs: Sequence[ColumnSpec]) -> tuple[Any, Any]:
+    """The suite on raw text (existence, castability, required, regex) and on typed values."""
+    import great_expectations as gx
+
+    expect = gx.expectations
+    raw = gx.ExpectationSuite(name="template_raw")
+    typed = gx.ExpectationSuite(name="template_typed")
+    for spec in specs:
+        column, kind = spec.column_name, spec.data_type
+        raw.add_expectation(expect.ExpectColumnToExist(column=column))
+        if kind in CASTABLE:
+            raw.add_expectation(
+                expect.ExpectColumnValuesToMatchRegex(column=column, regex=CASTABLE[kind])
+            )
+        if spec.required:
+            raw.add_expectation(expect.ExpectColumnValuesToNotBeNull(column=column))
+        if spec.regex is not None:
+            raw.add_expectation(
+                expect.ExpectColumnValuesToMatchRegex(column=column, regex=spec.regex)
+            )
+        if spec.allowed_values is not None:
+            allowed = [parse_value(kind, value) for value in spec.allowed_values]
+            typed.add_expectation(
+                expect.ExpectColumnValuesToBeInSet(column=column, value_set=allowed)
+            )
+        if spec.min_value is not None or spec.max_value is not None:
+            low = None if spec.min_value is None else parse_value(kind, spec.min_value)
+            high = None if spec.max_value is None else parse_value(kind, spec.max_value)
+            typed.add_expectation(
+                expect.ExpectColumnValuesToBeBetween(column=column, min_value=low, max_value=high)
+            )
+    return raw, typed
+
+
+def run_suite(context: Any, frame: pd.DataFrame, suite: Any) -> list[Any]:
+    """Great Expectations' results of `suite` on `frame`, every unexpected row listed."""
+    if not suite.expectations:
+        return []
+    source = f"strata_{suite.name}"
+    batch = (
+        context.data_sources.add_pandas(source)
+        .add_dataframe_asset("rows")
+        .add_batch_definition_whole_dataframe("all")
+        .get_batch(batch_parameters={"dataframe": frame})
+    )
+    return list(batch.validate(suite, result_format="COMPLETE").results)
+
+
+def validate_rows(bronze: pa.Table, specs: Sequence[ColumnSpec]) -> ValidationOutcome:
+    """Type bronze rows to `specs` with defaults applied, validate, split passing from failing."""
+    import polars as pl
+
+    frame = pl.from_arrow(bronze)
+    assert isinstance(frame, pl.DataFrame)
+    by_lower = {name.lower(): name for name in frame.columns}
+    present = [s for s in specs if s.column_name.lower() in by_lower]
+    raw_series = []
+    for spec in present:
+        values = frame[by_lower[spec.column_name.lower()]].cast(pl.String).alias(spec.column_name)
+        if spec.data_type is not ColumnType.STRING:
+            values = values.replace("", None)
+        if spec.default_value is not None:
+            values = values.fill_null(spec.default_value)
+        raw_series.append(values)
+    raw = pl.DataFrame(raw_series, height=frame.height)
+    typed = pl.DataFrame(
+        [typed_values(raw[s.column_name], s.data_type) for s in present], height=frame.height
+    )
+
+    import great_expectations as gx
+
+    logging.getLogger("great_expectations").setLevel(logging.ERROR)
+    context = gx.get_context(mode="ephemeral")
+    raw_suite, typed_suite = expectation_suites(specs)
+    results = run_suite(context, raw.to_pandas(), raw_suite)
+    results += run_suite(context, typed.to_pandas(), typed_suite)
+    file_ids, row_numbers = frame[FILE_ID].to_list(), frame[ROW_NUMBER].to_list()
+
+    def hits(column: str | None, indexes: Sequence[int]) -> list[tuple[int, int, Any]]:
+        values = raw[column].to_list() if column in raw.columns else [None] * frame.height
+        return [(file_ids[i], row_numbers[i], values[i]) for i in indexes]
+
+    failures: list[Failure] = []
+    column_failures: list[Failure] = []
+    failing: dict[int, list[str]] = {}
+    for result in results:
+        if result.success:
+            continue
+        column = result.expectation_config.kwargs.get("column")
+        name = result.expectation_config.type
+        if result.result.get("unexpected_count") is None:
+            column_failures.append(Failure(column, name))
+            continue
+        indexes = list(result.result.get("unexpected_index_list") or [])
+        failures.append(Failure(column, name, hits(column, indexes)))
+        for index in indexes:
+            failing.setdefault(index, []).append(f"{name}({column})")
+    # A value shaped right that still does not cast (2025-02-30) fails its row too.
+    for spec in present:
+        if spec.data_type in CASTABLE:
+            column = spec.column_name
+            lost = (raw[column].is_not_null() & typed[column].is_null()).arg_true().to_list()
+            lost = [i for i in lost if not any(column in reason for reason in failing.get(i, []))]
+            if lost:
+                failures.append(Failure(column, CAST_FAILED, hits(column, lost)))
+                for index in lost:
+                    failing.setdefault(index, []).append(f"{CAST_FAILED}({column})")
+
+    keep = pl.Series([i not in failing for i in range(frame.height)], dtype=pl.Boolean)
+    silver = pl.concat([typed, frame.select(FILE_ID, ROW_NUMBER)], how="horizontal").filter(keep)
+    reasons = pl.Series(FAILED, ["; ".join(failing.get(i, [])) for i in range(frame.height)])
+    rejects = frame.with_columns(reasons).filter(~keep)
+    return ValidationOutcome(
+        silver=silver.to_arrow(),
+        rejects=rejects.to_arrow(),
+        failures=failures,
+        column_failures=column_failures,
+        total_rows=frame.height,
+    )
+
+
+def inferred_specs(bronze: pa.Table) -> list[ColumnSpec]:
+    """Column specs for data without a template: the narrowest type every value casts to."""
+    import polars as pl
+
+    frame = pl.from_arrow(bronze)
+    assert isinstance(frame, pl.DataFrame)
+    specs = []
+    for name in frame.columns:
+        if name.startswith("_"):
+            continue
+        raw = frame[name].cast(pl.String).replace("", None)
+        kind = ColumnType.STRING
+        for candidate in (
+            ColumnType.INTEGER,
+            ColumnType.FLOAT,
+            ColumnType.BOOLEAN,
+            ColumnType.DATE,
+            ColumnType.DATETIME,
+        ):
+            if (
+                raw.null_count() < len(raw)
+                and typed_values(raw, candidate).null_count() == raw.null_count()
+            ):
+                kind = candidate
+                break
+        specs.append(ColumnSpec(column_name=name, data_type=kind))
+    return specs

@@ -1,0 +1,111 @@
+"""Silver validation: typing, defaults, Great Expectations rules, rejects and error reports."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pyarrow as pa
+
+from lakehouse.templates import ColumnInput, ColumnType, check_columns
+from lakehouse.validation import CAST_FAILED, FAILED, inferred_specs, validate_rows
+
+
+def bronze(columns: dict[str, list[str | None]], file_ids: list[int] | None = None) -> pa.Table:
+    height = len(next(iter(columns.values())))
+    data: dict[str, list[object]] = {name: list(values) for name, values in columns.items()}
+    ids = list(file_ids or [1] * height)
+    data["_file_id"] = list(ids)
+    data["_row_number"] = [ids[: i + 1].count(ids[i]) for i in range(height)]
+    return pa.table(data)
+
+
+def test_rows_are_typed_defaulted_and_split() -> None:
+    specs = check_columns(
+        [
+            ColumnInput("id", "int", required=True),
+            ColumnInput("amount", "float", default_value="0", min_value="0", max_value="100"),
+            ColumnInput("plan", "string", allowed_values=["basic", "pro"]),
+            ColumnInput("day", "date"),
+            ColumnInput("code", "string", regex=r"^[A-Z]{2}\d$"),
+        ]
+    )
+    rows = bronze(
+        {
+            "id": ["1", "2", "x", "4", "", "6"],
+            "Amount": ["10.5", "", "3", "250", "1", "2"],
+            "plan": ["basic", "pro", "basic", "basic", "pro", "gold"],
+            "day": ["2025-01-01", "2025-02-30", "2025-01-03", None, "2025-01-05", "2025-01-06"],
+            "code": ["AB1", "AB2", "AB3", "AB4", "AB5", "ab6"],
+        },
+        file_ids=[1, 1, 1, 2, 2, 2],
+    )
+    outcome = validate_rows(rows, specs)
+    assert outcome.total_rows == 6
+    assert outcome.passed_rows == 1
+    silver = outcome.silver.to_pylist()
+    assert silver == [
+        {
+            "id": 1,
+            "amount": 10.5,
+            "plan": "basic",
+            "day": date(2025, 1, 1),
+            "code": "AB1",
+            "_file_id": 1,
+            "_row_number": 1,
+        }
+    ]
+    rejects = {(r["_file_id"], r["_row_number"]): r[FAILED] for r in outcome.rejects.to_pylist()}
+    assert "day" in rejects[(1, 2)] and CAST_FAILED in rejects[(1, 2)]
+    assert "expect_column_values_to_match_regex(id)" in rejects[(1, 3)]
+    assert "expect_column_values_to_be_between(amount)" in rejects[(2, 1)]
+    assert "expect_column_values_to_not_be_null(id)" in rejects[(2, 2)]
+    assert "expect_column_values_to_be_in_set(plan)" in rejects[(2, 3)]
+    assert "expect_column_values_to_match_regex(code)" in rejects[(2, 3)]
+    assert outcome.usability == 1 / 6
+
+    report = outcome.file_report(2)
+    assert report["failed_rows"] == 3
+    between = next(
+        f
+        for f in report["failed_expectations"]
+        if f["expectation"] == "expect_column_values_to_be_between"
+    )
+    assert between == {
+        "column": "amount",
+        "expectation": "expect_column_values_to_be_between",
+        "failed_count": 1,
+        "samples": [{"row_number": 1, "value": "250"}],
+    }
+    assert outcome.file_report(1)["failed_rows"] == 2
+
+
+def test_missing_template_column_is_a_column_level_failure() -> None:
+    specs = check_columns([ColumnInput("id", "int"), ColumnInput("absent", "string")])
+    outcome = validate_rows(bronze({"id": ["1", "2"]}), specs)
+    assert outcome.passed_rows == 2
+    assert [(f.column, f.expectation) for f in outcome.column_failures] == [
+        ("absent", "expect_column_to_exist")
+    ]
+
+
+def test_types_are_inferred_without_a_template() -> None:
+    rows = bronze(
+        {
+            "n": ["1", "2"],
+            "x": ["1.5", ""],
+            "ok": ["yes", "no"],
+            "d": ["2025-01-01", "2025-01-02"],
+            "s": ["a", "1"],
+        }
+    )
+    kinds = {s.column_name: s.data_type for s in inferred_specs(rows)}
+    assert kinds == {
+        "n": ColumnType.INTEGER,
+        "x": ColumnType.FLOAT,
+        "ok": ColumnType.BOOLEAN,
+        "d": ColumnType.DATE,
+        "s": ColumnType.STRING,
+    }
+    outcome = validate_rows(rows, inferred_specs(rows))
+    assert outcome.passed_rows == 2 and outcome.rejects.num_rows == 0
+    assert outcome.silver.column("ok").to_pylist() == [True, False]
