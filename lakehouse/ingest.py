@@ -12,6 +12,7 @@ from lakehouse.formats import read_table
 from lakehouse.landing import LandingStore
 from lakehouse.naming import Layer, TableRef
 from lakehouse.store import Dataset, MetadataStore
+from lakehouse.store.models import utcnow
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -27,6 +28,15 @@ class LayerResult:
     table: str
     row_count: int
     snapshot_id: int
+
+
+@dataclass(frozen=True)
+class SilverResult(LayerResult):
+    rejects_table: str
+    reject_count: int
+    usability: float
+    is_valid: bool
+    missing_columns: list[str]
 
 
 def bronze_rows(landing: LandingStore, dataset: Dataset) -> pa.Table:
@@ -61,3 +71,65 @@ def land_bronze(
         rows = bronze_rows(landing, dataset)
     snapshot_id = replace_table(catalog, ref, rows)
     return LayerResult(table=ref.display_name, row_count=rows.num_rows, snapshot_id=snapshot_id)
+
+
+def mark_running(store: MetadataStore, dataset_id: int, run_id: str) -> None:
+    """Record that `run_id` is validating the dataset now."""
+    with store.session() as session:
+        dataset = session.get(Dataset, dataset_id)
+        if dataset is None:
+            raise NotFoundError(f"dataset {dataset_id} not found", field="dataset_id")
+        dataset.validation_status = "running"
+        dataset.validation_error = None
+        dataset.last_run_id = run_id
+
+
+def mark_failed(store: MetadataStore, dataset_id: int, error: str) -> None:
+    with store.session() as session:
+        dataset = session.get(Dataset, dataset_id)
+        if dataset is not None:
+            dataset.validation_status = "failed"
+            dataset.validation_error = error[:4000]
+            dataset.modified_at = utcnow()
+
+
+def land_silver(
+    store: MetadataStore, catalog: Catalog, dataset_id: int, valid_usability: float
+) -> SilverResult:
+    """Validate the dataset's bronze rows into silver and rejects; record the verdict."""
+    from lakehouse.templates import column_specs
+    from lakehouse.validation import inferred_specs, validate_rows
+
+    with store.session() as session:
+        dataset = session.get(Dataset, dataset_id)
+        if dataset is None:
+            raise NotFoundError(f"dataset {dataset_id} not found", field="dataset_id")
+        bronze = TableRef(dataset.tenant_id, Layer.BRONZE, dataset.iceberg_table_name)
+        rows = catalog.load_table(bronze.identifier).scan().to_arrow()
+        specs = column_specs(dataset.template) if dataset.template else inferred_specs(rows)
+        outcome = validate_rows(rows, specs)
+        silver = TableRef(dataset.tenant_id, Layer.SILVER, dataset.iceberg_table_name)
+        rejects = TableRef(
+            dataset.tenant_id, Layer.SILVER, f"{dataset.iceberg_table_name}__rejects"
+        )
+        snapshot_id = replace_table(catalog, silver, outcome.silver)
+        replace_table(catalog, rejects, outcome.rejects)
+        missing = [f.column or "" for f in outcome.column_failures]
+        is_valid = not missing and outcome.usability >= valid_usability
+        dataset.validation_status = "valid" if is_valid else "invalid"
+        dataset.dataset_usability = outcome.usability
+        dataset.validation_error = None
+        dataset.modified_at = utcnow()
+        for data_file in dataset.files:
+            data_file.error_report = outcome.file_report(data_file.id)
+            data_file.modified_at = utcnow()
+        return SilverResult(
+            table=silver.display_name,
+            row_count=outcome.passed_rows,
+            snapshot_id=snapshot_id,
+            rejects_table=rejects.display_name,
+            reject_count=outcome.rejects.num_rows,
+            usability=outcome.usability,
+            is_valid=is_valid,
+            missing_columns=missing,
+        )

@@ -79,6 +79,9 @@ class Settings(BaseSettings):
     catalog_url: str = Field("", description="Iceberg SQL catalog URL; default SQLite.")
     warehouse: str = Field("", description="Iceberg warehouse location; default data_dir.")
     mlflow_tracking_uri: str = Field("", description="MLflow tracking store; default SQLite.")
+    valid_usability: float = Field(
+        1.0, ge=0, le=1, description="Share of rows that must pass for a dataset to be valid."
+    )
     max_upload_bytes: int = Field(
         1024**3, ge=1, description="Largest accepted upload request, in bytes (larger: 413)."
     )

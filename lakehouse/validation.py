@@ -21,11 +21,11 @@ BOOLEAN_WORDS = r"true|false|t|f|yes|no|y|n|1|0"
 # What a raw text must look like to be cast to each type; checked by Great Expectations.
 CASTABLE: dict[ColumnType, str] = {
     ColumnType.INTEGER: r"^\s*[+-]?\d+\s*$",
-    ColumnType.FLOAT: r"^\s*[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?\s*$",
+    ColumnType.FLOAT: r"^\s*[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?\s*$",
     ColumnType.BOOLEAN: rf"^\s*(?i:{BOOLEAN_WORDS})\s*$",
     ColumnType.DATE: r"^\s*\d{4}-\d{2}-\d{2}\s*$",
     ColumnType.DATETIME: (
-        r"^\s*\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?(Z|[+-]\d{2}:?\d{2})?\s*$"
+        r"^\s*\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?(?:Z|[+-]\d{2}:?\d{2})?\s*$"
     ),
 }
 CAST_FAILED = "expect_column_values_to_be_castable"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from assets.ingestion import bronze, datasets_partitions
+from assets.ingestion import bronze, datasets_partitions, silver
 from assets.platform import selfcheck
 from pipelines.names import DATASET_INGESTION_JOB, SELFCHECK_JOB
 from resources import LakehouseResource
@@ -18,14 +18,14 @@ platform_selfcheck_job = dg.define_asset_job(
 
 dataset_ingestion_job = dg.define_asset_job(
     DATASET_INGESTION_JOB,
-    selection=[bronze],
+    selection=[bronze, silver],
     partitions_def=datasets_partitions,
     description="Land a dataset's uploaded files as Iceberg tables.",
     executor_def=dg.in_process_executor,
 )
 
 defs = dg.Definitions(
-    assets=[selfcheck, bronze],
+    assets=[selfcheck, bronze, silver],
     jobs=[platform_selfcheck_job, dataset_ingestion_job],
     resources={"lakehouse": LakehouseResource()},
 )

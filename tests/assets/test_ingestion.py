@@ -10,15 +10,15 @@ import pyarrow.compute as pc
 import pytest
 from sqlalchemy import select
 
-from assets.ingestion import bronze
-from lakehouse import accounts, datasets, rbac
+from assets.ingestion import bronze, silver
+from lakehouse import accounts, datasets, rbac, templates
 from lakehouse.bootstrap import bootstrap
 from lakehouse.catalog import open_catalog
 from lakehouse.landing import LandingStore
 from lakehouse.naming import Layer, TableRef
 from lakehouse.rbac import Principal
 from lakehouse.settings import Settings
-from lakehouse.store import MetadataStore, User
+from lakehouse.store import Dataset, MetadataStore, User
 from pipelines.instance import open_instance
 from pipelines.names import DATASET_PARTITIONS
 from resources import LakehouseResource
@@ -54,14 +54,22 @@ def tenant_admin(
 
 
 def new_dataset(
-    store: MetadataStore, settings: Settings, actor: Principal, files: dict[str, bytes]
+    store: MetadataStore,
+    settings: Settings,
+    actor: Principal,
+    files: dict[str, bytes],
+    columns: list[templates.ColumnInput] | None = None,
 ) -> int:
     with store.session() as session:
+        template_id = None
+        if columns is not None:
+            new = templates.TemplateInput("sales", columns)
+            template_id = templates.create_template(session, actor, new).id
         dataset = datasets.create_dataset(
             session,
             actor,
             LandingStore(settings.landing_dir),
-            datasets.NewDataset("Sales 2025", "t"),
+            datasets.NewDataset("Sales 2025", "t", template_id=template_id),
             [datasets.Upload(name, io.BytesIO(data)) for name, data in files.items()],
             max_bytes=10**6,
         )
@@ -71,7 +79,7 @@ def new_dataset(
 def materialize(instance: dg.DagsterInstance, dataset_id: int) -> dg.ExecuteInJobResult:
     instance.add_dynamic_partitions(DATASET_PARTITIONS, [str(dataset_id)])
     result = dg.materialize(
-        [bronze],
+        [bronze, silver],
         instance=instance,
         partition_key=str(dataset_id),
         resources={"lakehouse": LakehouseResource()},
@@ -130,4 +138,54 @@ def test_tenants_with_the_same_dataset_name_get_separate_tables(settings: Settin
     for actor, count in ((home, 1), (acme, 2)):
         ref = TableRef(actor.tenant_id, Layer.BRONZE, "sales_2025")
         assert catalog.load_table(ref.identifier).scan().to_arrow().num_rows == count
+    store.dispose()
+
+
+def test_silver_validates_against_the_template(settings: Settings) -> None:
+    store = MetadataStore(settings.database_url)
+    actor = tenant_admin(store, settings)
+    columns = [
+        templates.ColumnInput("id", "int", required=True),
+        templates.ColumnInput("amount", "float", min_value="0"),
+    ]
+    dataset_id = new_dataset(
+        store,
+        settings,
+        actor,
+        {"a.csv": b"id,amount\n1,10\n2,oops\n3,-1\n4,2.5\n"},
+        columns,
+    )
+    with open_instance(settings) as instance:
+        result = materialize(instance, dataset_id)
+        checks = {c.check_name: c.passed for c in result.get_asset_check_evaluations()}
+    assert checks == {"rows_pass_template": False, "template_columns_present": True}
+    [materialization] = result.asset_materializations_for_node("silver")
+    assert materialization.metadata["row_count"].value == 2
+    assert materialization.metadata["reject_count"].value == 2
+
+    catalog = open_catalog(settings)
+    silver_rows = catalog.load_table(
+        TableRef(actor.tenant_id, Layer.SILVER, "sales_2025").identifier
+    )
+    assert sorted(silver_rows.scan().to_arrow()["amount"].to_pylist()) == [2.5, 10.0]
+    rejects = catalog.load_table(
+        TableRef(actor.tenant_id, Layer.SILVER, "sales_2025__rejects").identifier
+    )
+    reasons = {r["id"]: r["_failed_expectations"] for r in rejects.scan().to_arrow().to_pylist()}
+    assert reasons == {
+        "2": "expect_column_values_to_match_regex(amount)",
+        "3": "expect_column_values_to_be_between(amount)",
+    }
+    with store.session() as session:
+        dataset = session.get(Dataset, dataset_id)
+        assert dataset is not None
+        assert dataset.validation_status == "invalid"
+        assert dataset.dataset_usability == 0.5
+        assert dataset.last_run_id == result.run_id
+        report = dataset.files[0].error_report
+    assert report is not None and report["failed_rows"] == 2
+    assert {f["expectation"]: f["samples"] for f in report["failed_expectations"]} == {
+        "expect_column_values_to_match_regex": [{"row_number": 2, "value": "oops"}],
+        "expect_column_values_to_be_between": [{"row_number": 3, "value": "-1"}],
+    }
     store.dispose()
