@@ -287,6 +287,7 @@ class DatasetSummary(DatasetValidated):
     dataset_usage: str
     validation_status: str
     validation_error: str | None
+    last_run_id: str | None
 
 
 class DatasetsPublic(Schema):

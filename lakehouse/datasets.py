@@ -4,18 +4,22 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from lakehouse import templates
+from lakehouse.catalog import drop_table
 from lakehouse.errors import ConflictError, InvalidInputError, NotFoundError
 from lakehouse.formats import UnreadableFileError, format_of, read_table
 from lakehouse.landing import LandedFile, LandingStore
-from lakehouse.naming import table_name_from
+from lakehouse.naming import Layer, TableRef, table_name_from
 from lakehouse.rbac import Principal
 from lakehouse.store.models import DataFile, Dataset, Template, utcnow
+
+if TYPE_CHECKING:
+    from pyiceberg.catalog import Catalog
 
 USAGES: dict[str, str] = {
     "t": "Training",
@@ -169,11 +173,24 @@ def _check_template_columns(template: Template, columns: list[str], file_name: s
         )
 
 
+def dataset_tables(dataset: Dataset) -> list[TableRef]:
+    """Every table the ingestion of `dataset` writes."""
+    name = dataset.iceberg_table_name
+    return [
+        TableRef(dataset.tenant_id, Layer.BRONZE, name),
+        TableRef(dataset.tenant_id, Layer.SILVER, name),
+        TableRef(dataset.tenant_id, Layer.SILVER, f"{name}__rejects"),
+        TableRef(dataset.tenant_id, Layer.GOLD, f"{name}__stats"),
+    ]
+
+
 def delete_dataset(
-    session: Session, actor: Principal, landing: LandingStore, dataset_id: int
+    session: Session, actor: Principal, landing: LandingStore, catalog: Catalog, dataset_id: int
 ) -> None:
-    """Forget a dataset and remove its landed files."""
+    """Forget a dataset, drop its tables and remove its landed files."""
     dataset = get_dataset(session, actor, dataset_id)
+    for ref in dataset_tables(dataset):
+        drop_table(catalog, ref)
     session.delete(dataset)
     session.flush()
     landing.remove_dataset(actor.tenant_id, dataset_id)

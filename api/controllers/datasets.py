@@ -29,10 +29,13 @@ from api.schemas import (
 )
 from api.security import requires_permission
 from lakehouse import datasets
-from lakehouse.errors import InvalidInputError
+from lakehouse.catalog import open_catalog
+from lakehouse.errors import InvalidInputError, NotFoundError, StrataError
 from lakehouse.formats import preview_lines
 from lakehouse.naming import Layer
 from lakehouse.store import DataFile, Dataset
+from pipelines.gateway import TENANT_TAG
+from pipelines.names import DATASET_INGESTION_JOB, DATASET_PARTITIONS
 
 READ = [requires_permission("datasets:read")]
 MANAGE = [requires_permission("datasets:manage")]
@@ -55,13 +58,45 @@ def file_public(data_file: DataFile) -> FilePublic:
     return FilePublic.model_validate(data_file, from_attributes=True)
 
 
-def dataset_summary(dataset: Dataset) -> DatasetSummary:
+def start_ingestion(db: Session, platform: Platform, dataset: Dataset) -> None:
+    """Commit the dataset, then start its ingestion run; a run that cannot start fails it."""
+    db.commit()
+    key = str(dataset.id)
+    try:
+        platform.gateway.add_partition(DATASET_PARTITIONS, key)
+        run_id = platform.gateway.submit(
+            DATASET_INGESTION_JOB, partition_key=key, tags={TENANT_TAG: dataset.tenant_id}
+        )
+    except StrataError as exc:
+        dataset.validation_status = "failed"
+        dataset.validation_error = f"validation could not start: {exc.message}"
+        db.commit()
+        raise
+    dataset.last_run_id = run_id
+    db.commit()
+
+
+def validation_state(platform: Platform, dataset: Dataset) -> tuple[str, str | None]:
+    """The dataset's state; a run that ended without a verdict shows as failed, never pending."""
+    status, error = dataset.validation_status, dataset.validation_error
+    if status in ("pending", "running") and dataset.last_run_id is not None:
+        try:
+            run = platform.gateway.status(dataset.last_run_id)
+        except NotFoundError:
+            return "failed", f"validation run {dataset.last_run_id} no longer exists"
+        if run.status in ("FAILURE", "CANCELED"):
+            return "failed", f"validation run {run.run_id} ended {run.status}"
+    return status, error
+
+
+def dataset_summary(platform: Platform, dataset: Dataset) -> DatasetSummary:
     usability = dataset.dataset_usability
+    status, error = validation_state(platform, dataset)
     return DatasetSummary(
         tenant_id=dataset.tenant_id,
         dataset_name=dataset.dataset_name,
         file_count=len(dataset.files),
-        is_valid=dataset.validation_status == "valid",
+        is_valid=status == "valid",
         created_by=dataset.created_by,
         template_id=dataset.template_id,
         id=dataset.id,
@@ -73,8 +108,9 @@ def dataset_summary(dataset: Dataset) -> DatasetSummary:
         dataset_usability=None if usability is None else f"{usability:.0%}",
         usage=dataset.usage,
         dataset_usage=datasets.USAGES[dataset.usage],
-        validation_status=dataset.validation_status,
-        validation_error=dataset.validation_error,
+        validation_status=status,
+        validation_error=error,
+        last_run_id=dataset.last_run_id,
     )
 
 
@@ -118,22 +154,25 @@ class DatasetController(Controller):
             uploads_of(data),
             platform.settings.max_upload_bytes,
         )
+        start_ingestion(db, platform, dataset)
         return uploaded(dataset, dataset.files)
 
     @get("/list", operation_id="list_datasets", guards=READ, sync_to_thread=True)
-    def list_datasets(self, db: Session, request: Request) -> DatasetsPublic:
+    def list_datasets(self, db: Session, request: Request, platform: Platform) -> DatasetsPublic:
         """The datasets of your tenant with their validation state."""
-        data = [dataset_summary(d) for d in datasets.list_datasets(db, request.user)]
+        data = [dataset_summary(platform, d) for d in datasets.list_datasets(db, request.user)]
         return DatasetsPublic(total=len(data), data=data)
 
     @get(
         "/list_validated", operation_id="list_validated_datasets", guards=READ, sync_to_thread=True
     )
-    def list_validated(self, db: Session, request: Request) -> list[DatasetValidated]:
+    def list_validated(
+        self, db: Session, request: Request, platform: Platform
+    ) -> list[DatasetValidated]:
         """The datasets of your tenant that passed validation."""
         return [
             DatasetValidated.model_validate(
-                dataset_summary(d).model_dump(include=set(DatasetValidated.model_fields))
+                dataset_summary(platform, d).model_dump(include=set(DatasetValidated.model_fields))
             )
             for d in datasets.list_datasets(db, request.user)
             if d.validation_status == "valid"
@@ -164,7 +203,10 @@ class DatasetController(Controller):
         self, db: Session, request: Request, platform: Platform, dataset_id: PathId
     ) -> StatusMessage:
         """Delete a dataset and its files."""
-        datasets.delete_dataset(db, request.user, platform.landing, dataset_id)
+        datasets.delete_dataset(
+            db, request.user, platform.landing, open_catalog(platform.settings), dataset_id
+        )
+        platform.gateway.delete_partition(DATASET_PARTITIONS, str(dataset_id))
         return StatusMessage(status_code=200, message="Dataset deleted successfully")
 
 
@@ -197,6 +239,7 @@ class FileController(Controller):
             uploads_of(data),
             platform.settings.max_upload_bytes,
         )
+        start_ingestion(db, platform, dataset)
         return uploaded(dataset, added)
 
     @get("/list", operation_id="list_files", guards=READ, sync_to_thread=True)

@@ -73,6 +73,14 @@ class RunGateway(ABC):
         """Start `job_name` and return its run id at once."""
 
     @abstractmethod
+    def add_partition(self, partitions_def: str, key: str) -> None:
+        """Make `key` a partition of the dynamic partitions definition `partitions_def`."""
+
+    @abstractmethod
+    def delete_partition(self, partitions_def: str, key: str) -> None:
+        """Remove `key` from the dynamic partitions definition `partitions_def`, if present."""
+
+    @abstractmethod
     def status(self, run_id: str) -> RunView:
         """The run's current state; NotFoundError when there is no such run."""
 

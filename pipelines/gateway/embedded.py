@@ -325,6 +325,14 @@ class EmbeddedRunGateway(RunGateway):
         self.pool.enqueue(run.run_id)
         return run.run_id
 
+    def add_partition(self, partitions_def: str, key: str) -> None:
+        if not self.instance.has_dynamic_partition(partitions_def, key):
+            self.instance.add_dynamic_partitions(partitions_def, [key])
+
+    def delete_partition(self, partitions_def: str, key: str) -> None:
+        if self.instance.has_dynamic_partition(partitions_def, key):
+            self.instance.delete_dynamic_partition(partitions_def, key)
+
     def _run(self, run_id: str) -> DagsterRun:
         run = self.instance.get_run_by_id(run_id)
         if run is None:

@@ -48,6 +48,30 @@ query Logs($runId: ID!, $limit: Int) {
 }
 """
 
+ADD_PARTITION = """
+mutation AddPartition($selector: RepositorySelector!, $name: String!, $key: String!) {
+  addDynamicPartition(
+    repositorySelector: $selector, partitionsDefName: $name, partitionKey: $key
+  ) {
+    __typename
+    ... on PythonError { message }
+    ... on UnauthorizedError { message }
+  }
+}
+"""
+
+DELETE_PARTITION = """
+mutation DeletePartition($selector: RepositorySelector!, $name: String!, $keys: [String!]!) {
+  deleteDynamicPartitions(
+    repositorySelector: $selector, partitionsDefName: $name, partitionKeys: $keys
+  ) {
+    __typename
+    ... on PythonError { message }
+    ... on UnauthorizedError { message }
+  }
+}
+"""
+
 MAX_EVENTS = 100_000
 
 
@@ -112,6 +136,33 @@ class DagsterWebserverGateway(RunGateway):
                     f"run_config is invalid: {exc}", field="run_config"
                 ) from exc
             raise ServiceUnavailableError(f"Dagster rejected the run: {exc}") from exc
+
+    @property
+    def _repository(self) -> dict[str, str]:
+        return {
+            "repositoryLocationName": self.settings.dagster_location,
+            "repositoryName": "__repository__",
+        }
+
+    def add_partition(self, partitions_def: str, key: str) -> None:
+        variables = {"selector": self._repository, "name": partitions_def, "key": key}
+        result = self._query(ADD_PARTITION, variables)["addDynamicPartition"]
+        if result["__typename"] not in {
+            "AddDynamicPartitionSuccess",
+            "DuplicateDynamicPartitionError",
+        }:
+            raise ServiceUnavailableError(
+                f"Dagster refused partition '{key}': {result.get('message', result['__typename'])}"
+            )
+
+    def delete_partition(self, partitions_def: str, key: str) -> None:
+        variables = {"selector": self._repository, "name": partitions_def, "keys": [key]}
+        result = self._query(DELETE_PARTITION, variables)["deleteDynamicPartitions"]
+        if result["__typename"] != "DeleteDynamicPartitionsSuccess":
+            raise ServiceUnavailableError(
+                f"Dagster refused to delete partition '{key}': "
+                f"{result.get('message', result['__typename'])}"
+            )
 
     def status(self, run_id: str) -> RunView:
         result = self._query(RUN_QUERY, {"runId": run_id})["runOrError"]

@@ -3,12 +3,24 @@
 from __future__ import annotations
 
 import io
+from pathlib import Path
 from typing import Any
 
 import polars as pl
+import pytest
 from litestar.testing import TestClient
 
+from lakehouse.settings import Settings
 from tests.api.helpers import admin_headers, new_tenant_with_admin
+from tests.conftest import make_settings
+from tests.pipelines.runs import wait_for
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str) -> Settings:
+    """Uploads start ingestion runs, so these tests need a run worker."""
+    return make_settings(tmp_path, database_url=database_url, workers=1)
+
 
 CSV = b"CustomerID,DataUsageGB\nC1,1.5\nC2,2.0\nC3,oops\n"
 TEMPLATE = {
@@ -63,9 +75,27 @@ def test_upload_measures_every_file(client: TestClient) -> None:
     assert listed["iceberg_table_name"] == "telecom_usage"
     assert listed["template_name"] == "Usage"
     assert listed["file_count"] == 2
-    assert listed["is_valid"] is False and listed["validation_status"] == "pending"
     assert listed["usage"] == "t" and listed["dataset_usage"] == "Training"
+
+    # The upload started an ingestion run; its verdict lands on the dataset and its files.
+    wait_for(client, headers, listed_run(client, headers), {"SUCCESS", "FAILURE", "CANCELED"})
+    [listed] = client.get("/api/v1/dataset/list", headers=headers).json()["data"]
+    assert listed["validation_status"] == "invalid", listed
+    assert listed["is_valid"] is False
+    assert listed["dataset_usability"] == "75%"
     assert client.get("/api/v1/dataset/list_validated", headers=headers).json() == []
+    files = client.get(
+        "/api/v1/files/list", params={"dataset_id": body["dataset_id"]}, headers=headers
+    ).json()
+    reports = {f["file_name"]: f["error_report"] for f in files["data"]}
+    assert reports["more.parquet"]["failed_expectations"] == []
+    [failure] = reports["usage.csv"]["failed_expectations"]
+    assert failure == {
+        "column": "DataUsageGB",
+        "expectation": "expect_column_values_to_match_regex",
+        "failed_count": 1,
+        "samples": [{"row_number": 3, "value": "oops"}],
+    }
 
     location = client.get(
         "/api/v1/dataset/get_dataset_by_id",
@@ -76,6 +106,14 @@ def test_upload_measures_every_file(client: TestClient) -> None:
 
     # A template in use cannot be deleted.
     assert client.delete(f"/api/v1/template/{template_id}", headers=headers).status_code == 409
+
+
+def listed_run(client: TestClient, headers: dict[str, str]) -> str:
+    runs = [
+        d["last_run_id"] for d in client.get("/api/v1/dataset/list", headers=headers).json()["data"]
+    ]
+    assert runs and runs[0]
+    return str(runs[0])
 
 
 def test_file_endpoints(client: TestClient) -> None:
@@ -215,4 +253,19 @@ def test_datasets_of_another_tenant_are_404(client: TestClient) -> None:
             "/api/v1/files/list", params={"dataset_id": mine["dataset_id"]}, headers=acme
         ).json()["total"]
         == 1
+    )
+
+
+def test_upload_without_run_workers_fails_the_dataset_visibly(tmp_path: Path) -> None:
+    from api.app import create_app
+
+    with TestClient(create_app(make_settings(tmp_path, workers=0))) as client:
+        headers = admin_headers(client)
+        response = upload(client, headers, [("usage.csv", CSV)], dataset_name="stuck")
+        assert response.status_code == 503
+        [listed] = client.get("/api/v1/dataset/list", headers=headers).json()["data"]
+    assert listed["validation_status"] == "failed"
+    assert (
+        listed["validation_error"]
+        == "validation could not start: no run workers: STRATA_WORKERS is 0"
     )
