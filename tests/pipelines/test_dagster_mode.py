@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import signal
 import socket
@@ -137,3 +138,25 @@ def test_unknown_run_is_404(client: TestClient) -> None:
         "/api/v1/runs/00000000-0000-0000-0000-000000000000", headers=admin_headers(client)
     )
     assert response.status_code == 404
+
+
+@pytest.mark.slow
+def test_dataset_ingestion_through_webserver(client: TestClient) -> None:
+    headers = admin_headers(client)
+    response = client.post(
+        "/api/v1/dataset/upload",
+        params={"dataset_name": "remote", "usage": "t"},
+        files=[("files", ("data.csv", io.BytesIO(b"id,amount\n1,2.5\n2,3\n")))],
+        headers=headers,
+    )
+    assert response.status_code == 201, response.text
+    [dataset] = client.get("/api/v1/dataset/list", headers=headers).json()["data"]
+    run = wait_for(
+        client, headers, dataset["last_run_id"], {"SUCCESS", "FAILURE", "CANCELED"}, timeout=180
+    )
+    assert run["status"] == "SUCCESS"
+    assert run["partition_key"] == str(dataset["id"])
+    [dataset] = client.get("/api/v1/dataset/list", headers=headers).json()["data"]
+    assert dataset["validation_status"] == "valid" and dataset["dataset_usability"] == "100%"
+    deleted = client.delete(f"/api/v1/dataset/delete/{dataset['id']}", headers=headers)
+    assert deleted.status_code == 200
