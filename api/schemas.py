@@ -301,3 +301,7 @@ class DatasetLocation(Schema):
     validated_path: str
     iceberg_table_name: str
     data_source: str
+
+
+class DatasetPreview(Schema):
+    preview: list[dict[str, Any]]

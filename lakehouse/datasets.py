@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -194,3 +194,20 @@ def delete_dataset(
     session.delete(dataset)
     session.flush()
     landing.remove_dataset(actor.tenant_id, dataset_id)
+
+
+def preview_rows(catalog: Catalog, dataset: Dataset, limit: int) -> list[dict[str, Any]]:
+    """The first validated rows of a dataset, without Strata's bookkeeping columns."""
+    from pyiceberg.exceptions import NoSuchTableError
+
+    ref = TableRef(dataset.tenant_id, Layer.SILVER, dataset.iceberg_table_name)
+    try:
+        table = catalog.load_table(ref.identifier)
+    except NoSuchTableError:
+        raise ConflictError(
+            f"dataset {dataset.id} has no validated rows yet ({dataset.validation_status})",
+            field="dataset_id",
+        ) from None
+    rows = table.scan(limit=limit).to_arrow()
+    shown = [name for name in rows.column_names if not name.startswith("_")]
+    return rows.select(shown).to_pylist()

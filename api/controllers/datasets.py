@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from api.platform import Platform
 from api.schemas import (
     DatasetLocation,
+    DatasetPreview,
     DatasetsPublic,
     DatasetSummary,
     DatasetUploaded,
@@ -41,6 +42,8 @@ READ = [requires_permission("datasets:read")]
 MANAGE = [requires_permission("datasets:manage")]
 Multipart = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.MULTI_PART)]
 PREVIEW_LINES = 20
+PREVIEW_ROWS = 20
+MAX_PREVIEW_ROWS = 1000
 
 
 def uploads_of(form: dict[str, Any]) -> list[datasets.Upload]:
@@ -191,6 +194,20 @@ class DatasetController(Controller):
             iceberg_table_name=dataset.iceberg_table_name,
             data_source=dataset.data_source,
         )
+
+    @get("/view", operation_id="view_dataset", guards=READ, sync_to_thread=True)
+    def view(
+        self,
+        db: Session,
+        request: Request,
+        platform: Platform,
+        dataset_id: QueryId,
+        limit: Annotated[int, Parameter(ge=1, le=MAX_PREVIEW_ROWS)] = PREVIEW_ROWS,
+    ) -> DatasetPreview:
+        """The first validated rows of a dataset: 20 by default, at most 1000."""
+        dataset = datasets.get_dataset(db, request.user, dataset_id)
+        rows = datasets.preview_rows(open_catalog(platform.settings), dataset, limit)
+        return DatasetPreview(preview=rows)
 
     @delete(
         "/delete/{dataset_id:int}",

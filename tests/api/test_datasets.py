@@ -89,6 +89,26 @@ def test_upload_measures_every_file(client: TestClient) -> None:
     ).json()
     reports = {f["file_name"]: f["error_report"] for f in files["data"]}
     assert reports["more.parquet"]["failed_expectations"] == []
+    preview = client.get(
+        "/api/v1/dataset/view", params={"dataset_id": body["dataset_id"]}, headers=headers
+    )
+    assert sorted(preview.json()["preview"], key=lambda r: r["CustomerID"]) == [
+        {"CustomerID": "C1", "DataUsageGB": 1.5},
+        {"CustomerID": "C2", "DataUsageGB": 2.0},
+        {"CustomerID": "C4", "DataUsageGB": 4.0},
+    ]
+    one = client.get(
+        "/api/v1/dataset/view",
+        params={"dataset_id": body["dataset_id"], "limit": 1},
+        headers=headers,
+    )
+    assert len(one.json()["preview"]) == 1
+    too_many = client.get(
+        "/api/v1/dataset/view",
+        params={"dataset_id": body["dataset_id"], "limit": 5000},
+        headers=headers,
+    )
+    assert too_many.status_code == 422
     [failure] = reports["usage.csv"]["failed_expectations"]
     assert failure == {
         "column": "DataUsageGB",
@@ -234,6 +254,7 @@ def test_datasets_of_another_tenant_are_404(client: TestClient) -> None:
     ).json()["csv_file_path"]
     for url, params in [
         ("/api/v1/dataset/get_dataset_by_id", {"dataset_id": mine["dataset_id"]}),
+        ("/api/v1/dataset/view", {"dataset_id": mine["dataset_id"]}),
         ("/api/v1/files/list", {"dataset_id": mine["dataset_id"]}),
         ("/api/v1/files/get_file_by_id/", {"file_id": file_id}),
         ("/api/v1/files/view", {"file_id": file_id}),
@@ -264,6 +285,11 @@ def test_upload_without_run_workers_fails_the_dataset_visibly(tmp_path: Path) ->
         response = upload(client, headers, [("usage.csv", CSV)], dataset_name="stuck")
         assert response.status_code == 503
         [listed] = client.get("/api/v1/dataset/list", headers=headers).json()["data"]
+        not_yet = client.get(
+            "/api/v1/dataset/view", params={"dataset_id": listed["id"]}, headers=headers
+        )
+        assert not_yet.status_code == 409
+        assert "no validated rows yet" in not_yet.json()["detail"]
     assert listed["validation_status"] == "failed"
     assert (
         listed["validation_error"]
