@@ -173,6 +173,23 @@ def _check_template_columns(template: Template, columns: list[str], file_name: s
         )
 
 
+def delete_file(session: Session, actor: Principal, landing: LandingStore, file_id: int) -> Dataset:
+    """Remove a file from its dataset; the caller re-runs ingestion so its rows leave the tables."""
+    data_file = get_file(session, actor, file_id)
+    dataset = data_file.dataset
+    if len(dataset.files) == 1:
+        raise ConflictError(
+            f"file {file_id} is the last file of dataset {dataset.id}; delete the dataset instead",
+            field="file_id",
+        )
+    dataset.files.remove(data_file)
+    dataset.validation_status = "pending"
+    dataset.modified_at = utcnow()
+    session.flush()
+    landing.remove(actor.tenant_id, data_file.stored_path)
+    return dataset
+
+
 def dataset_tables(dataset: Dataset) -> list[TableRef]:
     """Every table the ingestion of `dataset` writes."""
     name = dataset.iceberg_table_name

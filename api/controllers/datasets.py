@@ -259,6 +259,21 @@ class FileController(Controller):
         start_ingestion(db, platform, dataset)
         return uploaded(dataset, added)
 
+    @delete(
+        "/delete/{file_id:int}",
+        operation_id="delete_file",
+        guards=MANAGE,
+        status_code=HTTP_200_OK,
+        sync_to_thread=True,
+    )
+    def delete_file(
+        self, db: Session, request: Request, platform: Platform, file_id: PathId
+    ) -> StatusMessage:
+        """Delete a file; the dataset is ingested and validated again without its rows."""
+        dataset = datasets.delete_file(db, request.user, platform.landing, file_id)
+        start_ingestion(db, platform, dataset)
+        return StatusMessage(status_code=200, message="File deleted successfully")
+
     @get("/list", operation_id="list_files", guards=READ, sync_to_thread=True)
     def list_files(self, db: Session, request: Request, dataset_id: QueryId) -> FilesPublic:
         """The files of a dataset."""

@@ -97,6 +97,26 @@ def test_upload_measures_every_file(client: TestClient) -> None:
         {"CustomerID": "C2", "DataUsageGB": 2.0},
         {"CustomerID": "C4", "DataUsageGB": 4.0},
     ]
+    # Deleting a file takes its rows out of the tables: the dataset is validated again.
+    csv_id = next(f["id"] for f in files["data"] if f["file_name"] == "usage.csv")
+    removed = client.delete(f"/api/v1/files/delete/{csv_id}", headers=headers)
+    assert removed.json() == {"status_code": 200, "message": "File deleted successfully"}
+    wait_for(client, headers, listed_run(client, headers), {"SUCCESS", "FAILURE", "CANCELED"})
+    [listed] = client.get("/api/v1/dataset/list", headers=headers).json()["data"]
+    assert (listed["validation_status"], listed["dataset_usability"], listed["file_count"]) == (
+        "valid",
+        "100%",
+        1,
+    )
+    preview = client.get(
+        "/api/v1/dataset/view", params={"dataset_id": body["dataset_id"]}, headers=headers
+    )
+    assert preview.json()["preview"] == [{"CustomerID": "C4", "DataUsageGB": 4.0}]
+    last = client.delete(
+        f"/api/v1/files/delete/{listed_files(client, headers, body['dataset_id'])[0]}",
+        headers=headers,
+    )
+    assert last.status_code == 409
     one = client.get(
         "/api/v1/dataset/view",
         params={"dataset_id": body["dataset_id"], "limit": 1},
@@ -134,6 +154,13 @@ def listed_run(client: TestClient, headers: dict[str, str]) -> str:
     ]
     assert runs and runs[0]
     return str(runs[0])
+
+
+def listed_files(client: TestClient, headers: dict[str, str], dataset_id: int) -> list[int]:
+    files = client.get(
+        "/api/v1/files/list", params={"dataset_id": dataset_id}, headers=headers
+    ).json()
+    return [f["id"] for f in files["data"]]
 
 
 def test_file_endpoints(client: TestClient) -> None:
