@@ -293,6 +293,7 @@ def test_datasets_of_another_tenant_are_404(client: TestClient) -> None:
         client.delete(f"/api/v1/dataset/delete/{mine['dataset_id']}", headers=globex).status_code
         == 404
     )
+    assert client.delete(f"/api/v1/files/delete/{file_id}", headers=globex).status_code == 404
     assert [
         d["dataset_name"] for d in client.get("/api/v1/dataset/list", headers=globex).json()["data"]
     ] == ["shared name"]
