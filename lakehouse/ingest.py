@@ -17,6 +17,7 @@ from lakehouse.store.models import utcnow
 if TYPE_CHECKING:
     import pyarrow as pa
     from pyiceberg.catalog import Catalog
+    from sqlalchemy.orm import Session
 
 FILE_ID = "_file_id"
 ROW_NUMBER = "_row_number"
@@ -37,6 +38,13 @@ class SilverResult(LayerResult):
     usability: float
     is_valid: bool
     missing_columns: list[str]
+
+
+def _dataset(session: Session, dataset_id: int) -> Dataset:
+    dataset = session.get(Dataset, dataset_id)
+    if dataset is None:
+        raise NotFoundError(f"dataset {dataset_id} not found", field="dataset_id")
+    return dataset
 
 
 def bronze_rows(landing: LandingStore, dataset: Dataset) -> pa.Table:
@@ -64,9 +72,7 @@ def land_bronze(
 ) -> LayerResult:
     """Replace the dataset's bronze table with its files' rows; re-running never duplicates."""
     with store.session() as session:
-        dataset = session.get(Dataset, dataset_id)
-        if dataset is None:
-            raise NotFoundError(f"dataset {dataset_id} not found", field="dataset_id")
+        dataset = _dataset(session, dataset_id)
         ref = TableRef(dataset.tenant_id, Layer.BRONZE, dataset.iceberg_table_name)
         rows = bronze_rows(landing, dataset)
     snapshot_id = replace_table(catalog, ref, rows)
@@ -76,9 +82,7 @@ def land_bronze(
 def mark_running(store: MetadataStore, dataset_id: int, run_id: str) -> None:
     """Record that `run_id` is validating the dataset now."""
     with store.session() as session:
-        dataset = session.get(Dataset, dataset_id)
-        if dataset is None:
-            raise NotFoundError(f"dataset {dataset_id} not found", field="dataset_id")
+        dataset = _dataset(session, dataset_id)
         dataset.validation_status = "running"
         dataset.validation_error = None
         dataset.last_run_id = run_id
@@ -101,9 +105,7 @@ def land_silver(
     from lakehouse.validation import inferred_specs, validate_rows
 
     with store.session() as session:
-        dataset = session.get(Dataset, dataset_id)
-        if dataset is None:
-            raise NotFoundError(f"dataset {dataset_id} not found", field="dataset_id")
+        dataset = _dataset(session, dataset_id)
         bronze = TableRef(dataset.tenant_id, Layer.BRONZE, dataset.iceberg_table_name)
         rows = catalog.load_table(bronze.identifier).scan().to_arrow()
         specs = column_specs(dataset.template) if dataset.template else inferred_specs(rows)
