@@ -305,3 +305,15 @@ class DatasetLocation(Schema):
 
 class DatasetPreview(Schema):
     preview: list[dict[str, Any]]
+
+
+class StatisticsSubmitted(Schema):
+    status: str
+    message: str
+    job_id: str
+
+
+class DatasetStatistics(Schema):
+    dataset_id: int
+    table: str
+    statistics: list[dict[str, Any]]

@@ -5,7 +5,7 @@ from typing import TypeVar
 
 import dagster as dg
 
-from lakehouse.ingest import land_bronze, land_silver, mark_failed, mark_running
+from lakehouse.ingest import land_bronze, land_silver, land_statistics, mark_failed, mark_running
 from pipelines.names import DATASET_PARTITIONS
 from resources import LakehouseResource
 
@@ -92,4 +92,23 @@ def silver(context: dg.AssetExecutionContext, lakehouse: LakehouseResource) -> d
                 metadata={"missing_columns": ", ".join(result.missing_columns) or "none"},
             ),
         ],
+    )
+
+
+@dg.asset(
+    group_name="ingestion", partitions_def=datasets_partitions, deps=[silver], kinds={"iceberg"}
+)
+def statistics(
+    context: dg.AssetExecutionContext, lakehouse: LakehouseResource
+) -> dg.MaterializeResult:
+    """Per-column statistics of the validated rows, in the Iceberg table gold.<table>__stats."""
+    dataset_id = int(context.partition_key)
+    result = land_statistics(lakehouse.store(), lakehouse.catalog(), dataset_id)
+    context.log.info(f"wrote statistics of {result.row_count} columns to {result.table}")
+    return dg.MaterializeResult(
+        metadata={
+            "table": result.table,
+            "columns": dg.MetadataValue.int(result.row_count),
+            "snapshot_id": dg.MetadataValue.text(str(result.snapshot_id)),
+        }
     )

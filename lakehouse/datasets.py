@@ -228,3 +228,18 @@ def preview_rows(catalog: Catalog, dataset: Dataset, limit: int) -> list[dict[st
     rows = table.scan(limit=limit).to_arrow()
     shown = [name for name in rows.column_names if not name.startswith("_")]
     return rows.select(shown).to_pylist()
+
+
+def read_statistics(catalog: Catalog, dataset: Dataset) -> list[dict[str, Any]]:
+    """The dataset's column statistics, as the statistics run last wrote them."""
+    from pyiceberg.exceptions import NoSuchTableError
+
+    ref = TableRef(dataset.tenant_id, Layer.GOLD, f"{dataset.iceberg_table_name}__stats")
+    try:
+        table = catalog.load_table(ref.identifier)
+    except NoSuchTableError:
+        raise NotFoundError(
+            f"dataset {dataset.id} has no statistics yet; POST generate_statistics first",
+            field="dataset_id",
+        ) from None
+    return table.scan().to_arrow().to_pylist()

@@ -135,3 +135,20 @@ def land_silver(
             is_valid=is_valid,
             missing_columns=missing,
         )
+
+
+def statistics_ref(dataset: Dataset) -> TableRef:
+    return TableRef(dataset.tenant_id, Layer.GOLD, f"{dataset.iceberg_table_name}__stats")
+
+
+def land_statistics(store: MetadataStore, catalog: Catalog, dataset_id: int) -> LayerResult:
+    """Per-column statistics of the dataset's silver table, as its gold `__stats` table."""
+    from lakehouse.statistics import column_statistics
+
+    with store.session() as session:
+        dataset = _dataset(session, dataset_id)
+        silver = TableRef(dataset.tenant_id, Layer.SILVER, dataset.iceberg_table_name)
+        target = statistics_ref(dataset)
+    stats = column_statistics(catalog.load_table(silver.identifier).scan().to_arrow())
+    snapshot_id = replace_table(catalog, target, stats)
+    return LayerResult(table=target.display_name, row_count=stats.num_rows, snapshot_id=snapshot_id)

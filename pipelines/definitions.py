@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import dagster as dg
 
-from assets.ingestion import bronze, datasets_partitions, silver
+from assets.ingestion import bronze, datasets_partitions, silver, statistics
 from assets.platform import selfcheck
-from pipelines.names import DATASET_INGESTION_JOB, SELFCHECK_JOB
+from pipelines.names import DATASET_INGESTION_JOB, DATASET_STATISTICS_JOB, SELFCHECK_JOB
 from resources import LakehouseResource
 
 platform_selfcheck_job = dg.define_asset_job(
@@ -24,9 +24,17 @@ dataset_ingestion_job = dg.define_asset_job(
     executor_def=dg.in_process_executor,
 )
 
+dataset_statistics_job = dg.define_asset_job(
+    DATASET_STATISTICS_JOB,
+    selection=[statistics],
+    partitions_def=datasets_partitions,
+    description="Compute per-column statistics of a dataset's validated rows.",
+    executor_def=dg.in_process_executor,
+)
+
 defs = dg.Definitions(
-    assets=[selfcheck, bronze, silver],
-    jobs=[platform_selfcheck_job, dataset_ingestion_job],
+    assets=[selfcheck, bronze, silver, statistics],
+    jobs=[platform_selfcheck_job, dataset_ingestion_job, dataset_statistics_job],
     resources={"lakehouse": LakehouseResource()},
 )
 

@@ -17,6 +17,7 @@ from api.schemas import (
     DatasetLocation,
     DatasetPreview,
     DatasetsPublic,
+    DatasetStatistics,
     DatasetSummary,
     DatasetUploaded,
     DatasetValidated,
@@ -26,17 +27,18 @@ from api.schemas import (
     FilesPublic,
     PathId,
     QueryId,
+    StatisticsSubmitted,
     StatusMessage,
 )
 from api.security import requires_permission
 from lakehouse import datasets
 from lakehouse.catalog import open_catalog
-from lakehouse.errors import InvalidInputError, NotFoundError, StrataError
+from lakehouse.errors import ConflictError, InvalidInputError, NotFoundError, StrataError
 from lakehouse.formats import preview_lines
 from lakehouse.naming import Layer
 from lakehouse.store import DataFile, Dataset
 from pipelines.gateway import TENANT_TAG
-from pipelines.names import DATASET_INGESTION_JOB, DATASET_PARTITIONS
+from pipelines.names import DATASET_INGESTION_JOB, DATASET_PARTITIONS, DATASET_STATISTICS_JOB
 
 READ = [requires_permission("datasets:read")]
 MANAGE = [requires_permission("datasets:manage")]
@@ -208,6 +210,47 @@ class DatasetController(Controller):
         dataset = datasets.get_dataset(db, request.user, dataset_id)
         rows = datasets.preview_rows(open_catalog(platform.settings), dataset, limit)
         return DatasetPreview(preview=rows)
+
+    @post(
+        "/generate_statistics",
+        operation_id="generate_statistics",
+        guards=MANAGE,
+        status_code=HTTP_200_OK,
+        sync_to_thread=True,
+    )
+    def generate_statistics(
+        self, db: Session, request: Request, platform: Platform, dataset_id: QueryId
+    ) -> StatisticsSubmitted:
+        """Start a run computing per-column statistics of the validated rows; job_id is its id."""
+        dataset = datasets.get_dataset(db, request.user, dataset_id)
+        status, _ = validation_state(platform, dataset)
+        if status not in ("valid", "invalid"):
+            raise ConflictError(
+                f"dataset {dataset_id} has no validated rows yet ({status})", field="dataset_id"
+            )
+        run_id = platform.gateway.submit(
+            DATASET_STATISTICS_JOB,
+            partition_key=str(dataset.id),
+            tags={TENANT_TAG: dataset.tenant_id},
+        )
+        return StatisticsSubmitted(
+            status="success",
+            message="Statistics generation job submitted successfully.",
+            job_id=run_id,
+        )
+
+    @get("/statistics", operation_id="dataset_statistics", guards=READ, sync_to_thread=True)
+    def statistics(
+        self, db: Session, request: Request, platform: Platform, dataset_id: QueryId
+    ) -> DatasetStatistics:
+        """Per-column type, count, nulls, distinct, min, max, mean, std, quartiles, top values."""
+        dataset = datasets.get_dataset(db, request.user, dataset_id)
+        rows = datasets.read_statistics(open_catalog(platform.settings), dataset)
+        return DatasetStatistics(
+            dataset_id=dataset.id,
+            table=f"{Layer.GOLD.value}.{dataset.iceberg_table_name}__stats",
+            statistics=rows,
+        )
 
     @delete(
         "/delete/{dataset_id:int}",

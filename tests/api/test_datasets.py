@@ -97,6 +97,32 @@ def test_upload_measures_every_file(client: TestClient) -> None:
         {"CustomerID": "C2", "DataUsageGB": 2.0},
         {"CustomerID": "C4", "DataUsageGB": 4.0},
     ]
+    # Statistics come from a run of their own over the validated rows.
+    submitted = client.post(
+        "/api/v1/dataset/generate_statistics",
+        params={"dataset_id": body["dataset_id"]},
+        headers=headers,
+    )
+    assert submitted.status_code == 200
+    assert submitted.json()["message"] == "Statistics generation job submitted successfully."
+    stats_run = wait_for(
+        client, headers, submitted.json()["job_id"], {"SUCCESS", "FAILURE", "CANCELED"}
+    )
+    assert stats_run["status"] == "SUCCESS" and stats_run["job_name"] == "dataset_statistics_job"
+    stats = client.get(
+        "/api/v1/dataset/statistics", params={"dataset_id": body["dataset_id"]}, headers=headers
+    ).json()
+    assert stats["table"] == "gold.telecom_usage__stats"
+    by_column = {row["column_name"]: row for row in stats["statistics"]}
+    usage_stats = by_column["DataUsageGB"]
+    assert (usage_stats["count"], usage_stats["nulls"], usage_stats["min"], usage_stats["max"]) == (
+        3,
+        0,
+        "1.5",
+        "4.0",
+    )
+    assert usage_stats["mean"] == 2.5 and by_column["CustomerID"]["distinct"] == 3
+
     # Deleting a file takes its rows out of the tables: the dataset is validated again.
     csv_id = next(f["id"] for f in files["data"] if f["file_name"] == "usage.csv")
     removed = client.delete(f"/api/v1/files/delete/{csv_id}", headers=headers)
@@ -282,6 +308,7 @@ def test_datasets_of_another_tenant_are_404(client: TestClient) -> None:
     for url, params in [
         ("/api/v1/dataset/get_dataset_by_id", {"dataset_id": mine["dataset_id"]}),
         ("/api/v1/dataset/view", {"dataset_id": mine["dataset_id"]}),
+        ("/api/v1/dataset/statistics", {"dataset_id": mine["dataset_id"]}),
         ("/api/v1/files/list", {"dataset_id": mine["dataset_id"]}),
         ("/api/v1/files/get_file_by_id/", {"file_id": file_id}),
         ("/api/v1/files/view", {"file_id": file_id}),
@@ -294,6 +321,12 @@ def test_datasets_of_another_tenant_are_404(client: TestClient) -> None:
         == 404
     )
     assert client.delete(f"/api/v1/files/delete/{file_id}", headers=globex).status_code == 404
+    stats = client.post(
+        "/api/v1/dataset/generate_statistics",
+        params={"dataset_id": mine["dataset_id"]},
+        headers=globex,
+    )
+    assert stats.status_code == 404
     assert [
         d["dataset_name"] for d in client.get("/api/v1/dataset/list", headers=globex).json()["data"]
     ] == ["shared name"]
