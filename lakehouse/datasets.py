@@ -14,7 +14,7 @@ from lakehouse.catalog import drop_table
 from lakehouse.errors import ConflictError, InvalidInputError, NotFoundError
 from lakehouse.formats import UnreadableFileError, format_of, read_table
 from lakehouse.landing import LandedFile, LandingStore
-from lakehouse.naming import Layer, TableRef, table_name_from
+from lakehouse.naming import table_name_from
 from lakehouse.rbac import Principal
 from lakehouse.store.models import DataFile, Dataset, Template, utcnow
 
@@ -190,23 +190,12 @@ def delete_file(session: Session, actor: Principal, landing: LandingStore, file_
     return dataset
 
 
-def dataset_tables(dataset: Dataset) -> list[TableRef]:
-    """Every table the ingestion of `dataset` writes."""
-    name = dataset.iceberg_table_name
-    return [
-        TableRef(dataset.tenant_id, Layer.BRONZE, name),
-        TableRef(dataset.tenant_id, Layer.SILVER, name),
-        TableRef(dataset.tenant_id, Layer.SILVER, f"{name}__rejects"),
-        TableRef(dataset.tenant_id, Layer.GOLD, f"{name}__stats"),
-    ]
-
-
 def delete_dataset(
     session: Session, actor: Principal, landing: LandingStore, catalog: Catalog, dataset_id: int
 ) -> None:
     """Forget a dataset, drop its tables and remove its landed files."""
     dataset = get_dataset(session, actor, dataset_id)
-    for ref in dataset_tables(dataset):
+    for ref in dataset.tables.all():
         drop_table(catalog, ref)
     session.delete(dataset)
     session.flush()
@@ -217,7 +206,7 @@ def preview_rows(catalog: Catalog, dataset: Dataset, limit: int) -> list[dict[st
     """The first validated rows of a dataset, without Strata's bookkeeping columns."""
     from pyiceberg.exceptions import NoSuchTableError
 
-    ref = TableRef(dataset.tenant_id, Layer.SILVER, dataset.iceberg_table_name)
+    ref = dataset.tables.silver
     try:
         table = catalog.load_table(ref.identifier)
     except NoSuchTableError:
@@ -234,7 +223,7 @@ def read_statistics(catalog: Catalog, dataset: Dataset) -> list[dict[str, Any]]:
     """The dataset's column statistics, as the statistics run last wrote them."""
     from pyiceberg.exceptions import NoSuchTableError
 
-    ref = TableRef(dataset.tenant_id, Layer.GOLD, f"{dataset.iceberg_table_name}__stats")
+    ref = dataset.tables.statistics
     try:
         table = catalog.load_table(ref.identifier)
     except NoSuchTableError:

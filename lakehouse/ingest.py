@@ -10,7 +10,6 @@ from lakehouse.catalog import replace_table
 from lakehouse.errors import NotFoundError
 from lakehouse.formats import read_table
 from lakehouse.landing import LandingStore
-from lakehouse.naming import Layer, TableRef
 from lakehouse.store import Dataset, MetadataStore
 from lakehouse.store.models import utcnow
 
@@ -73,7 +72,7 @@ def land_bronze(
     """Replace the dataset's bronze table with its files' rows; re-running never duplicates."""
     with store.session() as session:
         dataset = _dataset(session, dataset_id)
-        ref = TableRef(dataset.tenant_id, Layer.BRONZE, dataset.iceberg_table_name)
+        ref = dataset.tables.bronze
         rows = bronze_rows(landing, dataset)
     snapshot_id = replace_table(catalog, ref, rows)
     return LayerResult(table=ref.display_name, row_count=rows.num_rows, snapshot_id=snapshot_id)
@@ -106,14 +105,11 @@ def land_silver(
 
     with store.session() as session:
         dataset = _dataset(session, dataset_id)
-        bronze = TableRef(dataset.tenant_id, Layer.BRONZE, dataset.iceberg_table_name)
-        rows = catalog.load_table(bronze.identifier).scan().to_arrow()
+        tables = dataset.tables
+        rows = catalog.load_table(tables.bronze.identifier).scan().to_arrow()
         specs = column_specs(dataset.template) if dataset.template else inferred_specs(rows)
         outcome = validate_rows(rows, specs)
-        silver = TableRef(dataset.tenant_id, Layer.SILVER, dataset.iceberg_table_name)
-        rejects = TableRef(
-            dataset.tenant_id, Layer.SILVER, f"{dataset.iceberg_table_name}__rejects"
-        )
+        silver, rejects = tables.silver, tables.rejects
         snapshot_id = replace_table(catalog, silver, outcome.silver)
         replace_table(catalog, rejects, outcome.rejects)
         missing = [f.column or "" for f in outcome.column_failures]
@@ -137,18 +133,13 @@ def land_silver(
         )
 
 
-def statistics_ref(dataset: Dataset) -> TableRef:
-    return TableRef(dataset.tenant_id, Layer.GOLD, f"{dataset.iceberg_table_name}__stats")
-
-
 def land_statistics(store: MetadataStore, catalog: Catalog, dataset_id: int) -> LayerResult:
     """Per-column statistics of the dataset's silver table, as its gold `__stats` table."""
     from lakehouse.statistics import column_statistics
 
     with store.session() as session:
         dataset = _dataset(session, dataset_id)
-        silver = TableRef(dataset.tenant_id, Layer.SILVER, dataset.iceberg_table_name)
-        target = statistics_ref(dataset)
+        silver, target = dataset.tables.silver, dataset.tables.statistics
     stats = column_statistics(catalog.load_table(silver.identifier).scan().to_arrow())
     snapshot_id = replace_table(catalog, target, stats)
     return LayerResult(table=target.display_name, row_count=stats.num_rows, snapshot_id=snapshot_id)

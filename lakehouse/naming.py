@@ -57,3 +57,30 @@ class TableRef:
 def tenant_namespace(tenant_id: str) -> str:
     """The catalog namespace of a tenant, derived from its id (never from a name it can choose)."""
     return "t_" + re.sub(r"[^0-9a-f]", "", tenant_id.lower())
+
+
+@dataclass(frozen=True)
+class DatasetTables:
+    """Every table the pipelines write for one dataset."""
+
+    tenant_id: str
+    name: str
+
+    @property
+    def bronze(self) -> TableRef:
+        return TableRef(self.tenant_id, Layer.BRONZE, self.name)
+
+    @property
+    def silver(self) -> TableRef:
+        return TableRef(self.tenant_id, Layer.SILVER, self.name)
+
+    @property
+    def rejects(self) -> TableRef:
+        return TableRef(self.tenant_id, Layer.SILVER, f"{self.name}__rejects")
+
+    @property
+    def statistics(self) -> TableRef:
+        return TableRef(self.tenant_id, Layer.GOLD, f"{self.name}__stats")
+
+    def all(self) -> list[TableRef]:
+        return [self.bronze, self.silver, self.rejects, self.statistics]

@@ -35,7 +35,6 @@ from lakehouse import datasets
 from lakehouse.catalog import open_catalog
 from lakehouse.errors import ConflictError, InvalidInputError, NotFoundError, StrataError
 from lakehouse.formats import preview_lines
-from lakehouse.naming import Layer
 from lakehouse.store import DataFile, Dataset
 from pipelines.gateway import TENANT_TAG
 from pipelines.names import DATASET_INGESTION_JOB, DATASET_PARTITIONS, DATASET_STATISTICS_JOB
@@ -192,7 +191,7 @@ class DatasetController(Controller):
         return DatasetLocation(
             dataset_name=dataset.dataset_name,
             dataset_path=f"{dataset.id}/",
-            validated_path=f"{Layer.SILVER.value}.{dataset.iceberg_table_name}",
+            validated_path=dataset.tables.silver.display_name,
             iceberg_table_name=dataset.iceberg_table_name,
             data_source=dataset.data_source,
         )
@@ -248,7 +247,7 @@ class DatasetController(Controller):
         rows = datasets.read_statistics(open_catalog(platform.settings), dataset)
         return DatasetStatistics(
             dataset_id=dataset.id,
-            table=f"{Layer.GOLD.value}.{dataset.iceberg_table_name}__stats",
+            table=dataset.tables.statistics.display_name,
             statistics=rows,
         )
 

@@ -23,6 +23,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from lakehouse.naming import DatasetTables
+
 NAMING = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",
@@ -165,6 +167,11 @@ class Dataset(Base):
     modified_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     template: Mapped[Template | None] = relationship(lazy="selectin")
+
+    @property
+    def tables(self) -> DatasetTables:
+        return DatasetTables(self.tenant_id, self.iceberg_table_name)
+
     files: Mapped[list[DataFile]] = relationship(
         back_populates="dataset",
         lazy="selectin",
