@@ -6,10 +6,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from litestar import Litestar
+from litestar.contrib.pydantic import PydanticPlugin
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 
 from api.controllers.auth import LoginController
+from api.controllers.datalake import DatalakeController
 from api.controllers.datasets import DatasetController, FileController
 from api.controllers.rbac import RBACController
 from api.controllers.runs import RayController, RunController
@@ -32,6 +34,7 @@ CONTROLLERS = [
     TemplateController,
     DatasetController,
     FileController,
+    DatalakeController,
     UtilsController,
     RunController,
     RayController,
@@ -59,6 +62,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
         dependencies=DEPENDENCIES,
         middleware=[authentication()],
         exception_handlers=exception_handlers(settings.debug),
+        # Field names a Python model cannot take (`schema`) are served under their alias.
+        plugins=[PydanticPlugin(prefer_alias=True)],
         openapi_config=OpenAPIConfig(
             title="Strata",
             version="0.1.0",

@@ -1,4 +1,4 @@
-"""What the API holds for its lifetime: settings, metadata store, token issuer, run gateway."""
+"""What the API holds for its lifetime: settings, metadata store, tokens, runs, query engine."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from lakehouse.accounts import SessionIssuer
 from lakehouse.bootstrap import BootstrapResult, bootstrap
 from lakehouse.landing import LandingStore
+from lakehouse.query import QueryEngine, open_engine
 from lakehouse.rbac import Principal
 from lakehouse.security import TokenSigner, signing_secret
 from lakehouse.settings import Settings
@@ -38,6 +39,10 @@ class Platform:
     @cached_property
     def gateway(self) -> RunGateway:
         return open_gateway(self.settings)
+
+    @cached_property
+    def engine(self) -> QueryEngine:
+        return open_engine(self.settings)
 
     def start(self) -> BootstrapResult:
         result = bootstrap(self.store, self.settings)

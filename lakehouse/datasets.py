@@ -65,6 +65,16 @@ def list_datasets(session: Session, actor: Principal) -> Sequence[Dataset]:
     return session.scalars(query).all()
 
 
+def table_owner(session: Session, tenant_id: str, table_name: str) -> str | None:
+    """Who created the dataset a table of this tenant belongs to (`name`, `name__rejects`...)."""
+    base = table_name.split("__", 1)[0]
+    return session.scalar(
+        select(Dataset.created_by).where(
+            Dataset.tenant_id == tenant_id, Dataset.iceberg_table_name == base
+        )
+    )
+
+
 def create_dataset(
     session: Session,
     actor: Principal,

@@ -27,6 +27,7 @@ TENANT_PERMISSIONS: tuple[str, ...] = (
     "templates:manage",
     "datasets:read",
     "datasets:manage",
+    "datalake:read",
 )
 # Permissions only the platform administrator holds; no role can carry them.
 PLATFORM_PERMISSIONS: tuple[str, ...] = ("tenants:manage", "platform:selfcheck")

@@ -23,7 +23,7 @@ HEAVY_MODULES = (
 )
 
 
-SECRETS = frozenset({"secret_key", "admin_password"})
+SECRETS = frozenset({"secret_key", "admin_password", "trino_password"})
 
 
 def child_env(settings: Settings, *, with_secrets: bool = False) -> dict[str, str]:
@@ -79,6 +79,13 @@ class Settings(BaseSettings):
     catalog_url: str = Field("", description="Iceberg SQL catalog URL; default SQLite.")
     warehouse: str = Field("", description="Iceberg warehouse location; default data_dir.")
     mlflow_tracking_uri: str = Field("", description="MLflow tracking store; default SQLite.")
+    query_engine: Literal["embedded", "trino"] = Field(
+        "embedded", description="Engine of the datalake queries: embedded DuckDB, or Trino."
+    )
+    trino_url: str = Field(
+        "", description="Trino for query_engine=trino: http(s)://user@host:port/catalog."
+    )
+    trino_password: SecretStr | None = Field(None, description="Trino password (basic auth).")
     valid_usability: float = Field(
         1.0, ge=0, le=1, description="Share of rows that must pass for a dataset to be valid."
     )
@@ -102,6 +109,8 @@ class Settings(BaseSettings):
             self.dagster_url = f"http://{self.api_host}:{self.dagster_port}"
         if not self.mlflow_tracking_uri:
             self.mlflow_tracking_uri = f"sqlite:///{self.data_dir / 'mlflow' / 'mlflow.db'}"
+        if self.query_engine == "trino" and not self.trino_url:
+            raise ValueError("STRATA_TRINO_URL is required when STRATA_QUERY_ENGINE is trino")
         return self
 
     @property

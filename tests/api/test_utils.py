@@ -11,7 +11,18 @@ from litestar.testing import TestClient
 from tests.api.helpers import admin_headers
 
 CONTRACT = Path(__file__).resolve().parents[3] / "shared" / "contract" / "dataml-endpoints.tsv"
-SERVED_MODULES = {"login", "users", "rbac", "utils", "auth", "ray", "template", "dataset", "files"}
+SERVED_MODULES = {
+    "login",
+    "users",
+    "rbac",
+    "utils",
+    "auth",
+    "ray",
+    "template",
+    "dataset",
+    "files",
+    "datalake",
+}
 
 
 def test_health_check_matches_reference(client: TestClient) -> None:
@@ -81,7 +92,7 @@ def test_foundation_endpoints_of_the_contract_are_served(client: TestClient) -> 
     served = {(m.upper(), p.rstrip("/")) for p, ops in spec["paths"].items() for m in ops}
     with CONTRACT.open() as handle:
         rows = [r for r in csv.DictReader(handle, delimiter="\t") if r["module"] in SERVED_MODULES]
-    assert len(rows) == 31
+    assert len(rows) == 37
     missing = [
         (r["method"], r["path"]) for r in rows if (r["method"], r["path"].rstrip("/")) not in served
     ]

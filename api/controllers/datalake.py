@@ -1,0 +1,83 @@
+"""Browsing the caller's datalake (module 11): schemas, tables, columns, metadata, statistics."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from litestar import Controller, Request, get
+from litestar.params import Parameter
+from sqlalchemy.orm import Session
+
+from api.platform import Platform
+from api.schemas import ColumnPublic, DistinctCount, NumericStatsPublic, TableMetadataPublic
+from api.security import requires_permission
+from lakehouse import datasets
+from lakehouse.catalog import open_catalog
+from lakehouse.datalake import Datalake, Field
+
+READ = [requires_permission("datalake:read")]
+Name = Annotated[str, Parameter(min_length=1, max_length=255)]
+# distinct-count names its parameters schema, table and column; the others add `_name`.
+SHORT_NAMES = Field(schema="schema", table="table", column="column")
+
+
+def datalake_of(request: Request, platform: Platform) -> Datalake:
+    return Datalake(open_catalog(platform.settings), platform.engine, request.user.tenant_id)
+
+
+class DatalakeController(Controller):
+    path = "/api/v1/datalake"
+    tags = ["Datalake"]
+
+    @get("/schemas", operation_id="list_schemas", guards=READ, sync_to_thread=True)
+    def schemas(self, request: Request, platform: Platform) -> list[str]:
+        """The layers (bronze, silver, gold) the caller's tenant has tables in."""
+        return datalake_of(request, platform).schemas()
+
+    @get("/schemas/tables", operation_id="list_tables", guards=READ, sync_to_thread=True)
+    def tables(self, request: Request, platform: Platform, schema_name: Name) -> list[str]:
+        """The caller's tables in one schema."""
+        return datalake_of(request, platform).tables(schema_name)
+
+    @get("/tables/columns", operation_id="table_columns", guards=READ, sync_to_thread=True)
+    def columns(
+        self, request: Request, platform: Platform, schema_name: Name, table_name: Name
+    ) -> list[ColumnPublic]:
+        """Column names and SQL types of a table."""
+        found = datalake_of(request, platform).columns(schema_name, table_name)
+        return [ColumnPublic(column_name=c.column_name, data_type=c.data_type) for c in found]
+
+    @get("/table_metadata", operation_id="table_metadata", guards=READ, sync_to_thread=True)
+    def table_metadata(
+        self,
+        db: Session,
+        request: Request,
+        platform: Platform,
+        schema_name: Name,
+        table_name: Name,
+    ) -> TableMetadataPublic:
+        """Owner, times, location and format, with the current snapshot, row and file counts."""
+        owner = datasets.table_owner(db, request.user.tenant_id, table_name)
+        metadata = datalake_of(request, platform).table_metadata(schema_name, table_name, owner)
+        return TableMetadataPublic.model_validate(metadata)
+
+    @get("/numeric_stats", operation_id="numeric_stats", guards=READ, sync_to_thread=True)
+    def numeric_stats(
+        self,
+        request: Request,
+        platform: Platform,
+        schema_name: Name,
+        table_name: Name,
+        column_name: Name,
+    ) -> NumericStatsPublic:
+        """Count, mean, sample standard deviation, min, max and median of a numeric column."""
+        stats = datalake_of(request, platform).numeric_stats(schema_name, table_name, column_name)
+        return NumericStatsPublic.model_validate(stats)
+
+    @get("/distinct-count", operation_id="distinct_count", guards=READ, sync_to_thread=True)
+    def distinct_count(
+        self, request: Request, platform: Platform, schema: Name, table: Name, column: Name
+    ) -> DistinctCount:
+        """How many distinct non-null values a column holds."""
+        count = datalake_of(request, platform).distinct_count(schema, table, column, SHORT_NAMES)
+        return DistinctCount(column=column, distinct_count=count)
