@@ -80,6 +80,22 @@ def start_ingestion(db: Session, platform: Platform, dataset: Dataset) -> None:
     db.commit()
 
 
+def ensure_idle(platform: Platform, dataset: Dataset) -> None:
+    """Refuse (409) to change a dataset while a run writes its tables: one writer at a time."""
+    if dataset.last_run_id is None:
+        return
+    try:
+        run = platform.gateway.status(dataset.last_run_id)
+    except NotFoundError:
+        return
+    if not run.is_finished:
+        raise ConflictError(
+            f"dataset {dataset.id} is being ingested by run {run.run_id} ({run.status}); "
+            "wait for it to finish or terminate it first",
+            field="dataset_id",
+        )
+
+
 def validation_state(platform: Platform, dataset: Dataset) -> tuple[str, str | None]:
     """The dataset's state; a run that ended without a verdict shows as failed, never pending."""
     status, error = dataset.validation_status, dataset.validation_error
@@ -262,6 +278,7 @@ class DatasetController(Controller):
         self, db: Session, request: Request, platform: Platform, dataset_id: PathId
     ) -> StatusMessage:
         """Delete a dataset and its files."""
+        ensure_idle(platform, datasets.get_dataset(db, request.user, dataset_id))
         datasets.delete_dataset(
             db, request.user, platform.landing, open_catalog(platform.settings), dataset_id
         )
@@ -290,6 +307,7 @@ class FileController(Controller):
     ) -> DatasetUploaded:
         """Add files to a dataset."""
         dataset = datasets.get_dataset(db, request.user, dataset_id)
+        ensure_idle(platform, dataset)
         added = datasets.add_files(
             db,
             request.user,
@@ -312,6 +330,7 @@ class FileController(Controller):
         self, db: Session, request: Request, platform: Platform, file_id: PathId
     ) -> StatusMessage:
         """Delete a file; the dataset is ingested and validated again without its rows."""
+        ensure_idle(platform, datasets.get_file(db, request.user, file_id).dataset)
         dataset = datasets.delete_file(db, request.user, platform.landing, file_id)
         start_ingestion(db, platform, dataset)
         return StatusMessage(status_code=200, message="File deleted successfully")

@@ -13,7 +13,7 @@ from litestar.testing import TestClient
 from lakehouse.settings import Settings
 from tests.api.helpers import admin_headers, new_tenant_with_admin
 from tests.conftest import make_settings
-from tests.pipelines.runs import wait_for
+from tests.pipelines.runs import submit_selfcheck, wait_for
 
 
 @pytest.fixture
@@ -193,6 +193,8 @@ def test_file_endpoints(client: TestClient) -> None:
     headers = admin_headers(client)
     dataset = upload(client, headers, [("usage.csv", CSV)], dataset_name="files").json()
     file_id = dataset["files"][0]["id"]
+    # A dataset changes only between runs.
+    wait_for(client, headers, listed_run(client, headers), {"SUCCESS", "FAILURE", "CANCELED"})
     added = client.post(
         "/api/v1/files/add",
         params={"dataset_id": dataset["dataset_id"]},
@@ -234,6 +236,7 @@ def test_file_endpoints(client: TestClient) -> None:
             == 404
         )
 
+    wait_for(client, headers, listed_run(client, headers), {"SUCCESS", "FAILURE", "CANCELED"})
     deleted = client.delete(f"/api/v1/dataset/delete/{dataset['dataset_id']}", headers=headers)
     assert deleted.json() == {"status_code": 200, "message": "Dataset deleted successfully"}
     assert (
@@ -356,3 +359,37 @@ def test_upload_without_run_workers_fails_the_dataset_visibly(tmp_path: Path) ->
         listed["validation_error"]
         == "validation could not start: no run workers: STRATA_WORKERS is 0"
     )
+
+
+def test_dataset_is_not_changed_while_its_run_is_active(client: TestClient) -> None:
+    headers = admin_headers(client)
+    # The one worker is busy, so the dataset's ingestion run waits in the queue.
+    blocker = submit_selfcheck(client, headers, rows=1, hold_seconds=120)
+    wait_for(client, headers, blocker, {"STARTED"})
+    body = upload(client, headers, [("usage.csv", CSV)], dataset_name="Usage").json()
+    dataset_id = body["dataset_id"]
+    file_id = body["files"][0]["id"]
+    queued = listed_run(client, headers)
+    assert client.get(f"/api/v1/runs/{queued}", headers=headers).json()["status"] == "NOT_STARTED"
+
+    added = client.post(
+        "/api/v1/files/add",
+        params={"dataset_id": dataset_id},
+        files=[("files", ("more.csv", io.BytesIO(CSV)))],
+        headers=headers,
+    )
+    removed = client.delete(f"/api/v1/files/delete/{file_id}", headers=headers)
+    dropped = client.delete(f"/api/v1/dataset/delete/{dataset_id}", headers=headers)
+    for refused in (added, removed, dropped):
+        assert refused.status_code == 409, refused.text
+        assert refused.json()["field"] == "dataset_id"
+        assert queued in refused.json()["detail"]
+    assert listed_files(client, headers, dataset_id) == [file_id]
+
+    # Once the run is over, the dataset can change again.
+    client.post(f"/api/v1/runs/{queued}/terminate", headers=headers)
+    client.post(f"/api/v1/runs/{blocker}/terminate", headers=headers)
+    wait_for(client, headers, queued, {"CANCELED"}, timeout=30)
+    dropped = client.delete(f"/api/v1/dataset/delete/{dataset_id}", headers=headers)
+    assert dropped.status_code == 200, dropped.text
+    wait_for(client, headers, blocker, {"CANCELED"}, timeout=30)
