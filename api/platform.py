@@ -63,6 +63,8 @@ class Platform:
             self._warmup.join()
         if "gateway" in self.__dict__:
             self.gateway.close()
+        if "engine" in self.__dict__:
+            self.engine.close()
         self.store.dispose()
 
     def session(self) -> Iterator[Session]:

@@ -71,6 +71,19 @@ def generated_rows(count: int, seed: int = SEED) -> pa.Table:
     )
 
 
+def template_columns() -> list[dict[str, Any]]:
+    """The ten columns typed, with the rules a real template carries on some of them."""
+    rules: dict[str, dict[str, Any]] = {
+        "id": {"required": True},
+        "quantity": {"min_value": "0"},
+        "region": {"allowed_values": REGIONS},
+        "plan": {"allowed_values": PLANS},
+    }
+    return [
+        {"column_name": name, "data_type": kind, **rules.get(name, {})} for name, kind in COLUMNS
+    ]
+
+
 def median_seconds(work: Callable[[], object], repeats: int) -> float:
     times = []
     for _ in range(repeats):
@@ -263,12 +276,7 @@ def main() -> None:
             ).json()["access_token"]
             headers = {"Authorization": f"Bearer {token}"}
             wait_until(lambda: workers_ready(client, settings.workers), 300, "warm workers")
-            template = {
-                "template_name": "bench",
-                "template_schema": [
-                    {"column_name": name, "data_type": kind} for name, kind in COLUMNS
-                ],
-            }
+            template = {"template_name": "bench", "template_schema": template_columns()}
             created = client.post("/api/v1/template/", json=template, headers=headers)
             if created.status_code != 201:
                 raise SystemExit(f"template: {created.status_code} {created.text}")

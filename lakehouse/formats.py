@@ -6,6 +6,7 @@ rows as read and typing is the silver layer's job.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import zipfile
 from dataclasses import dataclass
@@ -103,25 +104,19 @@ def _read_delimited(path: Path, file_name: str, default_delimiter: str) -> pa.Ta
     with path.open("r", encoding=dialect.encoding, newline="") as handle:
         header = next(csv.reader(handle, delimiter=dialect.delimiter), [])
     names = [name.strip() for name in header]
-    ragged: list[str] = []
 
-    def refuse(row: Any) -> str:
-        ragged.append(
-            f"line {row.number} has {row.actual_columns} fields, the header has "
-            f"{row.expected_columns}"
-        )
-        return "error"
-
-    try:
-        table = pacsv.read_csv(
+    def read(use_threads: bool, on_invalid: Any = None) -> pa.Table:
+        return pacsv.read_csv(
             path,
             # Arrow reads UTF-8 natively and skips a BOM itself; other encodings it transcodes.
             read_options=pacsv.ReadOptions(
                 encoding="utf8" if dialect.encoding.startswith("utf-8") else dialect.encoding,
-                use_threads=False,
+                use_threads=use_threads,
             ),
             parse_options=pacsv.ParseOptions(
-                delimiter=dialect.delimiter, newlines_in_values=True, invalid_row_handler=refuse
+                delimiter=dialect.delimiter,
+                newlines_in_values=True,
+                invalid_row_handler=on_invalid,
             ),
             convert_options=pacsv.ConvertOptions(
                 column_types={name: pa.string() for name in header},
@@ -129,7 +124,22 @@ def _read_delimited(path: Path, file_name: str, default_delimiter: str) -> pa.Ta
                 quoted_strings_can_be_null=False,
             ),
         )
+
+    try:
+        table = read(use_threads=True)
     except pa.ArrowInvalid as exc:
+        # Only a single-threaded read knows line numbers: read again to say where it breaks.
+        ragged: list[str] = []
+
+        def refuse(row: Any) -> str:
+            ragged.append(
+                f"line {row.number} has {row.actual_columns} fields, the header has "
+                f"{row.expected_columns}"
+            )
+            return "error"
+
+        with contextlib.suppress(pa.ArrowInvalid):
+            read(use_threads=False, on_invalid=refuse)
         problem = ragged[0] if ragged else str(exc).splitlines()[0]
         raise UnreadableFileError(file_name, problem) from exc
     return table.rename_columns(names)

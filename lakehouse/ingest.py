@@ -48,6 +48,7 @@ def _dataset(session: Session, dataset_id: int) -> Dataset:
 
 def bronze_rows(landing: LandingStore, dataset: Dataset) -> pa.Table:
     """Every file of the dataset as read, tagged with its file id and row number."""
+    import numpy as np
     import pyarrow as pa
 
     ingested_at = datetime.now(UTC)
@@ -56,10 +57,10 @@ def bronze_rows(landing: LandingStore, dataset: Dataset) -> pa.Table:
         path = landing.resolve(dataset.tenant_id, data_file.stored_path)
         rows = read_table(path, data_file.file_name)
         count = rows.num_rows
-        rows = rows.append_column(FILE_ID, pa.array([data_file.id] * count, pa.int64()))
-        rows = rows.append_column(ROW_NUMBER, pa.array(range(1, count + 1), pa.int64()))
+        rows = rows.append_column(FILE_ID, pa.repeat(pa.scalar(data_file.id, pa.int64()), count))
+        rows = rows.append_column(ROW_NUMBER, pa.array(np.arange(1, count + 1, dtype=np.int64)))
         rows = rows.append_column(
-            INGESTED_AT, pa.array([ingested_at] * count, pa.timestamp("us", tz="UTC"))
+            INGESTED_AT, pa.repeat(pa.scalar(ingested_at, pa.timestamp("us", tz="UTC")), count)
         )
         parts.append(rows)
     # Files of one dataset may differ in columns: a column a file lacks is null for its rows.

@@ -19,7 +19,6 @@ from lakehouse.naming import TableRef
 from lakehouse.settings import Settings
 
 if TYPE_CHECKING:
-    import duckdb
     from pyiceberg.table import Table
 
 
@@ -40,6 +39,8 @@ class QueryEngine(Protocol):
     def numeric_stats(self, table: Table, ref: TableRef, column: str) -> NumericStats: ...
 
     def distinct_count(self, table: Table, ref: TableRef, column: str) -> int: ...
+
+    def close(self) -> None: ...
 
 
 def numeric_stats_query(source: exp.Expression, column: str, median: exp.Expression) -> exp.Select:
@@ -83,30 +84,37 @@ class EmbeddedEngine:
     files, a schema that never evolved, so names are field ids), it reads them itself, in
     parallel and with column pruning. Otherwise PyIceberg does the scan, resolving deletes
     and schema evolution, and DuckDB aggregates the Arrow batches it streams.
+
+    One in-memory DuckDB database serves every query, each on a cursor of its own.
     """
 
-    SOURCE = "scan"
+    FILES = "files"
+    ARROW = "scan"
+
+    def __init__(self) -> None:
+        import duckdb
+
+        self._database = duckdb.connect()
 
     def numeric_stats(self, table: Table, ref: TableRef, column: str) -> NumericStats:
         median = exp.Median(this=exp.column(column, quoted=True))
-        query = numeric_stats_query(exp.to_identifier(self.SOURCE), column, median)
-        return stats_from_row(column, self._fetch_one(table, column, query))
+        return stats_from_row(
+            column,
+            self._fetch_one(
+                table, column, lambda source: numeric_stats_query(source, column, median)
+            ),
+        )
 
     def distinct_count(self, table: Table, ref: TableRef, column: str) -> int:
-        query = distinct_count_query(exp.to_identifier(self.SOURCE), column)
-        row = self._fetch_one(table, column, query)
+        row = self._fetch_one(table, column, lambda source: distinct_count_query(source, column))
         return int(row[0]) if row is not None else 0
 
-    def _fetch_one(self, table: Table, column: str, query: exp.Select) -> tuple[Any, ...] | None:
-        import duckdb
+    def close(self) -> None:
+        self._database.close()
 
-        with duckdb.connect() as connection:
-            self._relation(connection, table, column).create_view(self.SOURCE)
-            return connection.execute(query.sql("duckdb")).fetchone()
-
-    def _relation(
-        self, connection: duckdb.DuckDBPyConnection, table: Table, column: str
-    ) -> duckdb.DuckDBPyRelation:
+    def _fetch_one(
+        self, table: Table, column: str, query: Callable[[exp.Expression], exp.Select]
+    ) -> tuple[Any, ...] | None:
         scan = table.scan(selected_fields=(column,))
         tasks = list(scan.plan_files())
         paths = [task.file.file_path for task in tasks]
@@ -115,10 +123,16 @@ class EmbeddedEngine:
             and all(not task.delete_files for task in tasks)
             and all(path.startswith("file://") for path in paths)
         )
-        if direct and paths:
-            files = [unquote(urlparse(path).path) for path in paths]
-            return connection.read_parquet(files)
-        return connection.from_arrow(scan.to_arrow_batch_reader())
+        with self._database.cursor() as cursor:
+            if direct and paths:
+                files = [unquote(urlparse(path).path) for path in paths]
+                source = exp.Anonymous(
+                    this="read_parquet", expressions=[exp.Placeholder(this=self.FILES)]
+                )
+                sql = query(source).sql("duckdb")
+                return cursor.execute(sql, {self.FILES: files}).fetchone()
+            cursor.register(self.ARROW, scan.to_arrow_batch_reader())
+            return cursor.execute(query(exp.to_identifier(self.ARROW)).sql("duckdb")).fetchone()
 
 
 class TrinoEngine:
@@ -173,6 +187,9 @@ class TrinoEngine:
     def distinct_count(self, table: Table, ref: TableRef, column: str) -> int:
         row = self._fetch_one(distinct_count_query(self.source(ref), column))
         return int(row[0]) if row is not None else 0
+
+    def close(self) -> None:
+        """Nothing held: every query opens its own connection to Trino."""
 
     def _fetch_one(self, query: exp.Select) -> Any:
         from trino.exceptions import TrinoConnectionError, TrinoQueryError

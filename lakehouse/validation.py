@@ -16,16 +16,21 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
 FAILED = "_failed_expectations"
+TYPED_SUFFIX = " (typed)"
 SAMPLES = 5
 BOOLEAN_WORDS = r"true|false|t|f|yes|no|y|n|1|0"
 # What a raw text must look like to be cast to each type; checked by Great Expectations.
+# Spelled for RE2 (no \s, \d or $ before a newline), so pandas hands the match to pyarrow.
+BLANK = r"[ \t]*"
 CASTABLE: dict[ColumnType, str] = {
-    ColumnType.INTEGER: r"^\s*[+-]?\d+\s*$",
-    ColumnType.FLOAT: r"^\s*[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?\s*$",
-    ColumnType.BOOLEAN: rf"^\s*(?i:{BOOLEAN_WORDS})\s*$",
-    ColumnType.DATE: r"^\s*\d{4}-\d{2}-\d{2}\s*$",
+    ColumnType.INTEGER: rf"^{BLANK}[+-]?[0-9]+{BLANK}$",
+    ColumnType.FLOAT: rf"^{BLANK}[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?{BLANK}$",
+    ColumnType.BOOLEAN: rf"^{BLANK}(?i:{BOOLEAN_WORDS}){BLANK}$",
+    ColumnType.DATE: rf"^{BLANK}[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}{BLANK}$",
     ColumnType.DATETIME: (
-        r"^\s*\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?(?:Z|[+-]\d{2}:?\d{2})?\s*$"
+        rf"^{BLANK}[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}"
+        rf"(?:[T ][0-9]{{2}}:[0-9]{{2}}(?::[0-9]{{2}}(?:\.[0-9]+)?)?)?"
+        rf"(?:Z|[+-][0-9]{{2}}:?[0-9]{{2}})?{BLANK}$"
     ),
 }
 CAST_FAILED = "expect_column_values_to_be_castable"
@@ -105,56 +110,82 @@ def typed_values(raw: pl.Series, kind: ColumnType) -> pl.Series:
     return text.str.to_datetime(strict=False, time_zone="UTC", time_unit="us")
 
 
-def expectation_suites(specs: Sequence[ColumnSpec]) -> tuple[Any, Any]:
-    """The suite on raw text (existence, castability, required, regex) and on typed values."""
+def typed_name(column: str) -> str:
+    """Where a column's typed values sit beside its raw text in the frame validated."""
+    return f"{column}{TYPED_SUFFIX}"
+
+
+def expectation_suite(specs: Sequence[ColumnSpec]) -> Any:
+    """The template's expectations: existence, castability, required and regex on the raw
+    text; allowed values and ranges on the typed values (see `typed_name`)."""
     import great_expectations as gx
 
     expect = gx.expectations
-    raw = gx.ExpectationSuite(name="template_raw")
-    typed = gx.ExpectationSuite(name="template_typed")
+    suite = gx.ExpectationSuite(name="template")
     for spec in specs:
         column, kind = spec.column_name, spec.data_type
-        raw.add_expectation(expect.ExpectColumnToExist(column=column))
+        suite.add_expectation(expect.ExpectColumnToExist(column=column))
         if kind in CASTABLE:
-            raw.add_expectation(
+            suite.add_expectation(
                 expect.ExpectColumnValuesToMatchRegex(column=column, regex=CASTABLE[kind])
             )
         if spec.required:
-            raw.add_expectation(expect.ExpectColumnValuesToNotBeNull(column=column))
+            suite.add_expectation(expect.ExpectColumnValuesToNotBeNull(column=column))
         if spec.regex is not None:
-            raw.add_expectation(
+            suite.add_expectation(
                 expect.ExpectColumnValuesToMatchRegex(column=column, regex=spec.regex)
             )
         if spec.allowed_values is not None:
             allowed = [parse_value(kind, value) for value in spec.allowed_values]
-            typed.add_expectation(
-                expect.ExpectColumnValuesToBeInSet(column=column, value_set=allowed)
+            suite.add_expectation(
+                expect.ExpectColumnValuesToBeInSet(column=typed_name(column), value_set=allowed)
             )
         if spec.min_value is not None or spec.max_value is not None:
             low = None if spec.min_value is None else parse_value(kind, spec.min_value)
             high = None if spec.max_value is None else parse_value(kind, spec.max_value)
-            typed.add_expectation(
-                expect.ExpectColumnValuesToBeBetween(column=column, min_value=low, max_value=high)
+            suite.add_expectation(
+                expect.ExpectColumnValuesToBeBetween(
+                    column=typed_name(column), min_value=low, max_value=high
+                )
             )
-    return raw, typed
+    return suite
 
 
-def run_suite(context: Any, frame: pd.DataFrame, suite: Any) -> list[Any]:
-    """Great Expectations' results of `suite` on `frame`, every unexpected row listed."""
-    if not suite.expectations:
-        return []
-    source = f"strata_{suite.name}"
-    batch = (
-        context.data_sources.add_pandas(source)
+def has_typed_rules(spec: ColumnSpec) -> bool:
+    return spec.allowed_values is not None or (
+        spec.min_value is not None or spec.max_value is not None
+    )
+
+
+def run_suite(frame: pd.DataFrame, specs: Sequence[ColumnSpec]) -> list[Any]:
+    """Great Expectations' results of the template's suite on `frame`, every unexpected row
+    listed.
+
+    One validation definition runs the whole suite on one batch, so Great Expectations
+    reads (and fingerprints) the frame once.
+    """
+    import great_expectations as gx
+
+    logging.getLogger("great_expectations").setLevel(logging.ERROR)
+    context = gx.get_context(mode="ephemeral")  # before the suite, which needs a context
+    suite = expectation_suite(specs)
+    batch_definition = (
+        context.data_sources.add_pandas("strata")
         .add_dataframe_asset("rows")
         .add_batch_definition_whole_dataframe("all")
-        .get_batch(batch_parameters={"dataframe": frame})
     )
-    return list(batch.validate(suite, result_format="COMPLETE").results)
+    definition = context.validation_definitions.add(
+        gx.ValidationDefinition(
+            name="template", data=batch_definition, suite=context.suites.add(suite)
+        )
+    )
+    result = definition.run(batch_parameters={"dataframe": frame}, result_format="COMPLETE")
+    return list(result.results)
 
 
 def validate_rows(bronze: pa.Table, specs: Sequence[ColumnSpec]) -> ValidationOutcome:
     """Type bronze rows to `specs` with defaults applied, validate, split passing from failing."""
+    import numpy as np
     import polars as pl
 
     frame = pl.from_arrow(bronze)
@@ -173,19 +204,16 @@ def validate_rows(bronze: pa.Table, specs: Sequence[ColumnSpec]) -> ValidationOu
     typed = pl.DataFrame(
         [typed_values(raw[s.column_name], s.data_type) for s in present], height=frame.height
     )
-
-    import great_expectations as gx
-
-    logging.getLogger("great_expectations").setLevel(logging.ERROR)
-    context = gx.get_context(mode="ephemeral")
-    raw_suite, typed_suite = expectation_suites(specs)
-    results = run_suite(context, raw.to_pandas(), raw_suite)
-    results += run_suite(context, typed.to_pandas(), typed_suite)
-    file_ids, row_numbers = frame[FILE_ID].to_list(), frame[ROW_NUMBER].to_list()
+    checked = raw.with_columns(
+        typed[s.column_name].alias(typed_name(s.column_name)) for s in present if has_typed_rules(s)
+    )
+    results = run_suite(checked.to_pandas(), specs)
 
     def hits(column: str | None, indexes: Sequence[int]) -> list[tuple[int, int, Any]]:
-        values = raw[column].to_list() if column in raw.columns else [None] * frame.height
-        return [(file_ids[i], row_numbers[i], values[i]) for i in indexes]
+        at = pl.Series(indexes, dtype=pl.UInt32)
+        values = raw[column].gather(at).to_list() if column in raw.columns else [None] * len(at)
+        file_ids = frame[FILE_ID].gather(at).to_list()
+        return list(zip(file_ids, frame[ROW_NUMBER].gather(at).to_list(), values, strict=True))
 
     failures: list[Failure] = []
     column_failures: list[Failure] = []
@@ -194,6 +222,7 @@ def validate_rows(bronze: pa.Table, specs: Sequence[ColumnSpec]) -> ValidationOu
         if result.success:
             continue
         column = result.expectation_config.kwargs.get("column")
+        column = column.removesuffix(TYPED_SUFFIX) if column is not None else None
         name = result.expectation_config.type
         if result.result.get("unexpected_count") is None:
             column_failures.append(Failure(column, name))
@@ -213,10 +242,12 @@ def validate_rows(bronze: pa.Table, specs: Sequence[ColumnSpec]) -> ValidationOu
                 for index in lost:
                     failing.setdefault(index, []).append(f"{CAST_FAILED}({column})")
 
-    keep = pl.Series([i not in failing for i in range(frame.height)], dtype=pl.Boolean)
+    passing = np.ones(frame.height, dtype=bool)
+    passing[list(failing)] = False
+    keep = pl.Series(passing)
     silver = pl.concat([typed, frame.select(FILE_ID, ROW_NUMBER)], how="horizontal").filter(keep)
-    reasons = pl.Series(FAILED, ["; ".join(failing.get(i, [])) for i in range(frame.height)])
-    rejects = frame.with_columns(reasons).filter(~keep)
+    reasons = pl.Series(FAILED, ["; ".join(failing[i]) for i in sorted(failing)], dtype=pl.String)
+    rejects = frame.filter(~keep).with_columns(reasons)
     return ValidationOutcome(
         silver=silver.to_arrow(),
         rejects=rejects.to_arrow(),
