@@ -324,6 +324,23 @@ def test_datasets_of_another_tenant_are_404(client: TestClient) -> None:
         == 404
     )
     assert client.delete(f"/api/v1/files/delete/{file_id}", headers=globex).status_code == 404
+    added = client.post(
+        "/api/v1/files/add",
+        params={"dataset_id": mine["dataset_id"]},
+        files=[("files", ("more.csv", io.BytesIO(CSV)))],
+        headers=globex,
+    )
+    assert added.status_code == 404
+    # Nor can another tenant's template shape an upload.
+    acme_template = client.post("/api/v1/template/", json=TEMPLATE, headers=acme).json()["id"]
+    borrowed = upload(
+        client,
+        globex,
+        [("usage.csv", CSV)],
+        dataset_name="borrowed",
+        template_id=acme_template,
+    )
+    assert (borrowed.status_code, borrowed.json()["field"]) == (404, "template_id")
     stats = client.post(
         "/api/v1/dataset/generate_statistics",
         params={"dataset_id": mine["dataset_id"]},
