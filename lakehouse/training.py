@@ -24,6 +24,7 @@ SPLIT = (0.70, 0.15, 0.15)
 # `auto` tries these on the validation split and keeps the best.
 AUTO_CANDIDATES = ("XGBoost", "LightGBM", "RandomForest", "Linear")
 MAX_CATEGORIES = 50
+CV_FOLDS = 5
 
 
 class ProblemType(StrEnum):
@@ -309,6 +310,28 @@ def score(problem: ProblemType, truth: Any, predicted: Any, probabilities: Any) 
     }
 
 
+def cross_validated(
+    pipeline: Pipeline, features: pd.DataFrame, labels: Any, seed: int
+) -> dict[str, float]:
+    """Mean and spread of accuracy over stratified folds of the rows the model learned from."""
+    import numpy as np
+    from sklearn.base import clone
+    from sklearn.model_selection import StratifiedKFold, cross_val_score
+
+    smallest_class = int(min(np.bincount(labels))) if len(labels) else 0
+    folds = min(CV_FOLDS, smallest_class)
+    if folds < 2:
+        return {}
+    scores = cross_val_score(
+        clone(pipeline),
+        features,
+        labels,
+        cv=StratifiedKFold(folds, shuffle=True, random_state=seed),
+        scoring="accuracy",
+    )
+    return {"cv_accuracy_mean": float(scores.mean()), "cv_accuracy_std": float(scores.std())}
+
+
 def selection_metric(problem: ProblemType) -> str:
     return "f1" if problem is ProblemType.CLASSIFICATION else "r2"
 
@@ -347,8 +370,13 @@ def train(table: pa.Table, spec: TrainingSpec) -> TrainedModel:
             candidates[name] = evaluate(fitted(candidate, split.train), split.validation)[key]
         algorithm = Algorithm(max(candidates, key=lambda name: candidates[name]))
     # The chosen model learns from training and validation rows; the test rows judge it.
-    pipeline = fitted(algorithm, np.concatenate([split.train, split.validation]))
+    learned = np.concatenate([split.train, split.validation])
+    pipeline = fitted(algorithm, learned)
     metrics = evaluate(pipeline, split.test)
+    if classes is not None:
+        metrics.update(
+            cross_validated(pipeline, features.iloc[learned], labels[learned], spec.seed)
+        )
     confusion = None
     if classes is not None:
         from sklearn.metrics import confusion_matrix

@@ -38,7 +38,8 @@ def test_default_algorithm_on_breast_cancer() -> None:
     assert set(model.candidates) == {"XGBoost", "LightGBM", "RandomForest", "Linear"}
     assert model.algorithm.value in model.candidates
     assert sorted(model.classes or []) == ["benign", "malignant"]
-    assert {"precision", "recall", "f1", "roc_auc"} <= set(model.metrics)
+    assert {"precision", "recall", "f1", "roc_auc", "cv_accuracy_mean"} <= set(model.metrics)
+    assert model.metrics["cv_accuracy_mean"] >= 0.9 and model.metrics["cv_accuracy_std"] < 0.1
     test_rows = split_rows(len(table), spec.seed).test
     assert sum(map(sum, model.confusion_matrix or [])) == len(test_rows) == 86
     frame = table.to_pandas().head(3)
