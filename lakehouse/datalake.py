@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from lakehouse.errors import BadRequestError, NotFoundError
+from lakehouse.errors import BadRequestError, NotFoundError, ServiceUnavailableError
 from lakehouse.naming import Layer, TableRef, tenant_namespace
 from lakehouse.query import NumericStats, QueryEngine
 
@@ -171,6 +171,10 @@ class Datalake:
         ref = TableRef(self.tenant_id, layer, table)
         try:
             return ref, self.catalog.load_table(ref.identifier)
+        except OSError as exc:  # the catalog points at metadata the warehouse lost
+            raise ServiceUnavailableError(
+                f"table '{table}' cannot be read from the warehouse: {exc}"
+            ) from exc
         except NoSuchTableError:
             raise NotFoundError(
                 f"table '{table}' not found in schema '{schema}'", field=field.table

@@ -115,11 +115,28 @@ class EmbeddedEngine:
     def _fetch_one(
         self, table: Table, column: str, query: Callable[[exp.Expression], exp.Select]
     ) -> tuple[Any, ...] | None:
+        import duckdb
+        import pyarrow as pa
+
+        try:
+            return self._query(table, column, query)
+        except (OSError, duckdb.Error, pa.ArrowException) as exc:
+            raise ServiceUnavailableError(
+                f"the data files of {'.'.join(table.name())} could not be read: {exc}"
+            ) from exc
+
+    def _query(
+        self, table: Table, column: str, query: Callable[[exp.Expression], exp.Select]
+    ) -> tuple[Any, ...] | None:
+        from pyiceberg.schema import make_compatible_name
+
         scan = table.scan(selected_fields=(column,))
         tasks = list(scan.plan_files())
         paths = [task.file.file_path for task in tasks]
         direct = (
-            len(table.metadata.schemas) == 1
+            # PyIceberg writes names Avro cannot hold (`Unit Price`) under an encoded name.
+            make_compatible_name(column) == column
+            and len(table.metadata.schemas) == 1
             and all(not task.delete_files for task in tasks)
             and all(path.startswith("file://") for path in paths)
         )
@@ -140,7 +157,7 @@ class TrinoEngine:
 
     A tenant's nested namespace `t_<id>.<layer>` is one Trino schema of that dotted name,
     as Trino's JDBC and REST Iceberg catalogs present it. Trino has no exact median; its
-    `approx_percentile` stands in.
+    `approx_percentile` stands in. Any failure of Trino is a 503 naming it.
     """
 
     def __init__(self, connect: Callable[[], Any], catalog: str) -> None:
@@ -178,9 +195,9 @@ class TrinoEngine:
         return exp.table_(ref.name, db=".".join(ref.namespace), catalog=self._catalog, quoted=True)
 
     def numeric_stats(self, table: Table, ref: TableRef, column: str) -> NumericStats:
-        median = exp.ApproxQuantile(
-            this=exp.column(column, quoted=True), quantile=exp.Literal.number(0.5)
-        )
+        # As DOUBLE: Trino's approx_percentile on a decimal would run as REAL.
+        value = exp.cast(exp.column(column, quoted=True), exp.DataType.build("DOUBLE"))
+        median = exp.ApproxQuantile(this=value, quantile=exp.Literal.number(0.5))
         query = numeric_stats_query(self.source(ref), column, median)
         return stats_from_row(column, self._fetch_one(query))
 
@@ -192,7 +209,7 @@ class TrinoEngine:
         """Nothing held: every query opens its own connection to Trino."""
 
     def _fetch_one(self, query: exp.Select) -> Any:
-        from trino.exceptions import TrinoConnectionError, TrinoQueryError
+        from trino.exceptions import Error, HttpError
 
         try:
             connection = self._connect()
@@ -202,7 +219,7 @@ class TrinoEngine:
                 return cursor.fetchone()
             finally:
                 connection.close()
-        except (TrinoConnectionError, TrinoQueryError, OSError) as exc:
+        except (Error, HttpError, OSError) as exc:
             raise ServiceUnavailableError(f"the Trino query engine failed: {exc}") from exc
 
 

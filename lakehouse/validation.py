@@ -16,12 +16,11 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
 FAILED = "_failed_expectations"
-TYPED_SUFFIX = " (typed)"
 SAMPLES = 5
 BOOLEAN_WORDS = r"true|false|t|f|yes|no|y|n|1|0"
 # What a raw text must look like to be cast to each type; checked by Great Expectations.
 # Spelled for RE2 (no \s, \d or $ before a newline), so pandas hands the match to pyarrow.
-BLANK = r"[ \t]*"
+BLANK = r"[ \t\r\n\f\v\xa0]*"
 CASTABLE: dict[ColumnType, str] = {
     ColumnType.INTEGER: rf"^{BLANK}[+-]?[0-9]+{BLANK}$",
     ColumnType.FLOAT: rf"^{BLANK}[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?{BLANK}$",
@@ -110,9 +109,10 @@ def typed_values(raw: pl.Series, kind: ColumnType) -> pl.Series:
     return text.str.to_datetime(strict=False, time_zone="UTC", time_unit="us")
 
 
-def typed_name(column: str) -> str:
-    """Where a column's typed values sit beside its raw text in the frame validated."""
-    return f"{column}{TYPED_SUFFIX}"
+def typed_name(index: int) -> str:
+    """Where the typed values of the `index`th spec sit beside the raw text in the frame
+    validated. Template column names hold no control characters, so none is named so."""
+    return f"\x1ftyped{index}"
 
 
 def expectation_suite(specs: Sequence[ColumnSpec]) -> Any:
@@ -122,7 +122,7 @@ def expectation_suite(specs: Sequence[ColumnSpec]) -> Any:
 
     expect = gx.expectations
     suite = gx.ExpectationSuite(name="template")
-    for spec in specs:
+    for index, spec in enumerate(specs):
         column, kind = spec.column_name, spec.data_type
         suite.add_expectation(expect.ExpectColumnToExist(column=column))
         if kind in CASTABLE:
@@ -138,14 +138,14 @@ def expectation_suite(specs: Sequence[ColumnSpec]) -> Any:
         if spec.allowed_values is not None:
             allowed = [parse_value(kind, value) for value in spec.allowed_values]
             suite.add_expectation(
-                expect.ExpectColumnValuesToBeInSet(column=typed_name(column), value_set=allowed)
+                expect.ExpectColumnValuesToBeInSet(column=typed_name(index), value_set=allowed)
             )
         if spec.min_value is not None or spec.max_value is not None:
             low = None if spec.min_value is None else parse_value(kind, spec.min_value)
             high = None if spec.max_value is None else parse_value(kind, spec.max_value)
             suite.add_expectation(
                 expect.ExpectColumnValuesToBeBetween(
-                    column=typed_name(column), min_value=low, max_value=high
+                    column=typed_name(index), min_value=low, max_value=high
                 )
             )
     return suite
@@ -204,9 +204,12 @@ def validate_rows(bronze: pa.Table, specs: Sequence[ColumnSpec]) -> ValidationOu
     typed = pl.DataFrame(
         [typed_values(raw[s.column_name], s.data_type) for s in present], height=frame.height
     )
-    checked = raw.with_columns(
-        typed[s.column_name].alias(typed_name(s.column_name)) for s in present if has_typed_rules(s)
-    )
+    typed_columns = {
+        typed_name(index): spec.column_name
+        for index, spec in enumerate(specs)
+        if spec in present and has_typed_rules(spec)
+    }
+    checked = raw.with_columns(typed[name].alias(alias) for alias, name in typed_columns.items())
     results = run_suite(checked.to_pandas(), specs)
 
     def hits(column: str | None, indexes: Sequence[int]) -> list[tuple[int, int, Any]]:
@@ -217,12 +220,13 @@ def validate_rows(bronze: pa.Table, specs: Sequence[ColumnSpec]) -> ValidationOu
 
     failures: list[Failure] = []
     column_failures: list[Failure] = []
-    failing: dict[int, list[str]] = {}
+    failing: dict[int, list[str]] = {}  # row index -> failed expectations, for the rejects
+    failed_columns: dict[int, set[str | None]] = {}
     for result in results:
         if result.success:
             continue
         column = result.expectation_config.kwargs.get("column")
-        column = column.removesuffix(TYPED_SUFFIX) if column is not None else None
+        column = typed_columns.get(column, column)
         name = result.expectation_config.type
         if result.result.get("unexpected_count") is None:
             column_failures.append(Failure(column, name))
@@ -231,12 +235,13 @@ def validate_rows(bronze: pa.Table, specs: Sequence[ColumnSpec]) -> ValidationOu
         failures.append(Failure(column, name, hits(column, indexes)))
         for index in indexes:
             failing.setdefault(index, []).append(f"{name}({column})")
+            failed_columns.setdefault(index, set()).add(column)
     # A value shaped right that still does not cast (2025-02-30) fails its row too.
     for spec in present:
         if spec.data_type in CASTABLE:
             column = spec.column_name
             lost = (raw[column].is_not_null() & typed[column].is_null()).arg_true().to_list()
-            lost = [i for i in lost if not any(column in reason for reason in failing.get(i, []))]
+            lost = [i for i in lost if column not in failed_columns.get(i, ())]
             if lost:
                 failures.append(Failure(column, CAST_FAILED, hits(column, lost)))
                 for index in lost:

@@ -238,6 +238,7 @@ class DatasetController(Controller):
     ) -> StatisticsSubmitted:
         """Start a run computing per-column statistics of the validated rows; job_id is its id."""
         dataset = datasets.get_dataset(db, request.user, dataset_id)
+        ensure_idle(platform, dataset)
         status, _ = validation_state(platform, dataset)
         if status not in ("valid", "invalid"):
             raise ConflictError(

@@ -53,7 +53,8 @@ def test_trino_numeric_stats_quotes_every_identifier() -> None:
     stats = engine.numeric_stats(None, REF, 'usage "GB"')  # type: ignore[arg-type]
     assert connection.statements == [
         'SELECT COUNT("usage ""GB"""), AVG("usage ""GB"""), STDDEV_SAMP("usage ""GB"""), '
-        'MIN("usage ""GB"""), MAX("usage ""GB"""), APPROX_PERCENTILE("usage ""GB""", 0.5) '
+        'MIN("usage ""GB"""), MAX("usage ""GB"""), '
+        'APPROX_PERCENTILE(CAST("usage ""GB""" AS DOUBLE), 0.5) '
         'FROM "iceberg"."t_0f3a9c1e77aa4b1c9d0e123456789abc.silver"."usage"'
     ]
     assert connection.closed
@@ -71,11 +72,14 @@ def test_trino_distinct_count() -> None:
 
 
 def test_trino_failure_is_a_service_error() -> None:
-    from trino.exceptions import TrinoQueryError
+    from trino.exceptions import Http503Error, TrinoQueryError
 
     error = TrinoQueryError({"message": "Schema does not exist", "errorName": "NOT_FOUND"})
     engine = TrinoEngine(lambda: FakeConnection(None, error), "iceberg")
     with pytest.raises(ServiceUnavailableError, match="Schema does not exist"):
+        engine.distinct_count(None, REF, "country")  # type: ignore[arg-type]
+    engine = TrinoEngine(lambda: FakeConnection(None, Http503Error("overloaded")), "iceberg")
+    with pytest.raises(ServiceUnavailableError, match="overloaded"):
         engine.distinct_count(None, REF, "country")  # type: ignore[arg-type]
 
 
@@ -107,3 +111,24 @@ def test_embedded_engine_reads_evolved_tables_through_pyiceberg(settings: Settin
     assert len(table.metadata.schemas) == 2
     assert engine.distinct_count(table, REF, "minutes") == 1
     assert engine.numeric_stats(table, REF, "gb").count == 1
+
+
+def test_embedded_engine_reads_columns_parquet_holds_under_another_name(
+    settings: Settings,
+) -> None:
+    catalog = open_catalog(settings)
+    replace_table(catalog, REF, pa.table({"Unit Price": [1.0, 3.0], 'q"uote': ["a", "b"]}))
+    table = catalog.load_table(REF.identifier)
+    engine = EmbeddedEngine()
+    assert engine.numeric_stats(table, REF, "Unit Price").mean == 2.0
+    assert engine.distinct_count(table, REF, 'q"uote') == 2
+
+
+def test_lost_data_files_are_a_service_error(settings: Settings) -> None:
+    catalog = open_catalog(settings)
+    replace_table(catalog, REF, pa.table({"gb": [1.0, 2.0]}))
+    table = catalog.load_table(REF.identifier)
+    for task in table.scan().plan_files():
+        Path(task.file.file_path.removeprefix("file://")).unlink()
+    with pytest.raises(ServiceUnavailableError, match="could not be read"):
+        EmbeddedEngine().numeric_stats(table, REF, "gb")

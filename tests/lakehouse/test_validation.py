@@ -88,6 +88,37 @@ def test_missing_template_column_is_a_column_level_failure() -> None:
     ]
 
 
+def test_failures_keep_to_their_own_columns() -> None:
+    # A column named like an expectation, and one named like the typed values of another.
+    specs = check_columns(
+        [
+            ColumnInput("x", "int", min_value="0", max_value="3"),
+            ColumnInput("x (typed)", "string", regex="^[a-z]$"),
+            ColumnInput("e", "int"),
+        ]
+    )
+    rows = bronze({"x": ["1", "5", "2"], "x (typed)": ["a", "b", "C"], "e": ["1", "2", "3"]})
+    outcome = validate_rows(rows, specs)
+    assert outcome.silver.column("x").to_pylist() == [1]
+    assert outcome.rejects.column(FAILED).to_pylist() == [
+        "expect_column_values_to_be_between(x)",
+        "expect_column_values_to_match_regex(x (typed))",
+    ]
+    report = outcome.file_report(1)["failed_expectations"]
+    assert sorted((f["column"], f["samples"]) for f in report) == [
+        ("x", [{"row_number": 2, "value": "5"}]),
+        ("x (typed)", [{"row_number": 3, "value": "C"}]),
+    ]
+
+
+def test_padding_around_values_is_not_a_cast_failure() -> None:
+    specs = check_columns([ColumnInput("n", "int"), ColumnInput("ok", "bool")])
+    rows = bronze({"n": [" 1", "2\t", "\xa03\xa0", "\r4\n"], "ok": [" TRUE", "no ", "Y", "0"]})
+    outcome = validate_rows(rows, specs)
+    assert outcome.silver.column("n").to_pylist() == [1, 2, 3, 4]
+    assert outcome.silver.column("ok").to_pylist() == [True, False, True, False]
+
+
 def test_types_are_inferred_without_a_template() -> None:
     rows = bronze(
         {
