@@ -173,7 +173,7 @@ class Datalake:
             return ref, self.catalog.load_table(ref.identifier)
         except OSError as exc:  # the catalog points at metadata the warehouse lost
             raise ServiceUnavailableError(
-                f"table '{table}' cannot be read from the warehouse: {exc}"
+                f"table '{table}' cannot be read from the warehouse"
             ) from exc
         except NoSuchTableError:
             raise NotFoundError(

@@ -7,6 +7,7 @@ builds its SQL with sqlglot, quoting every identifier.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
@@ -20,6 +21,8 @@ from lakehouse.settings import Settings
 
 if TYPE_CHECKING:
     from pyiceberg.table import Table
+
+log = logging.getLogger("strata.query")
 
 
 @dataclass(frozen=True)
@@ -121,8 +124,10 @@ class EmbeddedEngine:
         try:
             return self._query(table, column, query)
         except (OSError, duckdb.Error, pa.ArrowException) as exc:
+            # The detail names warehouse paths: it goes to the log, not to the client.
+            log.warning("reading %s failed: %s", ".".join(table.name()), exc)
             raise ServiceUnavailableError(
-                f"the data files of {'.'.join(table.name())} could not be read: {exc}"
+                f"the data files of {'.'.join(table.name()[-2:])} could not be read"
             ) from exc
 
     def _query(
