@@ -1,0 +1,56 @@
+"""Models saved without pickle load back the same, and foreign types are refused."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from lakehouse.errors import InvalidInputError
+from lakehouse.model_files import PIPELINE, load_model, save_model
+from lakehouse.training import Algorithm, Attribute, ColumnRole, ProblemType, TrainingSpec, train
+
+
+def wine() -> tuple[pa.Table, list[ColumnRole]]:
+    from sklearn.datasets import load_wine
+
+    loaded = load_wine(as_frame=True)
+    frame = loaded.frame
+    frame["kind"] = [f"cultivar {v}" for v in frame.pop("target")]
+    frame["grade"] = np.where(frame["color_intensity"] > 5, "dark", "light")
+    roles = [ColumnRole(c, Attribute.FEATURE) for c in [*loaded.feature_names, "grade"]]
+    return pa.Table.from_pandas(frame, preserve_index=False), [
+        *roles,
+        ColumnRole("kind", Attribute.TARGET),
+    ]
+
+
+@pytest.mark.parametrize("algorithm", [a for a in Algorithm if a is not Algorithm.AUTO])
+def test_every_algorithm_round_trips(algorithm: Algorithm, tmp_path: Path) -> None:
+    table, roles = wine()
+    model = train(table, TrainingSpec(ProblemType.CLASSIFICATION, roles, algorithm))
+    save_model(model, tmp_path / "model")
+    loaded = load_model(tmp_path / "model")
+    frame = table.to_pandas()
+    assert list(loaded.predict(frame)) == list(model.predict(frame))
+    assert np.allclose(loaded.predict_proba(frame), model.predict_proba(frame))  # type: ignore[arg-type]
+    assert (loaded.algorithm, loaded.classes, loaded.metrics) == (
+        algorithm,
+        model.classes,
+        model.metrics,
+    )
+
+
+def test_a_file_naming_other_types_is_refused(tmp_path: Path) -> None:
+    import skops.io as sio
+    from sklearn.preprocessing import FunctionTransformer
+
+    table, roles = wine()
+    model = train(table, TrainingSpec(ProblemType.CLASSIFICATION, roles, Algorithm.LINEAR))
+    save_model(model, tmp_path / "model")
+    sio.dump(FunctionTransformer(func=os.system), tmp_path / "model" / PIPELINE)
+    with pytest.raises(InvalidInputError, match="not trusted: .*system"):
+        load_model(tmp_path / "model")
