@@ -319,35 +319,6 @@ class DatasetStatistics(Schema):
     statistics: list[dict[str, Any]]
 
 
-class ColumnPublic(Schema):
-    column_name: str
-    data_type: str
-
-
-class TableMetadataPublic(Schema):
-    schema_: str = Field(alias="schema")
-    table: str
-    owner: str | None
-    created_time: datetime | None
-    last_access_time: datetime | None
-    location: str
-    format: str
-    snapshot_id: int | None
-    row_count: int
-    file_count: int
-    last_updated: datetime
-
-
-class NumericStatsPublic(Schema):
-    column: str
-    count: int
-    mean: float | None
-    std_dev: float | None
-    min: float | None
-    max: float | None
-    median: float | None
-
-
 class DistinctCount(Schema):
     column: str
     distinct_count: int

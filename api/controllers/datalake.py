@@ -9,11 +9,12 @@ from litestar.params import Parameter
 from sqlalchemy.orm import Session
 
 from api.platform import Platform
-from api.schemas import ColumnPublic, DistinctCount, NumericStatsPublic, TableMetadataPublic
+from api.schemas import DistinctCount
 from api.security import requires_permission
 from lakehouse import datasets
 from lakehouse.catalog import open_catalog
-from lakehouse.datalake import Datalake, Field
+from lakehouse.datalake import ColumnInfo, Datalake, Field, TableMetadata
+from lakehouse.query import NumericStats
 
 READ = [requires_permission("datalake:read")]
 Name = Annotated[str, Parameter(min_length=1, max_length=255)]
@@ -42,10 +43,9 @@ class DatalakeController(Controller):
     @get("/tables/columns", operation_id="table_columns", guards=READ, sync_to_thread=True)
     def columns(
         self, request: Request, platform: Platform, schema_name: Name, table_name: Name
-    ) -> list[ColumnPublic]:
+    ) -> list[ColumnInfo]:
         """Column names and SQL types of a table."""
-        found = datalake_of(request, platform).columns(schema_name, table_name)
-        return [ColumnPublic(column_name=c.column_name, data_type=c.data_type) for c in found]
+        return datalake_of(request, platform).columns(schema_name, table_name)
 
     @get("/table_metadata", operation_id="table_metadata", guards=READ, sync_to_thread=True)
     def table_metadata(
@@ -55,11 +55,10 @@ class DatalakeController(Controller):
         platform: Platform,
         schema_name: Name,
         table_name: Name,
-    ) -> TableMetadataPublic:
+    ) -> TableMetadata:
         """Owner, times, location and format, with the current snapshot, row and file counts."""
         owner = datasets.table_owner(db, request.user.tenant_id, table_name)
-        metadata = datalake_of(request, platform).table_metadata(schema_name, table_name, owner)
-        return TableMetadataPublic.model_validate(metadata)
+        return datalake_of(request, platform).table_metadata(schema_name, table_name, owner)
 
     @get("/numeric_stats", operation_id="numeric_stats", guards=READ, sync_to_thread=True)
     def numeric_stats(
@@ -69,10 +68,9 @@ class DatalakeController(Controller):
         schema_name: Name,
         table_name: Name,
         column_name: Name,
-    ) -> NumericStatsPublic:
+    ) -> NumericStats:
         """Count, mean, sample standard deviation, min, max and median of a numeric column."""
-        stats = datalake_of(request, platform).numeric_stats(schema_name, table_name, column_name)
-        return NumericStatsPublic.model_validate(stats)
+        return datalake_of(request, platform).numeric_stats(schema_name, table_name, column_name)
 
     @get("/distinct-count", operation_id="distinct_count", guards=READ, sync_to_thread=True)
     def distinct_count(
