@@ -1,25 +1,13 @@
 """Ingestion assets: one dynamic partition per dataset, keyed by the dataset's id."""
 
-from collections.abc import Callable
-from typing import TypeVar
-
 import dagster as dg
 
+from assets.recording import recording_failure
 from lakehouse.ingest import land_bronze, land_silver, land_statistics, mark_failed, mark_running
 from pipelines.names import DATASET_PARTITIONS
 from resources import LakehouseResource
 
 datasets_partitions = dg.DynamicPartitionsDefinition(name=DATASET_PARTITIONS)
-T = TypeVar("T")
-
-
-def recording_failure(lakehouse: LakehouseResource, dataset_id: int, work: Callable[[], T]) -> T:
-    """Run `work`; if it fails, the dataset shows the error instead of staying pending."""
-    try:
-        return work()
-    except Exception as exc:
-        mark_failed(lakehouse.store(), dataset_id, f"{type(exc).__name__}: {exc}")
-        raise
 
 
 @dg.asset(group_name="ingestion", partitions_def=datasets_partitions, kinds={"iceberg"})
@@ -28,8 +16,7 @@ def bronze(context: dg.AssetExecutionContext, lakehouse: LakehouseResource) -> d
     dataset_id = int(context.partition_key)
     mark_running(lakehouse.store(), dataset_id, context.run_id)
     result = recording_failure(
-        lakehouse,
-        dataset_id,
+        lambda error: mark_failed(lakehouse.store(), dataset_id, error),
         lambda: land_bronze(
             lakehouse.store(), lakehouse.landing(), lakehouse.catalog(), dataset_id
         ),
@@ -58,8 +45,7 @@ def silver(context: dg.AssetExecutionContext, lakehouse: LakehouseResource) -> d
     """Bronze rows typed and validated against the template; failing rows go to the rejects."""
     dataset_id = int(context.partition_key)
     result = recording_failure(
-        lakehouse,
-        dataset_id,
+        lambda error: mark_failed(lakehouse.store(), dataset_id, error),
         lambda: land_silver(
             lakehouse.store(), lakehouse.catalog(), dataset_id, lakehouse.settings.valid_usability
         ),

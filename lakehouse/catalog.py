@@ -40,13 +40,17 @@ def ensure_namespace(catalog: Catalog, namespace: str | tuple[str, ...]) -> None
         catalog.create_namespace(namespace)
 
 
-def replace_table(catalog: Catalog, ref: TableRef, data: pa.Table) -> int:
-    """Make `data` the whole content of a tenant's table in one commit; return the snapshot id.
+def replace_table(
+    catalog: Catalog, ref: TableRef, data: pa.Table, where: tuple[str, int] | None = None
+) -> int:
+    """Make `data` the whole content of a tenant's table in one commit (or, given `where`, the
+    rows whose column equals the value, others staying); return the snapshot id.
 
     The table and its namespaces are created on first use; new columns are added to its
     schema, and columns the data lacks stay (as nulls), so earlier snapshots keep their shape.
     """
     from pyiceberg.exceptions import NoSuchTableError
+    from pyiceberg.expressions import AlwaysTrue, BooleanExpression, EqualTo
 
     for depth in (1, 2):
         ensure_namespace(catalog, ref.namespace[:depth])
@@ -59,7 +63,11 @@ def replace_table(catalog: Catalog, ref: TableRef, data: pa.Table) -> int:
         with table.update_schema() as update:
             update.union_by_name(data.schema)
         table = catalog.load_table(ref.identifier)
-        table.overwrite(data)
+        rows: BooleanExpression = AlwaysTrue()
+        if where is not None:
+            # mypy's pydantic plugin misreads EqualTo's own __init__(term, literal)
+            rows = EqualTo(where[0], where[1])  # type: ignore[call-arg,misc]
+        table.overwrite(data, overwrite_filter=rows)
     snapshot = table.current_snapshot()
     return snapshot.snapshot_id if snapshot is not None else 0
 

@@ -9,11 +9,12 @@ anything in it is built.
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from lakehouse.errors import InvalidInputError
-from lakehouse.training import Algorithm, ProblemType, TrainedModel
+from lakehouse.training import Algorithm, FeatureInput, ForecastSetup, ProblemType, TrainedModel
 
 PIPELINE = "pipeline.skops"
 MANIFEST = "model.json"
@@ -48,6 +49,8 @@ def save_model(model: TrainedModel, directory: Path) -> None:
         "metrics": model.metrics,
         "confusion_matrix": model.confusion_matrix,
         "candidates": model.candidates,
+        "inputs": [asdict(feature) for feature in model.inputs],
+        "forecast": asdict(model.forecast) if model.forecast else None,
     }
     (directory / MANIFEST).write_text(json.dumps(manifest, default=str), encoding="utf-8")
 
@@ -74,4 +77,16 @@ def load_model(directory: Path) -> TrainedModel:
         metrics=dict(manifest["metrics"]),
         confusion_matrix=manifest["confusion_matrix"],
         candidates=dict(manifest["candidates"]),
+        inputs=[FeatureInput(**feature) for feature in manifest["inputs"]],
+        forecast=forecast_setup(manifest["forecast"]),
     )
+
+
+def forecast_setup(saved: dict[str, Any] | None) -> ForecastSetup | None:
+    if saved is None:
+        return None
+    history = {
+        key: [(str(moment), float(value)) for moment, value in points]
+        for key, points in saved["history"].items()
+    }
+    return ForecastSetup(**{**saved, "history": history})

@@ -84,3 +84,31 @@ class DatasetTables:
 
     def all(self) -> list[TableRef]:
         return [self.bronze, self.silver, self.rejects, self.statistics]
+
+
+@dataclass(frozen=True)
+class PredictorTables:
+    """The gold tables the model pipelines write for one predictor."""
+
+    tenant_id: str
+    name: str
+
+    @property
+    def features(self) -> TableRef:
+        return TableRef(self.tenant_id, Layer.GOLD, f"{self.name}__features")
+
+    @property
+    def shap(self) -> TableRef:
+        return TableRef(self.tenant_id, Layer.GOLD, f"{self.name}__shap")
+
+    @property
+    def predictions(self) -> TableRef:
+        return TableRef(self.tenant_id, Layer.GOLD, f"{self.name}__predictions")
+
+    def all(self) -> list[TableRef]:
+        return [self.features, self.shap, self.predictions]
+
+    @property
+    def model_name(self) -> str:
+        """The predictor's registered model: one per tenant and predictor."""
+        return f"{tenant_namespace(self.tenant_id)}.{self.name}"

@@ -23,7 +23,7 @@ HEAVY_MODULES = (
 )
 
 
-SECRETS = frozenset({"secret_key", "admin_password", "trino_password"})
+SECRETS = frozenset({"secret_key", "admin_password", "trino_password", "service_token"})
 
 
 def child_env(settings: Settings, *, with_secrets: bool = False) -> dict[str, str]:
@@ -79,6 +79,13 @@ class Settings(BaseSettings):
     catalog_url: str = Field("", description="Iceberg SQL catalog URL; default SQLite.")
     warehouse: str = Field("", description="Iceberg warehouse location; default data_dir.")
     mlflow_tracking_uri: str = Field("", description="MLflow tracking store; default SQLite.")
+    mlflow_artifact_root: str = Field(
+        "", description="Where MLflow keeps run artifacts and models; default data_dir."
+    )
+    mlflow_port: int = Field(5000, description="MLflow UI port.")
+    service_token: SecretStr | None = Field(
+        None, description="Bearer token of compute engines posting to the callback endpoints."
+    )
     query_engine: Literal["embedded", "trino"] = Field(
         "embedded", description="Engine of the datalake queries: embedded DuckDB, or Trino."
     )
@@ -109,6 +116,8 @@ class Settings(BaseSettings):
             self.dagster_url = f"http://{self.api_host}:{self.dagster_port}"
         if not self.mlflow_tracking_uri:
             self.mlflow_tracking_uri = f"sqlite:///{self.data_dir / 'mlflow' / 'mlflow.db'}"
+        if not self.mlflow_artifact_root:
+            self.mlflow_artifact_root = (self.data_dir / "mlflow" / "artifacts").as_uri()
         if self.query_engine == "trino" and not self.trino_url:
             raise ValueError("STRATA_TRINO_URL is required when STRATA_QUERY_ENGINE is trino")
         return self

@@ -11,14 +11,19 @@ if TYPE_CHECKING:
     from mlflow import MlflowClient
 
 
+def tracking_uri(settings: Settings) -> str:
+    """The tracking store's URI as MLflow takes it (database URLs in SQLAlchemy's form)."""
+    uri = settings.mlflow_tracking_uri
+    if uri.startswith(("sqlite:", "postgresql:", "postgresql+")):
+        uri = database_url(uri).render_as_string(hide_password=False)
+    return uri
+
+
 def tracking_client(settings: Settings) -> MlflowClient:
     """An MLflow client on the configured tracking store (SQLite file by default)."""
     from mlflow import MlflowClient
 
-    uri = settings.mlflow_tracking_uri
-    if uri.startswith(("sqlite:", "postgresql:", "postgresql+")):
-        uri = database_url(uri).render_as_string(hide_password=False)
-    return MlflowClient(tracking_uri=uri)
+    return MlflowClient(tracking_uri=tracking_uri(settings), registry_uri=tracking_uri(settings))
 
 
 def check_tracking_store(settings: Settings) -> int:

@@ -6,8 +6,8 @@ silver table and records what comes back in MLflow.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +25,18 @@ SPLIT = (0.70, 0.15, 0.15)
 AUTO_CANDIDATES = ("XGBoost", "LightGBM", "RandomForest", "Linear")
 MAX_CATEGORIES = 50
 CV_FOLDS = 5
+# Fractions of the training rows the learning curve fits on, scored on the validation rows.
+LEARNING_CURVE = (0.25, 0.5, 1.0)
+# Forecast models see this many previous values of the series, plus calendar features.
+FORECAST_LAGS = 12
+CALENDAR = ("month", "day_of_year", "day_of_week")
+INTERVAL_Z = 1.96  # a 95% prediction interval
+PROGRESS_EVERY = 50  # boosting rounds between progress messages
+Report = Callable[[str], None]
+
+
+def quiet(_: str) -> None:
+    """A progress report nobody reads."""
 
 
 class ProblemType(StrEnum):
@@ -115,12 +127,56 @@ class TrainingSpec:
     def features(self) -> list[str]:
         return self.columns(Attribute.FEATURE)
 
+    def single(self, attribute: Attribute, required: bool = True) -> str | None:
+        """The one column holding `attribute`: None when optional and absent."""
+        found = self.columns(attribute)
+        if len(found) > 1 or (required and not found):
+            expected = "exactly one column" if required else "at most one column"
+            raise InvalidInputError(
+                f"{expected} must have the attribute {attribute.value}, not {len(found)}",
+                field="columns",
+            )
+        return found[0] if found else None
+
 
 @dataclass(frozen=True)
 class Split:
     train: np.ndarray
     validation: np.ndarray
     test: np.ndarray
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """The test rows' truth and the model's answers, for plots."""
+
+    truth: np.ndarray
+    predicted: np.ndarray
+    probabilities: np.ndarray | None
+    learning_curve: list[tuple[int, float]]
+    metric: str
+
+
+@dataclass(frozen=True)
+class FeatureInput:
+    """A feature as a prediction request gives it: type, whether it may be left out, default."""
+
+    column_name: str
+    data_type: str
+    required: bool
+    default_value: float | None
+
+
+@dataclass(frozen=True)
+class ForecastSetup:
+    """How a forecast model reads a series: its columns, lags, spread and latest values."""
+
+    timestamp: str
+    series: str | None
+    lags: int
+    sigma: float
+    frequency: str | None
+    history: dict[str, list[tuple[str, float]]]
 
 
 @dataclass
@@ -135,6 +191,14 @@ class TrainedModel:
     metrics: dict[str, float]
     confusion_matrix: list[list[int]] | None = None
     candidates: dict[str, float] = field(default_factory=dict)
+    inputs: list[FeatureInput] = field(default_factory=list)
+    forecast: ForecastSetup | None = None
+    evaluation: Evaluation | None = None
+
+    @property
+    def continues_training(self) -> bool:
+        """Boosted trees grow on from where they stopped; other models learn again."""
+        return self.algorithm in (Algorithm.XGBOOST, Algorithm.LIGHTGBM)
 
     def predict(self, frame: pd.DataFrame) -> np.ndarray:
         predicted = self.pipeline.predict(frame[self.features])
@@ -163,20 +227,25 @@ def training_frame(table: pa.Table, spec: TrainingSpec) -> tuple[pd.DataFrame, p
         raise InvalidInputError("at least one column must be a Feature", field="columns")
     frame = table.select([spec.target, *spec.features]).to_pandas()
     frame = frame[frame[spec.target].notna()].reset_index(drop=True)
-    target = frame[spec.target]
+    check_target(frame[spec.target], spec)
+    return frame[spec.features], frame[spec.target]
+
+
+def check_target(target: pd.Series, spec: TrainingSpec) -> None:
+    """Refuse a target the problem type cannot learn: constant, or not numeric when it must be."""
+    import pandas as pd
+
     if target.nunique() < 2:
         raise InvalidInputError(
             f"target column '{spec.target}' has fewer than two distinct values", field="columns"
         )
-    if spec.problem_type is not ProblemType.CLASSIFICATION:
-        import pandas as pd
-
-        if not pd.api.types.is_numeric_dtype(target) or pd.api.types.is_bool_dtype(target):
-            raise InvalidInputError(
-                f"target column '{spec.target}' must be numeric for {spec.problem_type.value}",
-                field="columns",
-            )
-    return frame[spec.features], target
+    if spec.problem_type is not ProblemType.CLASSIFICATION and (
+        not pd.api.types.is_numeric_dtype(target) or pd.api.types.is_bool_dtype(target)
+    ):
+        raise InvalidInputError(
+            f"target column '{spec.target}' must be numeric for {spec.problem_type.value}",
+            field="columns",
+        )
 
 
 def split_rows(count: int, seed: int, ordered: bool = False) -> Split:
@@ -336,11 +405,44 @@ def selection_metric(problem: ProblemType) -> str:
     return "f1" if problem is ProblemType.CLASSIFICATION else "r2"
 
 
-def train(table: pa.Table, spec: TrainingSpec) -> TrainedModel:
+def fit(pipeline: Pipeline, features: pd.DataFrame, labels: Any, report: Report) -> Pipeline:
+    """Fit `pipeline`, reporting boosting rounds as they pass."""
+    model = pipeline.named_steps["model"]
+    rounds = int(model.get_params().get("n_estimators") or 0)
+    name = type(model).__name__
+    if name.startswith("XGB"):
+        import xgboost
+
+        class Rounds(xgboost.callback.TrainingCallback):
+            def after_iteration(self, model: Any, epoch: int, evals_log: Any) -> bool:
+                if (epoch + 1) % PROGRESS_EVERY == 0:
+                    report(f"{name}: boosting round {epoch + 1}/{rounds}")
+                return False
+
+        model.set_params(callbacks=[Rounds()])
+        try:
+            pipeline.fit(features, labels)
+        finally:
+            model.set_params(callbacks=None)  # a fitted model carries no code
+        return pipeline
+    if name.startswith("LGBM"):
+
+        def rounds_done(env: Any) -> None:
+            if (env.iteration + 1) % PROGRESS_EVERY == 0:
+                report(f"{name}: boosting round {env.iteration + 1}/{rounds}")
+
+        pipeline.fit(features, labels, model__callbacks=[rounds_done])
+        return pipeline
+    return pipeline.fit(features, labels)
+
+
+def train(table: pa.Table, spec: TrainingSpec, report: Report = quiet) -> TrainedModel:
     """Fit the spec's algorithm (or the best of several, for `auto`) and evaluate it on the
     held-out test rows. The same table and seed give the same model."""
     import numpy as np
 
+    if spec.problem_type is ProblemType.FORECAST:
+        return train_forecast(table, spec, report)
     features, target = training_frame(table, spec)
     classes: list[Any] | None = None
     labels = target.to_numpy()
@@ -349,12 +451,27 @@ def train(table: pa.Table, spec: TrainingSpec) -> TrainedModel:
         originals = {str(v): v for v in target.unique()}
         classes = [originals[c] for c in classes_array]
         labels = encoded
-    split = split_rows(len(features), spec.seed, ordered=spec.problem_type is ProblemType.FORECAST)
+    split = split_rows(len(features), spec.seed)
+    return fit_and_evaluate(spec, features, labels, classes, split, report)
+
+
+def fit_and_evaluate(
+    spec: TrainingSpec,
+    features: pd.DataFrame,
+    labels: np.ndarray,
+    classes: list[Any] | None,
+    split: Split,
+    report: Report,
+) -> TrainedModel:
+    """Choose the algorithm, fit on training and validation rows, judge on the test rows."""
+    import numpy as np
+
+    key = selection_metric(spec.problem_type)
 
     def fitted(algorithm: Algorithm, rows: np.ndarray) -> Pipeline:
+        report(f"fitting {algorithm.value} on {len(rows)} rows")
         pipeline = model_pipeline(algorithm, spec.problem_type, features, spec.seed)
-        pipeline.fit(features.iloc[rows], labels[rows])
-        return pipeline
+        return fit(pipeline, features.iloc[rows], labels[rows], report)
 
     def evaluate(pipeline: Pipeline, rows: np.ndarray) -> dict[str, float]:
         subset = features.iloc[rows]
@@ -364,26 +481,55 @@ def train(table: pa.Table, spec: TrainingSpec) -> TrainedModel:
     candidates: dict[str, float] = {}
     algorithm = spec.algorithm
     if algorithm is Algorithm.AUTO:
-        key = selection_metric(spec.problem_type)
         for name in AUTO_CANDIDATES:
             candidate = Algorithm(name)
             candidates[name] = evaluate(fitted(candidate, split.train), split.validation)[key]
+            report(f"{name} scored {key}={candidates[name]:.4f} on the validation rows")
         algorithm = Algorithm(max(candidates, key=lambda name: candidates[name]))
+        report(f"chose {algorithm.value}")
+    curve = []
+    for fraction in LEARNING_CURVE:
+        rows = split.train[: max(2, int(len(split.train) * fraction))]
+        curve.append((len(rows), evaluate(fitted(algorithm, rows), split.validation)[key]))
     # The chosen model learns from training and validation rows; the test rows judge it.
     learned = np.concatenate([split.train, split.validation])
     pipeline = fitted(algorithm, learned)
-    metrics = evaluate(pipeline, split.test)
-    if classes is not None:
-        metrics.update(
-            cross_validated(pipeline, features.iloc[learned], labels[learned], spec.seed)
-        )
+    model = judged(spec, pipeline, algorithm, features, labels, classes, split, report)
+    model.candidates = candidates
+    model.evaluation = replace(model.evaluation, learning_curve=curve) if model.evaluation else None
+    return model
+
+
+def judged(
+    spec: TrainingSpec,
+    pipeline: Pipeline,
+    algorithm: Algorithm,
+    features: pd.DataFrame,
+    labels: np.ndarray,
+    classes: list[Any] | None,
+    split: Split,
+    report: Report,
+    cross_validate: bool = True,
+) -> TrainedModel:
+    """A fitted pipeline with its metrics on the test rows."""
+    import numpy as np
+
+    test = features.iloc[split.test]
+    predicted = pipeline.predict(test)
+    probabilities = pipeline.predict_proba(test) if classes is not None else None
+    metrics = score(spec.problem_type, labels[split.test], predicted, probabilities)
     confusion = None
     if classes is not None:
         from sklearn.metrics import confusion_matrix
 
-        subset = features.iloc[split.test]
+        if cross_validate:
+            report("cross-validating")
+            learned = np.concatenate([split.train, split.validation])
+            metrics.update(
+                cross_validated(pipeline, features.iloc[learned], labels[learned], spec.seed)
+            )
         confusion = confusion_matrix(
-            labels[split.test], pipeline.predict(subset), labels=list(range(len(classes)))
+            labels[split.test], predicted, labels=list(range(len(classes)))
         ).tolist()
     return TrainedModel(
         pipeline=pipeline,
@@ -393,5 +539,228 @@ def train(table: pa.Table, spec: TrainingSpec) -> TrainedModel:
         classes=classes,
         metrics=metrics,
         confusion_matrix=confusion,
-        candidates=candidates,
+        inputs=feature_inputs(features, pipeline),
+        evaluation=Evaluation(
+            labels[split.test], predicted, probabilities, [], selection_metric(spec.problem_type)
+        ),
     )
+
+
+def continue_training(
+    previous: TrainedModel, table: pa.Table, spec: TrainingSpec, report: Report = quiet
+) -> TrainedModel:
+    """More boosting rounds on new rows, grown on the previous version's trees. The encoding
+    the previous version learned is kept, so its trees read the new rows the same way."""
+    import numpy as np
+    from sklearn.base import clone
+    from sklearn.pipeline import Pipeline
+
+    features, target = training_frame(table, spec)
+    features = features[previous.features]
+    labels = target.to_numpy()
+    if previous.classes is not None:
+        index = {str(c): i for i, c in enumerate(previous.classes)}
+        unknown = sorted(set(target.astype(str)) - set(index))
+        if unknown:
+            raise InvalidInputError(
+                f"target value '{unknown[0]}' is not a class the previous version knows",
+                field="dataset_id",
+            )
+        labels = np.array([index[str(v)] for v in target])
+    split = split_rows(len(features), spec.seed)
+    learned = np.concatenate([split.train, split.validation])
+    prepare = previous.pipeline.named_steps["prepare"]
+    before = previous.pipeline.named_steps["model"]
+    after = clone(before)
+    encoded = prepare.transform(features.iloc[learned])
+    report(f"continuing {previous.algorithm.value} on {len(learned)} new rows")
+    if previous.algorithm is Algorithm.XGBOOST:
+        after.fit(encoded, labels[learned], xgb_model=before.get_booster())
+    elif previous.algorithm is Algorithm.LIGHTGBM:
+        after.fit(encoded, labels[learned], init_model=before.booster_)
+    else:
+        raise ValueError(f"{previous.algorithm.value} does not continue training")
+    pipeline = Pipeline([("prepare", prepare), ("model", after)])
+    return judged(
+        spec,
+        pipeline,
+        previous.algorithm,
+        features,
+        labels,
+        previous.classes,
+        split,
+        report,
+        cross_validate=False,
+    )
+
+
+def feature_inputs(features: pd.DataFrame, pipeline: Pipeline) -> list[FeatureInput]:
+    """Each feature's type; it is optional when training saw it missing, and then a numeric
+    feature defaults to the median the model imputes."""
+    from lakehouse.templates import ColumnType
+
+    kinds = {"b": ColumnType.BOOLEAN, "i": ColumnType.INTEGER, "u": ColumnType.INTEGER}
+    kinds |= {"f": ColumnType.FLOAT, "M": ColumnType.DATETIME}
+    medians: dict[str, float] = {}
+    for name, transformer, columns in pipeline.named_steps["prepare"].transformers_:
+        if name == "numeric" and columns:
+            statistics = transformer.named_steps["simpleimputer"].statistics_
+            medians = dict(zip(columns, map(float, statistics), strict=True))
+    return [
+        FeatureInput(
+            column_name=name,
+            data_type=kinds.get(features[name].dtype.kind, ColumnType.STRING).value,
+            required=not bool(features[name].isna().any()),
+            default_value=medians.get(name),
+        )
+        for name in features.columns
+    ]
+
+
+def calendar_features(timestamps: pd.Series) -> pd.DataFrame:
+    import pandas as pd
+
+    moments = pd.to_datetime(timestamps)
+    return pd.DataFrame(
+        {
+            "month": moments.dt.month.astype("float64"),
+            "day_of_year": moments.dt.dayofyear.astype("float64"),
+            "day_of_week": moments.dt.dayofweek.astype("float64"),
+        },
+        index=timestamps.index,
+    )
+
+
+def lag_names(lags: int) -> list[str]:
+    return [f"lag_{k}" for k in range(1, lags + 1)]
+
+
+def forecast_rows(values: np.ndarray, timestamps: pd.Series, lags: int) -> pd.DataFrame:
+    """One row per observation after the first `lags`: the previous values and the calendar."""
+    import numpy as np
+    import pandas as pd
+
+    windows = np.lib.stride_tricks.sliding_window_view(values, lags + 1)
+    frame = pd.DataFrame(windows[:, :-1][:, ::-1], columns=lag_names(lags))
+    calendar = calendar_features(timestamps.iloc[lags:].reset_index(drop=True))
+    return pd.concat([frame, calendar], axis=1)
+
+
+def infer_frequency(timestamps: pd.Series) -> str | None:
+    import pandas as pd
+
+    moments = pd.DatetimeIndex(pd.to_datetime(timestamps)).unique().sort_values()
+    if len(moments) < 3:
+        return None
+    inferred = pd.infer_freq(moments)
+    if inferred is not None:
+        return str(inferred)
+    # Gaps in the series: the most common step between observations.
+    step = pd.Series(moments[1:] - moments[:-1]).mode().iloc[0]
+    return str(pd.tseries.frequencies.to_offset(step).freqstr)
+
+
+def train_forecast(table: pa.Table, spec: TrainingSpec, report: Report) -> TrainedModel:
+    """A regression on each series' previous values and the calendar, judged by forecasting
+    the last rows of every series step by step (the hold-out horizon)."""
+    import numpy as np
+    import pandas as pd
+
+    timestamp = spec.single(Attribute.TIMESTAMP)
+    series = spec.single(Attribute.SERIES, required=False)
+    assert timestamp is not None
+    names = set(table.column_names)
+    for column in (spec.target, timestamp, series):
+        if column is not None and column not in names:
+            raise InvalidInputError(
+                f"column '{column}' is not in the dataset's validated table", field="columns"
+            )
+    frame = table.select([c for c in (spec.target, timestamp, series) if c]).to_pandas()
+    frame = frame[frame[spec.target].notna() & frame[timestamp].notna()]
+    check_target(frame[spec.target], spec)
+    frame = frame.sort_values([timestamp], kind="stable").reset_index(drop=True)
+    groups = [("", frame)] if series is None else list(frame.groupby(series, sort=True))
+    shortest = min(len(g) for _, g in groups)
+    lags = min(FORECAST_LAGS, max(1, shortest // 5))
+    parts, horizon = [], []
+    for key, group in groups:
+        values = group[spec.target].to_numpy(dtype=float)
+        rows = forecast_rows(values, group[timestamp], lags)
+        rows["_position"] = np.arange(lags, len(group))
+        rows["_series"] = str(key)
+        rows["_target"] = values[lags:]
+        rows["_time"] = group[timestamp].to_numpy()[lags:]
+        parts.append(rows)
+    rows = pd.concat(parts, ignore_index=True).sort_values("_time", kind="stable")
+    rows = rows.reset_index(drop=True)
+    split = split_rows(len(rows), spec.seed, ordered=True)
+    features = rows[[*lag_names(lags), *CALENDAR]]
+    model = fit_and_evaluate(spec, features, rows["_target"].to_numpy(), None, split, report)
+    model.metrics = {f"one_step_{name}": value for name, value in model.metrics.items()}
+    # Spread of one-step errors on the test rows sets the prediction interval.
+    residuals = model.evaluation.truth - model.evaluation.predicted if model.evaluation else []
+    sigma = float(np.std(residuals)) if len(residuals) else 0.0
+    # The hold-out horizon: from each series' first test row on, forecast step by step.
+    start = rows.loc[split.test, "_time"].min()
+    truth_all, forecast_all = [], []
+    for _, group in groups:
+        known = group[group[timestamp] < start]
+        future = group[group[timestamp] >= start]
+        if len(known) < lags or future.empty:
+            continue
+        history = known[spec.target].to_numpy(dtype=float)[-lags:]
+        predicted = recursive_forecast(model.pipeline, history, future[timestamp], lags)
+        truth_all.append(future[spec.target].to_numpy(dtype=float))
+        forecast_all.append(predicted)
+        horizon.append(len(future))
+    if truth_all:
+        truth, predicted = np.concatenate(truth_all), np.concatenate(forecast_all)
+        errors = truth - predicted
+        nonzero = truth != 0
+        model.metrics.update(
+            {
+                "mae": float(np.mean(np.abs(errors))),
+                "rmse": float(np.sqrt(np.mean(errors**2))),
+                "mape": float(np.mean(np.abs(errors[nonzero] / truth[nonzero]))) * 100
+                if nonzero.any()
+                else float("nan"),
+                "horizon": float(max(horizon)),
+            }
+        )
+    model.forecast = ForecastSetup(
+        timestamp=timestamp,
+        series=series,
+        lags=lags,
+        sigma=sigma,
+        frequency=infer_frequency(frame[timestamp]),
+        history={
+            str(key): [
+                (pd.Timestamp(t).isoformat(), float(v))
+                for t, v in zip(
+                    group[timestamp].iloc[-lags:], group[spec.target].iloc[-lags:], strict=True
+                )
+            ]
+            for key, group in groups
+        },
+    )
+    return model
+
+
+def recursive_forecast(
+    pipeline: Pipeline, history: np.ndarray, timestamps: pd.Series, lags: int
+) -> np.ndarray:
+    """Forecast one step at a time, each prediction becoming the next step's latest value."""
+    import numpy as np
+    import pandas as pd
+
+    window = list(history[-lags:])
+    calendar = calendar_features(pd.Series(pd.to_datetime(list(timestamps))))
+    predictions = []
+    for step in range(len(calendar)):
+        row = pd.DataFrame([window[::-1][:lags]], columns=lag_names(lags))
+        row = pd.concat([row, calendar.iloc[[step]].reset_index(drop=True)], axis=1)
+        value = float(pipeline.predict(row)[0])
+        predictions.append(value)
+        window.append(value)
+        window = window[-lags:]
+    return np.asarray(predictions)

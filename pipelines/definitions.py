@@ -5,8 +5,23 @@ from __future__ import annotations
 import dagster as dg
 
 from assets.ingestion import bronze, datasets_partitions, silver, statistics
+from assets.models import (
+    batch_predictions,
+    predictor_features,
+    predictor_model,
+    predictor_shap,
+    predictors_partitions,
+)
 from assets.platform import selfcheck
-from pipelines.names import DATASET_INGESTION_JOB, DATASET_STATISTICS_JOB, SELFCHECK_JOB
+from pipelines.names import (
+    BATCH_PREDICTION_JOB,
+    DATASET_INGESTION_JOB,
+    DATASET_STATISTICS_JOB,
+    PREDICTOR_SHAP_JOB,
+    PREDICTOR_TRAINING_JOB,
+    PREDICTOR_TRAINING_SHAP_JOB,
+    SELFCHECK_JOB,
+)
 from resources import LakehouseResource
 
 platform_selfcheck_job = dg.define_asset_job(
@@ -32,9 +47,58 @@ dataset_statistics_job = dg.define_asset_job(
     executor_def=dg.in_process_executor,
 )
 
+predictor_training_job = dg.define_asset_job(
+    PREDICTOR_TRAINING_JOB,
+    selection=[predictor_features, predictor_model],
+    partitions_def=predictors_partitions,
+    description="Build a predictor's feature table, train its model and register it in MLflow.",
+    executor_def=dg.in_process_executor,
+)
+
+predictor_training_shap_job = dg.define_asset_job(
+    PREDICTOR_TRAINING_SHAP_JOB,
+    selection=[predictor_features, predictor_model, predictor_shap],
+    partitions_def=predictors_partitions,
+    description="Train a predictor as predictor_training_job does, then explain it with SHAP.",
+    executor_def=dg.in_process_executor,
+)
+
+predictor_shap_job = dg.define_asset_job(
+    PREDICTOR_SHAP_JOB,
+    selection=[predictor_shap],
+    partitions_def=predictors_partitions,
+    description="Explain a predictor's current model version with SHAP.",
+    executor_def=dg.in_process_executor,
+)
+
+batch_prediction_job = dg.define_asset_job(
+    BATCH_PREDICTION_JOB,
+    selection=[batch_predictions],
+    partitions_def=predictors_partitions,
+    description="Score a dataset with a predictor's current model version.",
+    executor_def=dg.in_process_executor,
+)
+
 defs = dg.Definitions(
-    assets=[selfcheck, bronze, silver, statistics],
-    jobs=[platform_selfcheck_job, dataset_ingestion_job, dataset_statistics_job],
+    assets=[
+        selfcheck,
+        bronze,
+        silver,
+        statistics,
+        predictor_features,
+        predictor_model,
+        predictor_shap,
+        batch_predictions,
+    ],
+    jobs=[
+        platform_selfcheck_job,
+        dataset_ingestion_job,
+        dataset_statistics_job,
+        predictor_training_job,
+        predictor_training_shap_job,
+        predictor_shap_job,
+        batch_prediction_job,
+    ],
     resources={"lakehouse": LakehouseResource()},
 )
 

@@ -23,7 +23,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from lakehouse.naming import DatasetTables
+from lakehouse.naming import DatasetTables, PredictorTables
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -202,3 +202,72 @@ class DataFile(Base):
     modified_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     dataset: Mapped[Dataset] = relationship(back_populates="files")
+
+
+class Predictor(Base):
+    """A named model of one tenant: its training request, state and registered versions."""
+
+    __tablename__ = "predictors"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "predictor_name", name="uq_predictors_tenant_name"),
+        UniqueConstraint("tenant_id", "table_name", name="uq_predictors_tenant_table"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"), index=True)
+    predictor_name: Mapped[str] = mapped_column(String(255))
+    table_name: Mapped[str] = mapped_column(String(64))
+    domain: Mapped[str] = mapped_column(String(255))
+    problem_type: Mapped[str] = mapped_column(String(32))
+    dataset_id: Mapped[int | None] = mapped_column(
+        ForeignKey("datasets.id", ondelete="SET NULL"), index=True
+    )
+    columns: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    algorithm: Mapped[str] = mapped_column(String(32))
+    is_incremental: Mapped[bool] = mapped_column(Boolean, default=False)
+    shap_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    preprocess_id: Mapped[int | None] = mapped_column(Integer)
+    created_by: Mapped[str] = mapped_column(String(150))
+    training_status: Mapped[str] = mapped_column(String(16), default="submitted")
+    training_error: Mapped[str | None] = mapped_column(Text)
+    last_run_id: Mapped[str | None] = mapped_column(String(64))
+    trained_algorithm: Mapped[str | None] = mapped_column(String(32))
+    mlflow_run_id: Mapped[str | None] = mapped_column(String(64))
+    model_version: Mapped[int | None] = mapped_column(Integer)
+    accuracy: Mapped[float | None] = mapped_column(Float)
+    shap_status: Mapped[str | None] = mapped_column(String(16))
+    shap_error: Mapped[str | None] = mapped_column(Text)
+    shap_run_id: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    modified_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    dataset: Mapped[Dataset | None] = relationship(lazy="selectin")
+
+    @property
+    def tables(self) -> PredictorTables:
+        return PredictorTables(self.tenant_id, self.table_name)
+
+
+class Prediction(Base):
+    """One prediction request: a real-time call or a batch job over a dataset."""
+
+    __tablename__ = "predictions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"), index=True)
+    predictor_id: Mapped[int] = mapped_column(
+        ForeignKey("predictors.id", ondelete="CASCADE"), index=True
+    )
+    prediction_type: Mapped[str] = mapped_column(String(16))
+    dataset_id: Mapped[int | None] = mapped_column(Integer)
+    input_data: Mapped[Any] = mapped_column(JSON)
+    output: Mapped[Any] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(16))
+    error: Mapped[str | None] = mapped_column(Text)
+    no_of_records: Mapped[int | None] = mapped_column(Integer)
+    model_version: Mapped[int | None] = mapped_column(Integer)
+    run_id: Mapped[str | None] = mapped_column(String(64))
+    result_path: Mapped[str | None] = mapped_column(String(512))
+    created_by: Mapped[str] = mapped_column(String(150))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    modified_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

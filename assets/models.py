@@ -1,0 +1,155 @@
+"""Model assets: one dynamic partition per predictor, keyed by the predictor's id."""
+
+from collections.abc import Callable
+
+import dagster as dg
+
+from assets.ingestion import silver
+from assets.recording import recording_failure
+from lakehouse.predictors import (
+    explain_predictor,
+    land_features,
+    mark_prediction_failed,
+    record_state,
+    score_dataset,
+    train_predictor,
+)
+from pipelines.names import PREDICTOR_PARTITIONS
+from resources import LakehouseResource
+
+predictors_partitions = dg.DynamicPartitionsDefinition(name=PREDICTOR_PARTITIONS)
+
+
+class BatchPredictionConfig(dg.Config):
+    prediction_id: int
+
+
+def training_failed(lakehouse: LakehouseResource, predictor_id: int) -> Callable[[str], None]:
+    return lambda error: record_state(
+        lakehouse.store(), predictor_id, training_status="failed", training_error=error[:4000]
+    )
+
+
+@dg.asset(
+    group_name="models",
+    partitions_def=predictors_partitions,
+    # A predictor reads the validated table of one dataset, whichever partition that is.
+    deps=[dg.AssetDep(silver, partition_mapping=dg.AllPartitionMapping())],
+    kinds={"iceberg"},
+)
+def predictor_features(
+    context: dg.AssetExecutionContext, lakehouse: LakehouseResource
+) -> dg.MaterializeResult:
+    """The predictor's columns of its dataset's validated rows: gold.<predictor>__features."""
+    predictor_id = int(context.partition_key)
+    record_state(
+        lakehouse.store(),
+        predictor_id,
+        training_status="running",
+        training_error=None,
+        last_run_id=context.run_id,
+    )
+    result = recording_failure(
+        training_failed(lakehouse, predictor_id),
+        lambda: land_features(lakehouse.store(), lakehouse.catalog(), predictor_id),
+    )
+    context.log.info(f"wrote {result.row_count} rows to {result.table}")
+    return dg.MaterializeResult(
+        metadata={
+            "table": result.table,
+            "row_count": dg.MetadataValue.int(result.row_count),
+            "snapshot_id": dg.MetadataValue.text(str(result.snapshot_id)),
+        }
+    )
+
+
+@dg.asset(
+    group_name="models",
+    partitions_def=predictors_partitions,
+    deps=[predictor_features],
+    kinds={"mlflow", "scikitlearn"},
+)
+def predictor_model(
+    context: dg.AssetExecutionContext, lakehouse: LakehouseResource
+) -> dg.MaterializeResult:
+    """The predictor's model, trained on its feature table, logged and registered in MLflow."""
+    predictor_id = int(context.partition_key)
+    record_state(lakehouse.store(), predictor_id, training_status="running")
+    result = recording_failure(
+        training_failed(lakehouse, predictor_id),
+        lambda: train_predictor(
+            lakehouse.store(),
+            lakehouse.catalog(),
+            lakehouse.settings,
+            predictor_id,
+            context.log.info,
+        ),
+    )
+    return dg.MaterializeResult(
+        metadata={
+            "mlflow_run_id": dg.MetadataValue.text(result.run_id),
+            "model_version": dg.MetadataValue.int(result.version),
+            "algorithm": dg.MetadataValue.text(result.algorithm),
+            **{name: dg.MetadataValue.float(value) for name, value in result.metrics.items()},
+        }
+    )
+
+
+@dg.asset(
+    group_name="models",
+    partitions_def=predictors_partitions,
+    deps=[predictor_model],
+    kinds={"iceberg", "shap"},
+)
+def predictor_shap(
+    context: dg.AssetExecutionContext, lakehouse: LakehouseResource
+) -> dg.MaterializeResult:
+    """Mean |SHAP| per feature of the current model version: gold.<predictor>__shap."""
+    predictor_id = int(context.partition_key)
+    store = lakehouse.store()
+    record_state(store, predictor_id, shap=True, shap_status="running", shap_run_id=context.run_id)
+    result = recording_failure(
+        lambda error: record_state(
+            store, predictor_id, shap=True, shap_status="failed", shap_error=error[:4000]
+        ),
+        lambda: explain_predictor(
+            store, lakehouse.catalog(), lakehouse.settings, predictor_id, context.log.info
+        ),
+    )
+    return dg.MaterializeResult(
+        metadata={
+            "table": result.table,
+            "features": dg.MetadataValue.int(result.row_count),
+            "snapshot_id": dg.MetadataValue.text(str(result.snapshot_id)),
+        }
+    )
+
+
+@dg.asset(
+    group_name="models",
+    partitions_def=predictors_partitions,
+    deps=[predictor_model],
+    kinds={"iceberg"},
+)
+def batch_predictions(
+    context: dg.AssetExecutionContext,
+    config: BatchPredictionConfig,
+    lakehouse: LakehouseResource,
+) -> dg.MaterializeResult:
+    """A dataset scored by the predictor's model: gold.<predictor>__predictions and a CSV."""
+    store = lakehouse.store()
+    result = recording_failure(
+        lambda error: mark_prediction_failed(store, config.prediction_id, error),
+        lambda: score_dataset(
+            store, lakehouse.catalog(), lakehouse.settings, config.prediction_id, context.log.info
+        ),
+    )
+    context.log.info(f"wrote {result.row_count} predictions to {result.table}")
+    return dg.MaterializeResult(
+        metadata={
+            "table": result.table,
+            "prediction_id": dg.MetadataValue.int(config.prediction_id),
+            "row_count": dg.MetadataValue.int(result.row_count),
+            "snapshot_id": dg.MetadataValue.text(str(result.snapshot_id)),
+        }
+    )

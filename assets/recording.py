@@ -1,0 +1,15 @@
+"""What every asset does when its work fails: the record it serves shows the error."""
+
+from collections.abc import Callable
+from typing import TypeVar
+
+T = TypeVar("T")
+
+
+def recording_failure(mark_failed: Callable[[str], None], work: Callable[[], T]) -> T:
+    """Run `work`; if it fails, `mark_failed` gets the error text and the error goes on."""
+    try:
+        return work()
+    except Exception as exc:
+        mark_failed(f"{type(exc).__name__}: {exc}")
+        raise

@@ -1,0 +1,650 @@
+"""Predictors: a tenant's named models, from the training request to registered versions,
+their explanations and their predictions."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from lakehouse import datasets
+from lakehouse.catalog import drop_table, replace_table
+from lakehouse.errors import ConflictError, InvalidInputError, NotFoundError
+from lakehouse.ingest import LayerResult
+from lakehouse.naming import table_name_from
+from lakehouse.rbac import Principal
+from lakehouse.store.models import Dataset, Prediction, Predictor, utcnow
+from lakehouse.templates import ColumnType
+from lakehouse.training import (
+    Algorithm,
+    Attribute,
+    ColumnRole,
+    ProblemType,
+    Report,
+    TrainingSpec,
+    quiet,
+)
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+    from pyiceberg.catalog import Catalog
+
+    from lakehouse.settings import Settings
+    from lakehouse.store import MetadataStore
+
+DATASET_ID = "_dataset_id"
+LINEAGE = ("_file_id", "_row_number")
+MAX_SHAP_ROWS = 500
+# What the training record shows for each state.
+TRAINING_STATES = ("submitted", "running", "completed", "failed")
+
+
+@dataclass(frozen=True)
+class SchemaColumn:
+    column_name: str
+    data_type: str
+
+
+@dataclass(frozen=True)
+class NewPredictor:
+    dataset_id: int
+    predictor_name: str
+    domain: str
+    problem_type: str
+    columns: Sequence[dict[str, Any]]
+    is_incremental: bool = False
+    algorithm: str | None = None
+    shap_enabled: bool = False
+
+
+@dataclass(frozen=True)
+class TrainingResult:
+    version: int
+    run_id: str
+    algorithm: str
+    metrics: dict[str, float] = field(default_factory=dict)
+
+
+def column_type(data_type: pa.DataType) -> str:
+    """An Arrow column type as the template type names clients know."""
+    import pyarrow as pa
+
+    if pa.types.is_boolean(data_type):
+        return ColumnType.BOOLEAN.value
+    if pa.types.is_integer(data_type):
+        return ColumnType.INTEGER.value
+    if pa.types.is_floating(data_type) or pa.types.is_decimal(data_type):
+        return ColumnType.FLOAT.value
+    if pa.types.is_date(data_type):
+        return ColumnType.DATE.value
+    if pa.types.is_timestamp(data_type):
+        return ColumnType.DATETIME.value
+    return ColumnType.STRING.value
+
+
+def validated_table(catalog: Catalog, dataset: Dataset) -> Any:
+    """The dataset's silver table; a dataset that is not valid cannot feed a model."""
+    from pyiceberg.exceptions import NoSuchTableError
+
+    if dataset.validation_status != "valid":
+        raise InvalidInputError(
+            f"dataset {dataset.id} is not validated ({dataset.validation_status}); "
+            "train on a dataset that passed validation",
+            field="dataset_id",
+        )
+    try:
+        return catalog.load_table(dataset.tables.silver.identifier)
+    except NoSuchTableError:
+        raise InvalidInputError(
+            f"dataset {dataset.id} has no validated table", field="dataset_id"
+        ) from None
+
+
+def dataset_schema(catalog: Catalog, dataset: Dataset) -> list[SchemaColumn]:
+    """The columns a model can learn from: the validated table's, without bookkeeping ones."""
+    schema = validated_table(catalog, dataset).schema().as_arrow()
+    return [SchemaColumn(f.name, column_type(f.type)) for f in schema if not f.name.startswith("_")]
+
+
+def parse_roles(columns: Sequence[dict[str, Any]], known: Sequence[str]) -> list[ColumnRole]:
+    """Column roles as sent, each column of the dataset at most once and with a known role."""
+    roles: list[ColumnRole] = []
+    seen: set[str] = set()
+    by_name = {a.value.lower(): a for a in Attribute}
+    for index, column in enumerate(columns):
+        name = str(column.get("column_name", ""))
+        where = f"columns[{index}]"
+        if name not in known:
+            raise InvalidInputError(
+                f"column '{name}' is not in the dataset's validated table",
+                field=f"{where}.column_name",
+            )
+        if name in seen:
+            raise InvalidInputError(f"column '{name}' is given twice", field=f"{where}.column_name")
+        seen.add(name)
+        attribute = by_name.get(str(column.get("attribute_name", "")).strip().lower())
+        if attribute is None:
+            raise InvalidInputError(
+                f"unknown attribute '{column.get('attribute_name')}' for column '{name}'; "
+                f"expected one of {', '.join(a.value for a in Attribute)}",
+                field=f"{where}.attribute_name",
+            )
+        roles.append(ColumnRole(name, attribute))
+    return roles
+
+
+def training_spec(predictor: Predictor, seed: int | None = None) -> TrainingSpec:
+    roles = [
+        ColumnRole(c["column_name"], Attribute(c["attribute_name"])) for c in predictor.columns
+    ]
+    spec = TrainingSpec(
+        ProblemType(predictor.problem_type), roles, Algorithm.parse(predictor.algorithm)
+    )
+    return spec if seed is None else TrainingSpec(spec.problem_type, roles, spec.algorithm, seed)
+
+
+def check_spec(spec: TrainingSpec, table: Any) -> None:
+    """Refuse now, before any run, what training would refuse later."""
+    from lakehouse.training import check_target
+
+    target = spec.target
+    if spec.problem_type is ProblemType.FORECAST:
+        spec.single(Attribute.TIMESTAMP)
+        spec.single(Attribute.SERIES, required=False)
+    elif not spec.features:
+        raise InvalidInputError("at least one column must be a Feature", field="columns")
+    values = table.scan(selected_fields=(target,)).to_arrow().column(target).to_pandas()
+    values = values[values.notna()]
+    if values.empty:
+        raise InvalidInputError(f"target column '{target}' has no values", field="columns")
+    check_target(values, spec)
+
+
+def get_predictor(session: Session, actor: Principal, predictor_id: int) -> Predictor:
+    """A predictor of the caller's tenant; any other predictor is not found."""
+    predictor = session.get(Predictor, predictor_id)
+    if predictor is None or predictor.tenant_id != actor.tenant_id:
+        raise NotFoundError(f"training {predictor_id} not found", field="train_id")
+    return predictor
+
+
+def list_predictors(session: Session, actor: Principal) -> Sequence[Predictor]:
+    query = select(Predictor).where(Predictor.tenant_id == actor.tenant_id).order_by(Predictor.id)
+    return session.scalars(query).all()
+
+
+def create_predictor(
+    session: Session, actor: Principal, catalog: Catalog, new: NewPredictor
+) -> Predictor:
+    """Record a training request after checking everything training needs; `is_incremental`
+    on an existing predictor asks for its next version instead."""
+    dataset = datasets.get_dataset(session, actor, new.dataset_id)
+    table = validated_table(catalog, dataset)
+    problem = ProblemType.parse(new.problem_type)
+    algorithm = Algorithm.parse(new.algorithm)
+    known = [f.name for f in table.schema().fields if not f.name.startswith("_")]
+    roles = parse_roles(new.columns, known)
+    spec = TrainingSpec(problem, roles, algorithm)
+    check_spec(spec, table)
+    columns = [{"column_name": r.column_name, "attribute_name": r.attribute.value} for r in roles]
+    existing = session.scalars(
+        select(Predictor).where(
+            Predictor.tenant_id == actor.tenant_id,
+            Predictor.predictor_name == new.predictor_name,
+        )
+    ).first()
+    if existing is not None:
+        if not new.is_incremental:
+            raise ConflictError(
+                f"a predictor named '{new.predictor_name}' exists; choose another name or "
+                "set is_incremental to train its next version",
+                field="predictor_name",
+            )
+        return _next_version(existing, dataset, problem, columns, new, actor)
+    table_name = table_name_from(new.predictor_name, field="predictor_name")
+    taken = session.scalars(
+        select(Predictor.id).where(
+            Predictor.tenant_id == actor.tenant_id, Predictor.table_name == table_name
+        )
+    ).first()
+    if taken is not None:
+        raise ConflictError(
+            f"predictor name '{new.predictor_name}' gives the table name '{table_name}' "
+            "another predictor uses",
+            field="predictor_name",
+        )
+    predictor = Predictor(
+        tenant_id=actor.tenant_id,
+        predictor_name=new.predictor_name,
+        table_name=table_name,
+        domain=new.domain,
+        problem_type=problem.value,
+        dataset_id=dataset.id,
+        columns=columns,
+        algorithm=algorithm.value,
+        is_incremental=False,
+        shap_enabled=new.shap_enabled,
+        created_by=actor.username,
+        training_status="submitted",
+    )
+    session.add(predictor)
+    session.flush()
+    return predictor
+
+
+def _next_version(
+    predictor: Predictor,
+    dataset: Dataset,
+    problem: ProblemType,
+    columns: list[dict[str, str]],
+    new: NewPredictor,
+    actor: Principal,
+) -> Predictor:
+    if predictor.training_status in ("submitted", "running"):
+        raise ConflictError(
+            f"predictor '{predictor.predictor_name}' is training; wait for it to finish",
+            field="predictor_name",
+        )
+    if predictor.model_version is None:
+        raise ConflictError(
+            f"predictor '{predictor.predictor_name}' has no model to continue from",
+            field="is_incremental",
+        )
+    if problem.value != predictor.problem_type or columns != predictor.columns:
+        raise InvalidInputError(
+            "incremental training keeps the predictor's problem type and column roles",
+            field="columns",
+        )
+    predictor.dataset_id = dataset.id
+    predictor.is_incremental = True
+    predictor.shap_enabled = new.shap_enabled
+    predictor.training_status = "submitted"
+    predictor.training_error = None
+    predictor.modified_at = utcnow()
+    return predictor
+
+
+def delete_predictor(
+    session: Session, actor: Principal, catalog: Catalog, predictor_id: int
+) -> str:
+    """Forget a predictor and drop its gold tables; returns its registered model's name so
+    the caller removes the versions too."""
+    predictor = get_predictor(session, actor, predictor_id)
+    tables = predictor.tables
+    for ref in tables.all():
+        drop_table(catalog, ref)
+    session.delete(predictor)
+    session.flush()
+    return tables.model_name
+
+
+def record_state(
+    store: MetadataStore, predictor_id: int, *, shap: bool = False, **values: Any
+) -> None:
+    """Update a predictor's training (or SHAP) state as a run progresses."""
+    with store.session() as session:
+        predictor = session.get(Predictor, predictor_id)
+        if predictor is None:
+            raise NotFoundError(f"predictor {predictor_id} not found", field="train_id")
+        for name, value in values.items():
+            setattr(predictor, name, value)
+        if not shap:
+            predictor.modified_at = utcnow()
+
+
+def _load(store: MetadataStore, predictor_id: int) -> tuple[Predictor, Dataset | None]:
+    with store.session() as session:
+        predictor = session.get(Predictor, predictor_id)
+        if predictor is None:
+            raise NotFoundError(f"predictor {predictor_id} not found", field="train_id")
+        session.expunge(predictor)
+        dataset = predictor.dataset
+        return predictor, dataset
+
+
+def land_features(store: MetadataStore, catalog: Catalog, predictor_id: int) -> LayerResult:
+    """The predictor's columns of its dataset's validated rows, as `gold.<predictor>__features`.
+
+    An incremental training keeps the rows other datasets brought and replaces this one's.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    from pyiceberg.exceptions import NoSuchTableError
+
+    predictor, dataset = _load(store, predictor_id)
+    if dataset is None:
+        raise NotFoundError(f"the dataset of predictor {predictor_id} is gone", field="dataset_id")
+    silver = validated_table(catalog, dataset).scan().to_arrow()
+    wanted = [c["column_name"] for c in predictor.columns if c["attribute_name"] != "Ignore"]
+    rows = silver.select([*wanted, *[c for c in LINEAGE if c in silver.column_names]])
+    rows = rows.append_column(DATASET_ID, pa.repeat(pa.scalar(dataset.id, pa.int64()), len(rows)))
+    target = predictor.tables.features
+    if predictor.is_incremental:
+        try:
+            previous = catalog.load_table(target.identifier).scan().to_arrow()
+        except NoSuchTableError:
+            previous = None
+        if previous is not None:
+            kept = previous.filter(pc.not_equal(previous[DATASET_ID], dataset.id))
+            rows = pa.concat_tables([kept.select(rows.column_names), rows.cast(kept.schema)])
+    snapshot_id = replace_table(catalog, target, rows)
+    return LayerResult(table=target.display_name, row_count=rows.num_rows, snapshot_id=snapshot_id)
+
+
+def headline_metric(problem_type: str, metrics: dict[str, float]) -> float | None:
+    """The one number the training list shows as `accuracy`."""
+    name = {"Classification": "accuracy", "Regression": "r2", "Forecast": "one_step_r2"}
+    return metrics.get(name[problem_type])
+
+
+def train_predictor(
+    store: MetadataStore,
+    catalog: Catalog,
+    settings: Settings,
+    predictor_id: int,
+    report: Report = quiet,
+) -> TrainingResult:
+    """Fit the predictor's model on its feature table, log the run in MLflow and register the
+    model as the predictor's next version."""
+    import pyarrow.compute as pc
+
+    from lakehouse import registry
+    from lakehouse.training import continue_training, train
+
+    predictor, dataset = _load(store, predictor_id)
+    spec = training_spec(predictor)
+    report(f"reading {predictor.tables.features.display_name}")
+    table = catalog.load_table(predictor.tables.features.identifier).scan().to_arrow()
+    previous = None
+    if predictor.is_incremental and predictor.model_version is not None:
+        previous = _registered_model(settings, predictor)
+    if previous is not None and dataset is not None and previous.continues_training:
+        report(f"continuing {previous.algorithm.value} from version {predictor.model_version}")
+        new_rows = table.filter(pc.equal(table[DATASET_ID], dataset.id))
+        model = continue_training(previous, new_rows, spec, report)
+    else:
+        model = train(table, spec, report)
+    report(f"test metrics: {', '.join(f'{k}={v:.4f}' for k, v in model.metrics.items())}")
+    record = registry.TrainingRecord(
+        tenant_id=predictor.tenant_id,
+        predictor_id=predictor.id,
+        model_name=predictor.tables.model_name,
+        run_name=f"{predictor.predictor_name} ({'incremental' if previous else 'full'})",
+        params={
+            "predictor_name": predictor.predictor_name,
+            "domain": predictor.domain,
+            "problem_type": predictor.problem_type,
+            "algorithm": predictor.algorithm,
+            "dataset_id": predictor.dataset_id,
+            "is_incremental": previous is not None,
+            "seed": spec.seed,
+        },
+    )
+    registered = registry.record_training(settings, record, model, len(table))
+    report(f"registered {record.model_name} version {registered.version}")
+    record_state(
+        store,
+        predictor_id,
+        training_status="completed",
+        training_error=None,
+        trained_algorithm=model.algorithm.value,
+        mlflow_run_id=registered.run_id,
+        model_version=registered.version,
+        accuracy=headline_metric(predictor.problem_type, registered.metrics),
+    )
+    return TrainingResult(
+        registered.version, registered.run_id, model.algorithm.value, registered.metrics
+    )
+
+
+def _registered_model(settings: Settings, predictor: Predictor) -> Any:
+    import tempfile
+    from pathlib import Path
+
+    from lakehouse import registry
+    from lakehouse.model_files import load_model
+
+    assert predictor.model_version is not None
+    with tempfile.TemporaryDirectory(prefix="strata-model-") as scratch:
+        directory = registry.model_directory(
+            settings, predictor.tables.model_name, predictor.model_version, Path(scratch)
+        )
+        return load_model(directory)
+
+
+def explain_predictor(
+    store: MetadataStore,
+    catalog: Catalog,
+    settings: Settings,
+    predictor_id: int,
+    report: Report = quiet,
+) -> LayerResult:
+    """Mean |SHAP| per original feature of the predictor's current model version, written to
+    `gold.<predictor>__shap` and to the training's MLflow run."""
+    import pyarrow as pa
+
+    from lakehouse import registry
+    from lakehouse.explain import feature_importance, importance_figure
+
+    predictor, _ = _load(store, predictor_id)
+    if predictor.model_version is None or predictor.mlflow_run_id is None:
+        raise ConflictError(f"predictor {predictor_id} has no trained model", field="train_id")
+    model = _registered_model(settings, predictor)
+    rows = catalog.load_table(predictor.tables.features.identifier).scan().to_arrow()
+    frame = rows.select(model.features).to_pandas()
+    sample = frame.sample(n=min(MAX_SHAP_ROWS, len(frame)), random_state=0)
+    report(f"explaining {len(sample)} rows with SHAP")
+    importance = feature_importance(model, sample)
+    table = pa.table(
+        {
+            "feature": list(importance),
+            "mean_abs_shap": [float(v) for v in importance.values()],
+            "rank": list(range(1, len(importance) + 1)),
+            "model_version": [predictor.model_version] * len(importance),
+            "computed_at": [datetime.now(UTC)] * len(importance),
+        }
+    )
+    target = predictor.tables.shap
+    snapshot_id = replace_table(catalog, target, table)
+    registry.log_feature_importance(
+        settings, predictor.mlflow_run_id, importance, importance_figure(importance)
+    )
+    record_state(store, predictor_id, shap=True, shap_status="completed", shap_error=None)
+    return LayerResult(
+        table=target.display_name, row_count=len(importance), snapshot_id=snapshot_id
+    )
+
+
+def store_feature_importance(
+    catalog: Catalog, predictor: Predictor, importance: dict[str, float]
+) -> None:
+    """Feature importance a compute engine posted, kept like the SHAP run's own."""
+    import pyarrow as pa
+
+    ranked = sorted(importance.items(), key=lambda item: -item[1])
+    replace_table(
+        catalog,
+        predictor.tables.shap,
+        pa.table(
+            {
+                "feature": [name for name, _ in ranked],
+                "mean_abs_shap": [float(value) for _, value in ranked],
+                "rank": list(range(1, len(ranked) + 1)),
+                "model_version": pa.array([predictor.model_version] * len(ranked), pa.int64()),
+                "computed_at": [datetime.now(UTC)] * len(ranked),
+            }
+        ),
+    )
+
+
+def read_feature_importance(catalog: Catalog, predictor: Predictor) -> dict[str, float]:
+    from pyiceberg.exceptions import NoSuchTableError
+
+    try:
+        rows = catalog.load_table(predictor.tables.shap.identifier).scan().to_arrow()
+    except NoSuchTableError:
+        return {}
+    ordered = sorted(rows.to_pylist(), key=lambda row: row["rank"])
+    return {row["feature"]: row["mean_abs_shap"] for row in ordered}
+
+
+def delete_feature_importance(catalog: Catalog, predictor: Predictor) -> bool:
+    return drop_table(catalog, predictor.tables.shap)
+
+
+def predictions_of(session: Session, actor: Principal, predictor_id: int) -> Sequence[Prediction]:
+    get_predictor(session, actor, predictor_id)
+    query = (
+        select(Prediction)
+        .where(Prediction.tenant_id == actor.tenant_id, Prediction.predictor_id == predictor_id)
+        .order_by(Prediction.id)
+    )
+    return session.scalars(query).all()
+
+
+def get_prediction(session: Session, actor: Principal, prediction_id: int) -> Prediction:
+    prediction = session.get(Prediction, prediction_id)
+    if prediction is None or prediction.tenant_id != actor.tenant_id:
+        raise NotFoundError(f"prediction {prediction_id} not found", field="prediction_id")
+    return prediction
+
+
+def servable(predictor: Predictor) -> int:
+    """The version real-time and batch requests use; a predictor without one is a conflict."""
+    if predictor.training_status in ("submitted", "running") and predictor.model_version is None:
+        raise ConflictError(
+            f"predictor {predictor.id} is still training ({predictor.training_status})",
+            field="train_id",
+        )
+    if predictor.model_version is None:
+        raise ConflictError(
+            f"predictor {predictor.id} has no trained model ({predictor.training_status})",
+            field="train_id",
+        )
+    return predictor.model_version
+
+
+def feature_columns(predictor: Predictor) -> list[str]:
+    return [c["column_name"] for c in predictor.columns if c["attribute_name"] == "Feature"]
+
+
+def create_batch_prediction(
+    session: Session, actor: Principal, catalog: Catalog, predictor_id: int, dataset_id: int
+) -> Prediction:
+    """Record a batch prediction of a dataset, checked to hold the model's features."""
+    from pyiceberg.exceptions import NoSuchTableError
+
+    predictor = get_predictor(session, actor, predictor_id)
+    version = servable(predictor)
+    dataset = datasets.get_dataset(session, actor, dataset_id)
+    try:
+        table = catalog.load_table(dataset.tables.silver.identifier)
+    except NoSuchTableError:
+        raise ConflictError(
+            f"dataset {dataset_id} has no validated rows yet ({dataset.validation_status})",
+            field="dataset_id",
+        ) from None
+    present = {f.name for f in table.schema().fields}
+    missing = [c for c in feature_columns(predictor) if c not in present]
+    if missing:
+        raise InvalidInputError(
+            f"dataset {dataset_id} lacks the feature column '{missing[0]}' the model needs",
+            field="dataset_id",
+        )
+    prediction = Prediction(
+        tenant_id=actor.tenant_id,
+        predictor_id=predictor.id,
+        prediction_type="batch",
+        dataset_id=dataset.id,
+        input_data=f"dataset_id:{dataset.id}",
+        output=None,
+        status="submitted",
+        model_version=version,
+        created_by=actor.username,
+    )
+    session.add(prediction)
+    session.flush()
+    return prediction
+
+
+def score_dataset(
+    store: MetadataStore,
+    catalog: Catalog,
+    settings: Settings,
+    prediction_id: int,
+    report: Report = quiet,
+) -> LayerResult:
+    """Score a dataset's validated rows into `gold.<predictor>__predictions` (this prediction's
+    rows replaced, others kept) and a CSV file to download."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    from lakehouse.landing import LandingStore
+
+    with store.session() as session:
+        prediction = session.get(Prediction, prediction_id)
+        if prediction is None:
+            raise NotFoundError(f"prediction {prediction_id} not found", field="prediction_id")
+        predictor = session.get(Predictor, prediction.predictor_id)
+        dataset = session.get(Dataset, prediction.dataset_id) if prediction.dataset_id else None
+        if predictor is None or dataset is None:
+            raise NotFoundError(
+                f"the predictor or dataset of prediction {prediction_id} is gone",
+                field="prediction_id",
+            )
+        prediction.status = "running"
+        session.expunge_all()
+    model = _registered_model(settings, predictor)
+    rows = catalog.load_table(dataset.tables.silver.identifier).scan().to_arrow()
+    report(f"scoring {rows.num_rows} rows of {dataset.tables.silver.display_name}")
+    frame = rows.select([c for c in model.features if c in rows.column_names]).to_pandas()
+    for name in model.features:
+        if name not in frame.columns:
+            frame[name] = None
+    ids = [c["column_name"] for c in predictor.columns if c["attribute_name"] == "Id"]
+    keys = [c for c in [*ids, *LINEAGE] if c in rows.column_names]
+    result = rows.select(keys)
+    result = result.append_column("prediction", pa.array(model.predict(frame)))
+    probabilities = model.predict_proba(frame)
+    if probabilities is not None and model.classes is not None:
+        for index, label in enumerate(model.classes):
+            result = result.append_column(f"probability_{label}", pa.array(probabilities[:, index]))
+    count = result.num_rows
+    result = result.append_column(
+        "model_version", pa.repeat(pa.scalar(prediction.model_version, pa.int64()), count)
+    )
+    result = result.append_column(
+        "scored_at", pa.repeat(pa.scalar(datetime.now(UTC), pa.timestamp("us", tz="UTC")), count)
+    )
+    result = result.append_column(
+        "prediction_id", pa.repeat(pa.scalar(prediction_id, pa.int64()), count)
+    )
+    target = predictor.tables.predictions
+    snapshot_id = replace_table(catalog, target, result, where=("prediction_id", prediction_id))
+    landing = LandingStore(settings.landing_dir)
+    relative = f"predictions/{prediction_id}_{predictor.table_name}__predictions.csv"
+    path = landing.tenant_area(predictor.tenant_id) / relative
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pacsv.write_csv(result, path)
+    with store.session() as session:
+        saved = session.get(Prediction, prediction_id)
+        if saved is not None:
+            saved.status = "completed"
+            saved.no_of_records = count
+            saved.result_path = relative
+            saved.error = None
+            saved.modified_at = utcnow()
+    return LayerResult(table=target.display_name, row_count=count, snapshot_id=snapshot_id)
+
+
+def mark_prediction_failed(store: MetadataStore, prediction_id: int, error: str) -> None:
+    with store.session() as session:
+        prediction = session.get(Prediction, prediction_id)
+        if prediction is not None:
+            prediction.status = "failed"
+            prediction.error = error[:4000]
+            prediction.modified_at = utcnow()
