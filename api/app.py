@@ -12,10 +12,12 @@ from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from api.controllers.auth import LoginController
 from api.controllers.datalake import DatalakeController
 from api.controllers.datasets import DatasetController, FileController
+from api.controllers.inference import InferenceController
 from api.controllers.rbac import RBACController
 from api.controllers.runs import RayController, RunController
 from api.controllers.templates import TemplateController
 from api.controllers.tenants import TenantController
+from api.controllers.train import TrainController
 from api.controllers.users import UserController
 from api.controllers.utils import UtilsController
 from api.dependencies import DEPENDENCIES
@@ -34,6 +36,8 @@ CONTROLLERS = [
     DatasetController,
     FileController,
     DatalakeController,
+    TrainController,
+    InferenceController,
     UtilsController,
     RunController,
     RayController,

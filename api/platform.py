@@ -1,4 +1,5 @@
-"""What the API holds for its lifetime: settings, metadata store, tokens, runs, query engine."""
+"""What the API holds for its lifetime: settings, metadata store, tokens, runs, query engine,
+served models and the prediction log."""
 
 from __future__ import annotations
 
@@ -13,9 +14,11 @@ from sqlalchemy.orm import Session
 from lakehouse.accounts import SessionIssuer
 from lakehouse.bootstrap import BootstrapResult, bootstrap
 from lakehouse.landing import LandingStore
+from lakehouse.prediction_log import PredictionLog
 from lakehouse.query import QueryEngine, open_engine
 from lakehouse.rbac import Principal
 from lakehouse.security import TokenSigner, signing_secret
+from lakehouse.serving import ModelCache
 from lakehouse.settings import Settings
 from lakehouse.store import MetadataStore
 from pipelines.gateway import RunGateway, open_gateway
@@ -44,6 +47,18 @@ class Platform:
     def engine(self) -> QueryEngine:
         return open_engine(self.settings)
 
+    @cached_property
+    def models(self) -> ModelCache:
+        from lakehouse import registry
+
+        return ModelCache(
+            lambda name, version, into: registry.model_directory(self.settings, name, version, into)
+        )
+
+    @cached_property
+    def prediction_log(self) -> PredictionLog:
+        return PredictionLog(self.store)
+
     def start(self) -> BootstrapResult:
         result = bootstrap(self.store, self.settings)
         if result.generated_password is not None:
@@ -65,6 +80,8 @@ class Platform:
             self.gateway.close()
         if "engine" in self.__dict__:
             self.engine.close()
+        if "prediction_log" in self.__dict__:
+            self.prediction_log.close()
         self.store.dispose()
 
     def session(self) -> Iterator[Session]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 from typing import Any
 
 import anyio
@@ -45,3 +46,16 @@ def requires_permission(permission: str) -> Guard:
 
     guard.__name__ = f"requires_{permission.replace(':', '_')}"
     return guard
+
+
+def requires_service_token(connection: ASGIConnection[Any, Any, Any, Any], _: Any) -> None:
+    """A guard for callbacks of compute engines: the bearer token must be the configured
+    service token; with none configured, every call is refused."""
+    expected = connection.app.state.platform.settings.service_token
+    scheme, _, token = connection.headers.get("Authorization", "").partition(" ")
+    if (
+        expected is None
+        or scheme.lower() != "bearer"
+        or not hmac.compare_digest(token.strip().encode(), expected.get_secret_value().encode())
+    ):
+        raise AuthenticationError("this callback needs the service token as a bearer token")

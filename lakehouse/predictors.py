@@ -25,6 +25,7 @@ from lakehouse.training import (
     ColumnRole,
     ProblemType,
     Report,
+    TrainedModel,
     TrainingSpec,
     quiet,
 )
@@ -648,3 +649,33 @@ def mark_prediction_failed(store: MetadataStore, prediction_id: int, error: str)
             prediction.status = "failed"
             prediction.error = error[:4000]
             prediction.modified_at = utcnow()
+
+
+def series_history(
+    catalog: Catalog, dataset: Dataset, model: TrainedModel, unique_id: str | None
+) -> list[tuple[str, float]]:
+    """The latest values of one series in a dataset's validated rows, oldest first."""
+    import pandas as pd
+    import pyarrow.compute as pc
+
+    setup = model.forecast
+    if setup is None:
+        raise InvalidInputError("this predictor does not forecast", field="train_id")
+    table = validated_table(catalog, dataset)
+    columns = [c for c in (setup.target, setup.timestamp, setup.series) if c]
+    present = {f.name for f in table.schema().fields}
+    missing = [c for c in columns if c not in present]
+    if missing:
+        raise InvalidInputError(
+            f"dataset {dataset.id} lacks the column '{missing[0]}' the model reads",
+            field="dataset_id",
+        )
+    rows = table.scan(selected_fields=tuple(columns)).to_arrow()
+    if setup.series is not None:
+        rows = rows.filter(pc.equal(pc.cast(rows[setup.series], "string"), unique_id or ""))
+    frame = rows.to_pandas().dropna(subset=[setup.target, setup.timestamp])
+    frame = frame.sort_values(setup.timestamp).tail(setup.lags)
+    return [
+        (pd.Timestamp(moment).isoformat(), float(value))
+        for moment, value in zip(frame[setup.timestamp], frame[setup.target], strict=True)
+    ]

@@ -28,6 +28,9 @@ TENANT_PERMISSIONS: tuple[str, ...] = (
     "datasets:read",
     "datasets:manage",
     "datalake:read",
+    "models:read",
+    "models:train",
+    "models:predict",
 )
 # Permissions only the platform administrator holds; no role can carry them.
 PLATFORM_PERMISSIONS: tuple[str, ...] = ("tenants:manage", "platform:selfcheck")

@@ -163,6 +163,7 @@ def record_training(
             {
                 **record.params,
                 "trained_algorithm": model.algorithm.value,
+                "model_class": type(model.pipeline.named_steps["model"]).__name__,
                 "rows": rows,
                 "features": len(model.features),
             }
@@ -224,8 +225,32 @@ def model_directory(settings: Settings, model_name: str, version: int, into: Pat
     return Path(local)
 
 
-def run_metrics(settings: Settings, run_id: str) -> dict[str, float]:
-    return dict(use_tracking_store(settings).get_run(run_id).data.metrics)
+@dataclass(frozen=True)
+class RunRecord:
+    params: dict[str, str]
+    metrics: dict[str, float]
+
+
+def training_run(settings: Settings, run_id: str) -> RunRecord:
+    """A training run's params and metrics; NotFoundError when the run is gone."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        data = use_tracking_store(settings).get_run(run_id).data
+    except MlflowException as exc:
+        raise NotFoundError(f"MLflow run {run_id} not found", field="train_id") from exc
+    return RunRecord(params=dict(data.params), metrics=dict(data.metrics))
+
+
+def run_artifact(settings: Settings, run_id: str, path: str, into: Path) -> Path:
+    """One artifact of a run, downloaded into `into`."""
+    from mlflow.exceptions import MlflowException
+
+    client = use_tracking_store(settings)
+    try:
+        return Path(client.download_artifacts(run_id, path, str(into)))
+    except (MlflowException, OSError) as exc:
+        raise NotFoundError(f"artifact {path} of run {run_id} not found") from exc
 
 
 def delete_registered_model(settings: Settings, model_name: str) -> bool:

@@ -171,6 +171,7 @@ class FeatureInput:
 class ForecastSetup:
     """How a forecast model reads a series: its columns, lags, spread and latest values."""
 
+    target: str
     timestamp: str
     series: str | None
     lags: int
@@ -728,6 +729,7 @@ def train_forecast(table: pa.Table, spec: TrainingSpec, report: Report) -> Train
             }
         )
     model.forecast = ForecastSetup(
+        target=spec.target,
         timestamp=timestamp,
         series=series,
         lags=lags,
@@ -764,3 +766,101 @@ def recursive_forecast(
         window.append(value)
         window = window[-lags:]
     return np.asarray(predictions)
+
+
+@dataclass(frozen=True)
+class ForecastPoint:
+    date: str
+    value: float
+    lower: float
+    upper: float
+    confidence: float = 0.95
+
+
+# Frequencies as clients name them, as pandas offsets.
+FREQUENCIES = {
+    "hour": "h",
+    "day": "D",
+    "week": "W",
+    "month": "MS",
+    "quarter": "QS",
+    "year": "YS",
+}
+
+
+def forecast(
+    model: TrainedModel,
+    unique_id: str | None,
+    steps: int,
+    frequency: str | None,
+    history: list[tuple[str, float]] | None = None,
+) -> list[ForecastPoint]:
+    """The next `steps` values of a series after its latest known ones (from training, unless
+    `history` is given), each with a 95% prediction interval widening with the horizon."""
+    import math
+
+    import pandas as pd
+
+    setup = model.forecast
+    if setup is None:
+        raise InvalidInputError("this predictor does not forecast", field="train_id")
+    key = unique_id or ""
+    if history is None:
+        if key not in setup.history:
+            known = ", ".join(list(setup.history)[:10])
+            raise InvalidInputError(
+                f"unknown series '{key}'; known series include {known}", field="unique_id"
+            )
+        history = setup.history[key]
+    if len(history) < setup.lags:
+        raise InvalidInputError(
+            f"series '{key}' has {len(history)} values; the model needs the last {setup.lags}",
+            field="unique_id",
+        )
+    offset = offset_of(frequency, setup.frequency)
+    last = pd.Timestamp(history[-1][0])
+    dates = pd.date_range(last, periods=steps + 1, freq=offset)[1:]
+    values = recursive_forecast(
+        model.pipeline,
+        np_array([value for _, value in history]),
+        pd.Series(dates),
+        setup.lags,
+    )
+    points = []
+    for step, (moment, value) in enumerate(zip(dates, values, strict=True), start=1):
+        spread = INTERVAL_Z * setup.sigma * math.sqrt(step)
+        points.append(
+            ForecastPoint(
+                date=moment.date().isoformat()
+                if moment == moment.normalize()
+                else moment.isoformat(),
+                value=float(value),
+                lower=float(value - spread),
+                upper=float(value + spread),
+            )
+        )
+    return points
+
+
+def offset_of(frequency: str | None, trained: str | None) -> Any:
+    """A pandas offset for a client's frequency name ('Week', 'D'...), else the trained one."""
+    import pandas as pd
+
+    text = (frequency or "").strip()
+    alias = FREQUENCIES.get(text.lower().removesuffix("ly").removesuffix("s"), text)
+    if text.lower() == "daily":
+        alias = "D"
+    try:
+        return pd.tseries.frequencies.to_offset(alias or trained)
+    except (ValueError, TypeError):
+        pass
+    raise InvalidInputError(
+        f"unknown frequency '{frequency}'; use one of {', '.join(f.title() for f in FREQUENCIES)}",
+        field="frequency",
+    )
+
+
+def np_array(values: list[float]) -> np.ndarray:
+    import numpy as np
+
+    return np.asarray(values, dtype=float)

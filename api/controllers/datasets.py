@@ -12,6 +12,7 @@ from litestar.response import File
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 from sqlalchemy.orm import Session
 
+from api import run_state
 from api.platform import Platform
 from api.schemas import (
     DatasetLocation,
@@ -33,7 +34,7 @@ from api.schemas import (
 from api.security import requires_permission
 from lakehouse import datasets
 from lakehouse.catalog import open_catalog
-from lakehouse.errors import ConflictError, InvalidInputError, NotFoundError, StrataError
+from lakehouse.errors import ConflictError, InvalidInputError, StrataError
 from lakehouse.formats import preview_lines
 from lakehouse.store import DataFile, Dataset
 from pipelines.gateway import TENANT_TAG
@@ -81,31 +82,19 @@ def start_ingestion(db: Session, platform: Platform, dataset: Dataset) -> None:
 
 
 def ensure_idle(platform: Platform, dataset: Dataset) -> None:
-    """Refuse (409) to change a dataset while a run writes its tables: one writer at a time."""
-    if dataset.last_run_id is None:
-        return
-    try:
-        run = platform.gateway.status(dataset.last_run_id)
-    except NotFoundError:
-        return
-    if not run.is_finished:
-        raise ConflictError(
-            f"dataset {dataset.id} is being ingested by run {run.run_id} ({run.status}); "
-            "wait for it to finish or terminate it first",
-            field="dataset_id",
-        )
+    """Refuse (409) to change a dataset while a run writes its tables."""
+    run_state.ensure_idle(
+        platform.gateway, dataset.last_run_id, f"dataset {dataset.id}", "dataset_id"
+    )
 
 
 def validation_state(platform: Platform, dataset: Dataset) -> tuple[str, str | None]:
     """The dataset's state; a run that ended without a verdict shows as failed, never pending."""
     status, error = dataset.validation_status, dataset.validation_error
     if status in ("pending", "running") and dataset.last_run_id is not None:
-        try:
-            run = platform.gateway.status(dataset.last_run_id)
-        except NotFoundError:
-            return "failed", f"validation run {dataset.last_run_id} no longer exists"
-        if run.status in ("FAILURE", "CANCELED"):
-            return "failed", f"validation run {run.run_id} ended {run.status}"
+        failure = run_state.run_failure(platform.gateway, dataset.last_run_id, "validation")
+        if failure is not None:
+            return "failed", failure
     return status, error
 
 

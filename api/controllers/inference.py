@@ -1,0 +1,240 @@
+"""Inference (module 9): real-time, form-based, batch and forecast predictions."""
+
+from __future__ import annotations
+
+from litestar import Controller, Request, get, post
+from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED
+from sqlalchemy.orm import Session
+
+from api import run_state
+from api.platform import Platform
+from api.schemas import (
+    BatchRequest,
+    BatchResult,
+    BatchSubmitted,
+    ForecastAnswer,
+    ForecastPointPublic,
+    ForecastRequest,
+    FormField,
+    InferenceAnswer,
+    InferenceRequest,
+    PredictionForm,
+    PredictionRecord,
+    PredictionsPublic,
+    QueryId,
+)
+from api.security import requires_permission
+from lakehouse import datasets, predictors
+from lakehouse.catalog import open_catalog
+from lakehouse.errors import InvalidInputError, StrataError
+from lakehouse.serving import ServingModel
+from lakehouse.store import Predictor
+from lakehouse.training import Attribute, forecast
+from pipelines.gateway import TENANT_TAG
+from pipelines.names import BATCH_PREDICTION_JOB, PREDICTOR_PARTITIONS
+
+READ = [requires_permission("models:read")]
+PREDICT = [requires_permission("models:predict")]
+
+
+def served(platform: Platform, predictor: Predictor) -> ServingModel:
+    """The predictor's current version, loaded once and kept until a newer one is trained."""
+    version = predictors.servable(predictor)
+    return platform.models.get(predictor.tables.model_name, version)
+
+
+def target_of(predictor: Predictor) -> str:
+    return next(
+        c["column_name"] for c in predictor.columns if c["attribute_name"] == Attribute.TARGET
+    )
+
+
+class InferenceController(Controller):
+    path = "/api/v1/inference"
+    tags = ["Inference"]
+
+    @post("/", operation_id="predict", guards=PREDICT, status_code=HTTP_200_OK, sync_to_thread=True)
+    def predict(
+        self, db: Session, request: Request, platform: Platform, data: InferenceRequest
+    ) -> InferenceAnswer:
+        """Predict one row: features are checked against the model's input schema."""
+        predictor = predictors.get_predictor(db, request.user, data.train_id)
+        target = target_of(predictor)
+        if data.target is not None and data.target != target:
+            raise InvalidInputError(
+                f"this model predicts '{target}', not '{data.target}'", field="target"
+            )
+        model = served(platform, predictor)
+        answer = model.predict(data.features)
+        platform.prediction_log.record(
+            tenant_id=predictor.tenant_id,
+            predictor_id=predictor.id,
+            prediction_type="realtime",
+            dataset_id=None,
+            input_data=data.features,
+            output={"prediction": answer.prediction, "probabilities": answer.probabilities},
+            status="completed",
+            no_of_records=1,
+            model_version=model.version,
+            created_by=request.user.username,
+        )
+        return InferenceAnswer(
+            prediction=answer.prediction,
+            accuracy=predictor.accuracy,
+            probabilities=answer.probabilities,
+            model_version=model.version,
+        )
+
+    @get(
+        "/form-based-prediction",
+        operation_id="prediction_form",
+        guards=READ,
+        sync_to_thread=True,
+    )
+    def form(
+        self, db: Session, request: Request, platform: Platform, id: QueryId
+    ) -> PredictionForm:
+        """The fields of the model's input form, with their types and defaults."""
+        predictor = predictors.get_predictor(db, request.user, id)
+        model = served(platform, predictor)
+        return PredictionForm(
+            id=predictor.id,
+            headers=[
+                FormField(
+                    column_name=f.column_name,
+                    data_type=f.data_type,
+                    default_value=None if f.default_value is None else f"{f.default_value:g}",
+                    required=f.required,
+                )
+                for f in model.inputs.values()
+            ],
+            target=target_of(predictor),
+            preprocess_id=predictor.preprocess_id,
+        )
+
+    @post(
+        "/forecast",
+        operation_id="forecast",
+        guards=PREDICT,
+        status_code=HTTP_200_OK,
+        sync_to_thread=True,
+    )
+    def forecast(
+        self, db: Session, request: Request, platform: Platform, data: ForecastRequest
+    ) -> ForecastAnswer:
+        """The next `steps` values of a series, with a 95% prediction interval."""
+        predictor = predictors.get_predictor(db, request.user, data.train_id)
+        model = served(platform, predictor)
+        history = None
+        if data.dataset_id is not None:
+            dataset = datasets.get_dataset(db, request.user, data.dataset_id)
+            history = predictors.series_history(
+                open_catalog(platform.settings), dataset, model.model, data.unique_id
+            )
+        points = forecast(model.model, data.unique_id, data.steps, data.frequency, history)
+        return ForecastAnswer(forecast=[ForecastPointPublic(**vars(p)) for p in points])
+
+    def _batch(
+        self, db: Session, request: Request, platform: Platform, data: BatchRequest
+    ) -> BatchSubmitted:
+        prediction = predictors.create_batch_prediction(
+            db, request.user, open_catalog(platform.settings), data.train_id, data.dataset_id
+        )
+        db.commit()
+        try:
+            platform.gateway.add_partition(PREDICTOR_PARTITIONS, str(data.train_id))
+            run_id = platform.gateway.submit(
+                BATCH_PREDICTION_JOB,
+                partition_key=str(data.train_id),
+                run_config={
+                    "ops": {"batch_predictions": {"config": {"prediction_id": prediction.id}}}
+                },
+                tags={TENANT_TAG: prediction.tenant_id},
+            )
+        except StrataError as exc:
+            prediction.status, prediction.error = "failed", f"could not start: {exc.message}"
+            db.commit()
+            raise
+        prediction.run_id = run_id
+        db.commit()
+        return BatchSubmitted(
+            message="Batch prediction job started successfully.",
+            status_code=202,
+            prediction_id=prediction.id,
+            job_id=run_id,
+        )
+
+    @post(
+        "/batchPrediction",
+        operation_id="batch_prediction",
+        guards=PREDICT,
+        status_code=HTTP_202_ACCEPTED,
+        sync_to_thread=True,
+    )
+    def batch_prediction(
+        self, db: Session, request: Request, platform: Platform, data: BatchRequest
+    ) -> BatchSubmitted:
+        """Start a run scoring a dataset's validated rows with the current model version."""
+        return self._batch(db, request, platform, data)
+
+    @post(
+        "/batch-prediction",
+        operation_id="batch_prediction_alias",
+        guards=PREDICT,
+        status_code=HTTP_202_ACCEPTED,
+        sync_to_thread=True,
+    )
+    def batch_prediction_alias(
+        self, db: Session, request: Request, platform: Platform, data: BatchRequest
+    ) -> BatchSubmitted:
+        """The same as batchPrediction."""
+        return self._batch(db, request, platform, data)
+
+    @get("/result", operation_id="batch_prediction_result", guards=READ, sync_to_thread=True)
+    def result(
+        self, db: Session, request: Request, platform: Platform, prediction_id: QueryId
+    ) -> BatchResult:
+        """A batch prediction's state and, once completed, where its CSV is."""
+        prediction = predictors.get_prediction(db, request.user, prediction_id)
+        status, error = prediction.status, prediction.error
+        if status in ("submitted", "running") and prediction.run_id is not None:
+            failure = run_state.run_failure(platform.gateway, prediction.run_id, "batch")
+            if failure is not None:
+                status, error = "failed", failure
+        return BatchResult(
+            status=status,
+            result_path=prediction.result_path,
+            file_id=None,
+            dataset_id=prediction.dataset_id,
+            no_of_records=prediction.no_of_records,
+            error=error,
+        )
+
+    @get("/predictions", operation_id="list_predictions", guards=READ, sync_to_thread=True)
+    def predictions(
+        self, db: Session, request: Request, platform: Platform, train_id: QueryId
+    ) -> PredictionsPublic:
+        """Every real-time and batch prediction of a model."""
+        platform.prediction_log.flush()
+        predictor = predictors.get_predictor(db, request.user, train_id)
+        return PredictionsPublic(
+            data=[
+                PredictionRecord(
+                    prediction_id=p.id,
+                    train_id=predictor.id,
+                    date=p.created_at,
+                    dataset_id=p.dataset_id,
+                    predictor_name=predictor.predictor_name,
+                    prediction_type=p.prediction_type,
+                    input_data=p.input_data,
+                    output=p.output,
+                    status=p.status,
+                    no_of_records=p.no_of_records,
+                    accuracy=predictor.accuracy,
+                    problem_type=predictor.problem_type,
+                    domain_name=predictor.domain,
+                    model_version=p.model_version,
+                )
+                for p in predictors.predictions_of(db, request.user, train_id)
+            ]
+        )
