@@ -1,0 +1,275 @@
+"""Models end to end through the API: upload, validate, train, summarise, explain, predict."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+from litestar.testing import TestClient
+
+from lakehouse.catalog import open_catalog
+from lakehouse.naming import PredictorTables
+from lakehouse.settings import Settings
+from lakehouse.tracking import tracking_client
+from lakehouse.training import SEED, split_rows
+from tests.api.helpers import admin_headers, me, new_tenant_with_admin
+from tests.api.test_datasets import upload
+from tests.conftest import make_settings
+from tests.pipelines.runs import wait_for
+
+FINAL = {"SUCCESS", "FAILURE", "CANCELED"}
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str) -> Settings:
+    return make_settings(tmp_path, database_url=database_url, workers=1)
+
+
+@pytest.fixture
+def sqlite_client(tmp_path: Path) -> Any:
+    from api.app import create_app
+
+    with TestClient(create_app(make_settings(tmp_path, workers=1))) as test_client:
+        yield test_client
+
+
+def bundled(name: str) -> pd.DataFrame:
+    """A scikit-learn bundled dataset with an id column and, for classes, their names."""
+    from sklearn import datasets
+
+    loaded = getattr(datasets, f"load_{name}")(as_frame=True)
+    frame = loaded.frame
+    if name != "diabetes":
+        names = list(loaded.target_names)
+        frame["target"] = [str(names[int(v)]) for v in frame["target"]]
+    frame.insert(0, "row_id", range(1, len(frame) + 1))
+    return frame
+
+
+def as_csv(frame: pd.DataFrame) -> bytes:
+    return frame.to_csv(index=False).encode()
+
+
+def call(client: TestClient, method: str, path: str, headers: dict[str, str], **kw: Any) -> Any:
+    response = client.request(method, f"/api/v1/{path}", headers=headers, **kw)
+    assert response.status_code in (200, 201, 202), response.text
+    return response.json()
+
+
+def valid_dataset(client: TestClient, headers: dict[str, str], name: str, data: bytes) -> int:
+    response = upload(client, headers, [(f"{name}.csv", data)], dataset_name=name)
+    assert response.status_code == 201, response.text
+    dataset_id: int = response.json()["dataset_id"]
+    listed = call(client, "GET", "dataset/list", headers)["data"]
+    run_id = next(d for d in listed if d["id"] == dataset_id)["last_run_id"]
+    assert wait_for(client, headers, run_id, FINAL)["status"] == "SUCCESS"
+    listed = call(client, "GET", "dataset/list", headers)["data"]
+    assert next(d for d in listed if d["id"] == dataset_id)["is_valid"]
+    return dataset_id
+
+
+def roles(frame: pd.DataFrame, target: str = "target", **special: str) -> list[dict[str, str]]:
+    assigned = {"row_id": "Id", target: "Target", **special}
+    return [{"column_name": c, "attribute_name": assigned.get(c, "Feature")} for c in frame.columns]
+
+
+def trained(client: TestClient, headers: dict[str, str], request: dict[str, Any]) -> dict[str, Any]:
+    """Create a training, wait for its run, and return its list entry."""
+    created = client.post("/api/v1/train/", json=request, headers=headers)
+    assert created.status_code == 201, created.text
+    body = created.json()
+    assert body["training_status"] == "submitted"
+    run = wait_for(client, headers, body["last_run_id"], FINAL, timeout=300)
+    entry = next(
+        t for t in call(client, "GET", "train/list", headers)["data"] if t["id"] == body["id"]
+    )
+    assert run["status"] == "SUCCESS", entry
+    assert entry["training_status"] == "completed"
+    return entry
+
+
+def test_binary_classification_end_to_end(client: TestClient, settings: Settings) -> None:
+    headers = admin_headers(client)
+    tenant_id = me(client, headers)["tenant_id"]
+    frame = bundled("breast_cancer")
+    features = [c for c in frame.columns if c not in ("row_id", "target")]
+    dataset_id = valid_dataset(client, headers, "cancer", as_csv(frame))
+
+    details = call(
+        client,
+        "POST",
+        "train/get_details",
+        headers,
+        json={
+            "dataset_id": dataset_id,
+            "predictor_name": "cancer risk",
+            "domain": "Health",
+            "problem_type": "Classification",
+        },
+    )
+    assert details["attributes"] == ["Id", "Target", "Feature", "Timestamp", "Series", "Ignore"]
+    schema = {c["column_name"]: c["data_type"] for c in details["dataset_schema"]}
+    assert schema["target"] == "String" and schema["mean radius"] == "Float"
+
+    request = {
+        "dataset_id": dataset_id,
+        "predictor_name": "cancer risk",
+        "domain": "Health",
+        "problem_type": "Classification",
+        "columns": roles(frame),
+        "shap_enabled": True,
+    }
+    created = client.post("/api/v1/train/", json=request, headers=headers)
+    assert created.status_code == 201, created.text
+    train_id = created.json()["id"]
+    # Until a version is registered, the model cannot answer.
+    early = client.post(
+        "/api/v1/inference/",
+        json={"train_id": train_id, "features": {"mean radius": 1.0}},
+        headers=headers,
+    )
+    assert early.status_code == 409 and early.json()["field"] == "train_id"
+    run = wait_for(client, headers, created.json()["last_run_id"], FINAL, timeout=300)
+    assert run["status"] == "SUCCESS"
+    [entry] = call(client, "GET", "train/refresh", headers)["data"]
+    assert entry["training_status"] == "completed" and entry["model_version"] == 1
+    assert entry["accuracy"] >= 0.94 and entry["dataset_name"] == "cancer"
+
+    # The summary is MLflow's record of the run.
+    summary = call(client, "GET", "train/model-summary", headers, params={"train_id": train_id})
+    mlflow = tracking_client(settings)
+    tables = PredictorTables(tenant_id, "cancer_risk")
+    [version] = mlflow.search_model_versions(f"name = '{tables.model_name}'")
+    run_data = mlflow.get_run(version.run_id).data
+    assert summary["model_summary"]["accuracy"] == run_data.metrics["accuracy"] >= 0.94
+    assert summary["model_summary"]["f1_score"] == run_data.metrics["f1"]
+    assert sum(map(sum, summary["confusion_matrix"])) == len(split_rows(len(frame), SEED).test)
+    assert {"roc_auc", "cv_accuracy_mean", "cv_accuracy_std"} <= set(run_data.metrics)
+    artifacts = {a.path for a in mlflow.list_artifacts(version.run_id, "plots")}
+    assert artifacts == {
+        "plots/confusion_matrix.png",
+        "plots/roc_curve.png",
+        "plots/learning_curve.png",
+    }
+    assert {a.path for a in mlflow.list_artifacts(version.run_id, "shap")} == {
+        "shap/feature_importance.json",
+        "shap/summary.png",
+    }
+    from mlflow.models import get_model_info
+
+    info = get_model_info(f"models:/{tables.model_name}/1")
+    assert info.signature.inputs.input_names() == features
+
+    # SHAP ran in the same run: mean |SHAP| per original feature, largest first.
+    shap = call(
+        client, "GET", "train/view-feature-importance", headers, params={"train_id": train_id}
+    )
+    assert shap["status"] == "completed" and set(shap["feature_importance"]) == set(features)
+    values = list(shap["feature_importance"].values())
+    assert values == sorted(values, reverse=True) and values[0] > 0
+    catalog = open_catalog(settings)
+    assert catalog.load_table(tables.shap.identifier).scan().to_arrow().num_rows == len(features)
+
+    # Real time: the first row's features give its class with probabilities.
+    row = {name: float(frame.loc[0, name]) for name in features}
+    answer = call(
+        client,
+        "POST",
+        "inference/",
+        headers,
+        json={"train_id": train_id, "features": row, "target": "target"},
+    )
+    assert answer["prediction"] == frame.loc[0, "target"] == "malignant"
+    assert set(answer["probabilities"]) == {"benign", "malignant"}
+    assert sum(answer["probabilities"].values()) == pytest.approx(1.0)
+    assert answer["accuracy"] == entry["accuracy"] and answer["model_version"] == 1
+    as_text = call(
+        client,
+        "POST",
+        "inference/",
+        headers,
+        json={"train_id": train_id, "features": {k: str(v) for k, v in row.items()}},
+    )
+    assert as_text["probabilities"] == answer["probabilities"]
+    for features_sent, field in [
+        ({**row, "mean radius": "wide"}, "features.mean radius"),
+        ({**row, "colour": 1}, "features.colour"),
+        ({k: v for k, v in row.items() if k != "worst area"}, "features.worst area"),
+    ]:
+        refused = client.post(
+            "/api/v1/inference/",
+            json={"train_id": train_id, "features": features_sent},
+            headers=headers,
+        )
+        assert refused.status_code == 422 and refused.json()["field"] == field, refused.text
+    wrong_target = client.post(
+        "/api/v1/inference/",
+        json={"train_id": train_id, "features": row, "target": "other"},
+        headers=headers,
+    )
+    assert wrong_target.status_code == 422 and wrong_target.json()["field"] == "target"
+
+    form = call(client, "GET", "inference/form-based-prediction", headers, params={"id": train_id})
+    assert [h["column_name"] for h in form["headers"]] == features
+    assert {h["data_type"] for h in form["headers"]} == {"Float"}
+    assert form["target"] == "target"
+
+    # Batch: the whole dataset scored into the gold table and a CSV.
+    batch = client.post(
+        "/api/v1/inference/batch-prediction",
+        json={"train_id": train_id, "dataset_id": dataset_id},
+        headers=headers,
+    )
+    assert batch.status_code == 202 and batch.json()["status_code"] == 202, batch.text
+    assert wait_for(client, headers, batch.json()["job_id"], FINAL)["status"] == "SUCCESS"
+    prediction_id = batch.json()["prediction_id"]
+    result = call(
+        client, "GET", "inference/result", headers, params={"prediction_id": prediction_id}
+    )
+    assert result["status"] == "completed" and result["no_of_records"] == len(frame)
+    assert result["dataset_id"] == dataset_id
+    download = client.get(
+        "/api/v1/files/download", params={"file_path": result["result_path"]}, headers=headers
+    )
+    assert download.status_code == 200
+    scored = list(csv.DictReader(io.StringIO(download.text)))
+    assert len(scored) == len(frame)
+    assert {"row_id", "prediction", "probability_benign", "model_version"} <= set(scored[0])
+    hits = sum(r["prediction"] == frame.loc[int(r["row_id"]) - 1, "target"] for r in scored)
+    assert hits / len(scored) >= 0.94
+    gold = catalog.load_table(tables.predictions.identifier).scan().to_arrow()
+    assert gold.num_rows == len(frame) and set(gold["prediction_id"].to_pylist()) == {prediction_id}
+
+    logged = call(client, "GET", "inference/predictions", headers, params={"train_id": train_id})
+    kinds = [p["prediction_type"] for p in logged["data"]]
+    assert kinds.count("realtime") == 2 and kinds.count("batch") == 1
+    realtime = next(p for p in logged["data"] if p["prediction_type"] == "realtime")
+    assert realtime["input_data"] == row and realtime["output"]["prediction"] == "malignant"
+
+    # Another tenant sees none of it.
+    _, other = new_tenant_with_admin(client, headers, "other")
+    for method, path, kwargs in [
+        ("GET", "train/model-summary", {"params": {"train_id": train_id}}),
+        ("POST", "inference/", {"json": {"train_id": train_id, "features": row}}),
+        ("GET", "inference/result", {"params": {"prediction_id": prediction_id}}),
+        ("DELETE", f"train/delete/{train_id}", {}),
+    ]:
+        response = client.request(method, f"/api/v1/{path}", headers=other, **kwargs)
+        assert response.status_code == 404, (path, response.text)
+
+    # Delete removes the model versions and gold tables, and nothing else.
+    deleted = call(client, "DELETE", f"train/delete/{train_id}", headers)
+    assert deleted == {"status_code": 200, "message": "Training job deleted successfully"}
+    assert mlflow.search_model_versions(f"name = '{tables.model_name}'") == []
+    assert not any(catalog.table_exists(ref.identifier) for ref in tables.all())
+    assert call(client, "GET", "dataset/view", headers, params={"dataset_id": dataset_id})[
+        "preview"
+    ]
+    gone = client.post(
+        "/api/v1/inference/", json={"train_id": train_id, "features": row}, headers=headers
+    )
+    assert gone.status_code == 404
