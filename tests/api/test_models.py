@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -29,11 +30,19 @@ def settings(tmp_path: Path, database_url: str) -> Settings:
     return make_settings(tmp_path, database_url=database_url, workers=1)
 
 
+SERVICE_TOKEN = "service-token-" + "s" * 32
+
+
 @pytest.fixture
-def sqlite_client(tmp_path: Path) -> Any:
+def sqlite_settings(tmp_path: Path) -> Settings:
+    return make_settings(tmp_path, workers=1, service_token=SERVICE_TOKEN)
+
+
+@pytest.fixture
+def sqlite_client(sqlite_settings: Settings) -> Iterator[TestClient]:
     from api.app import create_app
 
-    with TestClient(create_app(make_settings(tmp_path, workers=1))) as test_client:
+    with TestClient(create_app(sqlite_settings)) as test_client:
         yield test_client
 
 
@@ -273,3 +282,281 @@ def test_binary_classification_end_to_end(client: TestClient, settings: Settings
         "/api/v1/inference/", json={"train_id": train_id, "features": row}, headers=headers
     )
     assert gone.status_code == 404
+
+
+def test_regression_and_the_same_training_through_dagster(
+    sqlite_client: TestClient, sqlite_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import dagster as dg
+    from mlflow.models import get_model_info
+
+    from assets.models import predictor_features, predictor_model
+    from pipelines.instance import open_instance
+    from resources import LakehouseResource
+
+    client, headers = sqlite_client, admin_headers(sqlite_client)
+    frame = bundled("diabetes")
+    dataset_id = valid_dataset(client, headers, "diabetes", as_csv(frame))
+    entry = trained(
+        client,
+        headers,
+        {
+            "dataset_id": dataset_id,
+            "predictor_name": "progression",
+            "domain": "Health",
+            "problem_type": "Regression",
+            "columns": roles(frame),
+        },
+    )
+    assert entry["accuracy"] >= 0.35  # R² on the test rows
+    train_id = entry["id"]
+    summary = call(client, "GET", "train/model-summary", headers, params={"train_id": train_id})
+    assert summary["confusion_matrix"] is None and summary["model_summary"]["accuracy"] is None
+    metrics = summary["model_summary"]["metrics"]
+    assert metrics["r2"] == entry["accuracy"] and metrics["rmse"] == pytest.approx(
+        metrics["mse"] ** 0.5
+    )
+    row = {c: float(frame.loc[3, c]) for c in frame.columns if c not in ("row_id", "target")}
+    answer = call(
+        client, "POST", "inference/", headers, json={"train_id": train_id, "features": row}
+    )
+    assert isinstance(answer["prediction"], float) and answer["probabilities"] is None
+    assert abs(answer["prediction"] - frame.loc[3, "target"]) < 3 * metrics["rmse"]
+
+    # Materialized through Dagster's own API, as from the UI: a second version, same signature.
+    model_name = PredictorTables(me(client, headers)["tenant_id"], "progression").model_name
+    for name, value in sqlite_settings.as_env(with_secrets=True).items():
+        monkeypatch.setenv(name, value)
+    with open_instance(sqlite_settings) as instance:
+        result = dg.materialize(
+            [predictor_features, predictor_model],
+            instance=instance,
+            partition_key=str(train_id),
+            resources={"lakehouse": LakehouseResource()},
+        )
+    assert result.success
+    [event] = result.asset_materializations_for_node("predictor_model")
+    assert event.metadata["model_version"].value == 2
+    first = get_model_info(f"models:/{model_name}/1").signature
+    second = get_model_info(f"models:/{model_name}/2").signature
+    assert first == second and first.inputs.input_names() == list(row)
+    newer = call(
+        client, "POST", "inference/", headers, json={"train_id": train_id, "features": row}
+    )
+    assert newer["model_version"] == 2 and newer["prediction"] == pytest.approx(
+        answer["prediction"]
+    )
+
+
+def test_multiclass_then_incremental_training(sqlite_client: TestClient) -> None:
+    client, headers = sqlite_client, admin_headers(sqlite_client)
+    frame = bundled("wine")
+    first, later = frame.iloc[::2], frame.iloc[1::2]
+    first_id = valid_dataset(client, headers, "wine_a", as_csv(first))
+    later_id = valid_dataset(client, headers, "wine_b", as_csv(later))
+    request = {
+        "dataset_id": first_id,
+        "predictor_name": "cultivar",
+        "domain": "Wine",
+        "problem_type": "Classification",
+        "columns": roles(frame),
+        "algorithm": "XGBoost",
+    }
+    entry = trained(client, headers, request)
+    assert entry["trained_algorithm"] == "XGBoost" and entry["model_version"] == 1
+    summary = call(client, "GET", "train/model-summary", headers, params={"train_id": entry["id"]})
+    assert summary["model_summary"]["model"] == "XGBClassifier"
+    assert len(summary["confusion_matrix"]) == 3
+    row = {c: float(frame.loc[1, c]) for c in frame.columns if c not in ("row_id", "target")}
+    answer = call(
+        client, "POST", "inference/", headers, json={"train_id": entry["id"], "features": row}
+    )
+    assert set(answer["probabilities"]) == {"class_0", "class_1", "class_2"}
+
+    taken = client.post("/api/v1/train/", json=request, headers=headers)
+    assert taken.status_code == 409 and taken.json()["field"] == "predictor_name"
+    again = trained(client, headers, {**request, "dataset_id": later_id, "is_incremental": True})
+    assert again["id"] == entry["id"] and again["model_version"] == 2
+    assert again["dataset_id"] == later_id and again["accuracy"] >= 0.8
+    newer = call(
+        client, "POST", "inference/", headers, json={"train_id": entry["id"], "features": row}
+    )
+    assert newer["model_version"] == 2  # the served model follows the registered version
+
+
+def test_forecast_end_to_end(sqlite_client: TestClient) -> None:
+    import statsmodels.api as sm
+
+    client, headers = sqlite_client, admin_headers(sqlite_client)
+    series = sm.datasets.co2.load_pandas().data.dropna().reset_index(names="week")
+    series["week"] = series["week"].dt.strftime("%Y-%m-%d")
+    dataset_id = valid_dataset(client, headers, "co2", as_csv(series))
+    entry = trained(
+        client,
+        headers,
+        {
+            "dataset_id": dataset_id,
+            "predictor_name": "co2 weekly",
+            "domain": "Climate",
+            "problem_type": "Forecast",
+            "columns": [
+                {"column_name": "week", "attribute_name": "Timestamp"},
+                {"column_name": "co2", "attribute_name": "Target"},
+            ],
+        },
+    )
+    train_id = entry["id"]
+    metrics = call(client, "GET", "train/model-summary", headers, params={"train_id": train_id})[
+        "model_summary"
+    ]["metrics"]
+    assert {"mae", "rmse", "mape", "horizon"} <= set(metrics) and metrics["mape"] < 10
+    body = {"train_id": train_id, "preprocess_id": 1, "steps": 4, "frequency": "Week"}
+    points = call(client, "POST", "inference/forecast", headers, json=body)["forecast"]
+    assert len(points) == 4
+    dates = pd.to_datetime([p["date"] for p in points])
+    assert all(step.days == 7 for step in dates[1:] - dates[:-1])
+    assert dates[0] > pd.Timestamp(series["week"].iloc[-1])
+    for point in points:
+        assert point["lower"] < point["value"] < point["upper"] and point["confidence"] == 0.95
+        assert abs(point["value"] - series["co2"].iloc[-1]) < 10
+    widths = [p["upper"] - p["lower"] for p in points]
+    assert widths == sorted(widths)
+    from_dataset = call(
+        client, "POST", "inference/forecast", headers, json={**body, "dataset_id": dataset_id}
+    )["forecast"]
+    assert from_dataset == points
+    for change, field in [({"frequency": "fortnight"}, "frequency"), ({"steps": 0}, "steps")]:
+        refused = client.post(
+            "/api/v1/inference/forecast", json={**body, **change}, headers=headers
+        )
+        assert refused.status_code in (400, 422) and field in refused.text, refused.text
+
+
+def test_bad_training_requests_leave_nothing_behind(sqlite_client: TestClient) -> None:
+    from tests.api.test_data_path import ROWS, TEMPLATE
+
+    client, headers = sqlite_client, admin_headers(sqlite_client)
+    frame = pd.DataFrame(
+        {
+            "row_id": range(1, 41),
+            "size": [float(i % 7) for i in range(40)],
+            "colour": ["red", "blue"] * 20,
+            "constant": ["same"] * 40,
+        }
+    )
+    dataset_id = valid_dataset(client, headers, "shapes", as_csv(frame))
+    template_id = client.post("/api/v1/template/", json=TEMPLATE, headers=headers).json()["id"]
+    invalid = upload(
+        client,
+        headers,
+        [("accounts.csv", as_csv(pd.DataFrame(ROWS)))],
+        dataset_name="accounts",
+        template_id=template_id,
+    ).json()["dataset_id"]
+    listed = call(client, "GET", "dataset/list", headers)["data"]
+    run_id = next(d for d in listed if d["id"] == invalid)["last_run_id"]
+    wait_for(client, headers, run_id, FINAL)
+
+    def request(**change: Any) -> dict[str, Any]:
+        body = {
+            "dataset_id": dataset_id,
+            "predictor_name": "shapes",
+            "domain": "Test",
+            "problem_type": "Classification",
+            "columns": [
+                {"column_name": "row_id", "attribute_name": "Id"},
+                {"column_name": "size", "attribute_name": "Feature"},
+                {"column_name": "colour", "attribute_name": "Target"},
+            ],
+        }
+        return {**body, **change}
+
+    target = {"column_name": "colour", "attribute_name": "Target"}
+    size = {"column_name": "size", "attribute_name": "Feature"}
+    cases = [
+        (request(dataset_id=9999), 404, "dataset_id", "not found"),
+        (request(dataset_id=invalid), 422, "dataset_id", "not validated"),
+        (
+            request(columns=[size, {"column_name": "nope", "attribute_name": "Target"}]),
+            422,
+            "columns[1].column_name",
+            "not in the dataset",
+        ),
+        (
+            request(columns=[size, {"column_name": "constant", "attribute_name": "Target"}]),
+            422,
+            "columns",
+            "fewer than two distinct values",
+        ),
+        (request(problem_type="Regression"), 422, "columns", "must be numeric"),
+        (request(columns=[size]), 422, "columns", "exactly one column"),
+        (request(columns=[target]), 422, "columns", "at least one column must be a Feature"),
+        (
+            request(columns=[size, {**target, "attribute_name": "Label"}]),
+            422,
+            "columns[1].attribute_name",
+            "unknown attribute",
+        ),
+        (request(problem_type="Clustering"), 422, "problem_type", "unknown problem type"),
+        (request(algorithm="SVM"), 422, "algorithm", "unknown algorithm"),
+        (request(predictor_name="!!!"), 422, "predictor_name", "no usable table name"),
+    ]
+    for body, status, field, message in cases:
+        response = client.post("/api/v1/train/", json=body, headers=headers)
+        assert response.status_code == status, (body, response.text)
+        assert response.json()["field"] == field and message in response.text, response.text
+    assert call(client, "GET", "train/list", headers) == {"total": 0, "data": []}
+    for path in ("train/model-summary", "train/view-feature-importance"):
+        response = client.get(f"/api/v1/{path}", params={"train_id": 77}, headers=headers)
+        assert response.status_code == 404 and response.json()["field"] == "train_id"
+
+
+def test_callbacks_need_the_service_token(sqlite_client: TestClient) -> None:
+    client, headers = sqlite_client, admin_headers(sqlite_client)
+    frame = pd.DataFrame({"x": [float(i) for i in range(30)], "y": ["a", "b", "c"] * 10})
+    dataset_id = valid_dataset(client, headers, "tiny", as_csv(frame))
+    created = client.post(
+        "/api/v1/train/",
+        json={
+            "dataset_id": dataset_id,
+            "predictor_name": "tiny",
+            "domain": "Test",
+            "problem_type": "Classification",
+            "columns": [
+                {"column_name": "x", "attribute_name": "Feature"},
+                {"column_name": "y", "attribute_name": "Target"},
+            ],
+            "algorithm": "Linear",
+        },
+        headers=headers,
+    ).json()
+    wait_for(client, headers, created["last_run_id"], FINAL, timeout=300)
+    train_id = created["id"]
+    shap_body = {"training_id": train_id, "result": {"x": 0.7}}
+    result_body = {"train_id": train_id, "result": {"metrics": {"accuracy": 0.5}, "error": None}}
+    for token in (None, "wrong", headers["Authorization"].split()[1]):
+        auth = {} if token is None else {"Authorization": f"Bearer {token}"}
+        for path, body in (("train/shap-result", shap_body), ("train/result", result_body)):
+            refused = client.post(f"/api/v1/{path}", json=body, headers=auth)
+            assert refused.status_code == 401, refused.text
+    service = {"Authorization": f"Bearer {SERVICE_TOKEN}"}
+    received = call(client, "POST", "train/shap-result", service, json=shap_body)
+    assert received == {"status": "success", "message": "SHAP result received"}
+    shap = call(
+        client, "GET", "train/view-feature-importance", headers, params={"train_id": train_id}
+    )
+    assert shap == {"feature_importance": {"x": 0.7}, "status": "completed"}
+    failed = {"train_id": train_id, "result": {"metrics": {}, "error": "out of memory"}}
+    assert call(client, "POST", "train/result", service, json=failed)["status"] == "success"
+    [entry] = call(client, "GET", "train/list", headers)["data"]
+    assert entry["training_status"] == "failed" and entry["training_error"] == "out of memory"
+    missing = client.post(
+        "/api/v1/train/shap-result", json={**shap_body, "training_id": 999}, headers=service
+    )
+    assert missing.status_code == 404
+    deleted = call(client, "DELETE", f"train/delete-feature-importance/{train_id}", headers)
+    assert deleted["status_code"] == 200
+    shap = call(
+        client, "GET", "train/view-feature-importance", headers, params={"train_id": train_id}
+    )
+    assert shap == {"feature_importance": {}, "status": "not_started"}
