@@ -1,4 +1,4 @@
-"""Run the platform on one machine: the API, the Dagster UI and the Dagster daemon."""
+"""Run the platform on one machine: the API, the Dagster UI and daemon, and the MLflow UI."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from lakehouse.bootstrap import BootstrapResult, bootstrap
 from lakehouse.logs import configure_logging
 from lakehouse.settings import Settings, child_env
 from lakehouse.store import MetadataStore
+from lakehouse.tracking import tracking_uri
 from pipelines.instance import prepare_dagster_home
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -107,6 +108,7 @@ def main() -> int:
         str(ROOT / "workspace.yaml"),
     )
     api, dagster = f"http://{host}:{settings.api_port}", f"http://{host}:{settings.dagster_port}"
+    mlflow = f"http://{host}:{settings.mlflow_port}"
     dagster_env = child_env(settings)
     group.start(
         "api",
@@ -123,6 +125,13 @@ def main() -> int:
     group.start(
         "dagster-daemon", [str(bin_dir / "dagster-daemon"), "run", "-w", workspace], dagster_env
     )
+    group.start(
+        "mlflow-ui",
+        [str(bin_dir / "mlflow"), "server", "--backend-store-uri", tracking_uri(settings),
+         "--default-artifact-root", settings.mlflow_artifact_root, "--host", host,
+         "--port", str(settings.mlflow_port), "--workers", "1"],
+        dagster_env,
+    )  # fmt: skip
     try:
         if not group.wait_until_up(f"{api}/api/v1/utils/health-check/"):
             return 0
@@ -130,12 +139,15 @@ def main() -> int:
             "\nStrata is running on embedded defaults\n"
             f"  API          {api}   (OpenAPI docs: {api}/schema/swagger)\n"
             f"  Dagster UI   {dagster}   (daemon running)\n"
+            f"  MLflow UI    {mlflow}   (experiments and registered models)\n"
             f"  data         {settings.data_dir}\n"
             f"  {login_hint(settings, first_start)}\n"
             "Press Ctrl-C to stop.\n",
             flush=True,
         )
         if not group.wait_until_up(f"{dagster}/server_info"):
+            return 0
+        if not group.wait_until_up(f"{mlflow}/health"):
             return 0
         while not group.stopping.is_set() and not group.orphaned():
             if (name := group.exited()) is not None:
