@@ -9,12 +9,14 @@ from collections.abc import Iterator
 from datetime import timedelta
 from functools import cached_property
 
+from cachetools import TTLCache
 from sqlalchemy.orm import Session
 
 from lakehouse.accounts import SessionIssuer
 from lakehouse.bootstrap import BootstrapResult, bootstrap
 from lakehouse.landing import LandingStore
 from lakehouse.prediction_log import PredictionLog
+from lakehouse.predictors import ServingState, serving_state
 from lakehouse.query import QueryEngine, open_engine
 from lakehouse.rbac import Principal
 from lakehouse.security import TokenSigner, signing_secret
@@ -24,6 +26,7 @@ from lakehouse.store import MetadataStore
 from pipelines.gateway import RunGateway, open_gateway
 
 log = logging.getLogger("strata.api")
+SERVING_STATE_SECONDS = 1.0
 
 
 class Platform:
@@ -38,6 +41,15 @@ class Platform:
             refresh_lifetime=timedelta(days=settings.refresh_token_days),
         )
         self._warmup: threading.Thread | None = None
+        # Resolved principals by (user, tenant), reused for a few seconds between requests.
+        self._principals: TTLCache[tuple[int, str], Principal] = TTLCache(
+            maxsize=10_000, ttl=settings.principal_cache_seconds or 1
+        )
+        self._principal_lock = threading.Lock()
+        self._serving: TTLCache[tuple[str, int], ServingState] = TTLCache(
+            maxsize=10_000, ttl=SERVING_STATE_SECONDS
+        )
+        self._serving_lock = threading.Lock()
 
     @cached_property
     def gateway(self) -> RunGateway:
@@ -54,6 +66,27 @@ class Platform:
         return ModelCache(
             lambda name, version, into: registry.model_directory(self.settings, name, version, into)
         )
+
+    def serving_state(self, tenant_id: str, predictor_id: int, fresh: bool = False) -> ServingState:
+        """A predictor's serving state, read at most once a second per predictor: a newly
+        registered version is served within a second of its registration."""
+        key = (tenant_id, predictor_id)
+        with self._serving_lock:
+            state = None if fresh else self._serving.get(key)
+        if state is None:
+            with self.store.session() as session:
+                state = serving_state(session, tenant_id, predictor_id)
+            with self._serving_lock:
+                self._serving[key] = state
+        return state
+
+    def cached_serving_state(self, tenant_id: str, predictor_id: int) -> ServingState | None:
+        with self._serving_lock:
+            return self._serving.get((tenant_id, predictor_id))
+
+    def forget_serving_state(self, tenant_id: str, predictor_id: int) -> None:
+        with self._serving_lock:
+            self._serving.pop((tenant_id, predictor_id), None)
 
     @cached_property
     def prediction_log(self) -> PredictionLog:
@@ -88,6 +121,22 @@ class Platform:
         with self.store.session() as session:
             yield session
 
+    def cached_principal(self, access_token: str) -> Principal | None:
+        """The token's principal if resolved lately; the token itself is checked every time."""
+        claims = self.issuer.signer.verify(access_token)
+        with self._principal_lock:
+            return self._principals.get((claims.user_id, claims.tenant_id))
+
+    def forget_principals(self) -> None:
+        """Resolve every principal afresh: users, roles or permissions changed."""
+        with self._principal_lock:
+            self._principals.clear()
+
     def principal(self, access_token: str) -> Principal:
+        claims = self.issuer.signer.verify(access_token)
         with self.store.session() as session:
-            return self.issuer.principal(session, access_token)
+            principal = self.issuer.principal_of(session, claims)
+        if self.settings.principal_cache_seconds > 0:
+            with self._principal_lock:
+                self._principals[(claims.user_id, claims.tenant_id)] = principal
+        return principal

@@ -6,6 +6,7 @@ import hmac
 from typing import Any
 
 import anyio
+from litestar import Request
 from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
 from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
@@ -28,8 +29,11 @@ class BearerTokenMiddleware(AbstractAuthenticationMiddleware):
         if scheme.lower() != "bearer" or not token.strip():
             raise AuthenticationError("missing bearer token in the Authorization header")
         platform = connection.app.state.platform
-        principal = await anyio.to_thread.run_sync(platform.principal, token.strip())
-        return AuthenticationResult(user=principal, auth=token.strip())
+        token = token.strip()
+        principal = platform.cached_principal(token)
+        if principal is None:
+            principal = await anyio.to_thread.run_sync(platform.principal, token)
+        return AuthenticationResult(user=principal, auth=token)
 
 
 def authentication() -> DefineMiddleware:
@@ -59,3 +63,9 @@ def requires_service_token(connection: ASGIConnection[Any, Any, Any, Any], _: An
         or not hmac.compare_digest(token.strip().encode(), expected.get_secret_value().encode())
     ):
         raise AuthenticationError("this callback needs the service token as a bearer token")
+
+
+async def forget_principals(request: Request[Any, Any, Any]) -> None:
+    """After a change to users, roles or permissions, resolve every principal afresh."""
+    if request.method != "GET":
+        request.app.state.platform.forget_principals()

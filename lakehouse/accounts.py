@@ -23,6 +23,7 @@ from lakehouse.errors import (
 )
 from lakehouse.rbac import Principal
 from lakehouse.security import (
+    AccessClaims,
     TokenSigner,
     digest,
     hash_password,
@@ -239,7 +240,10 @@ class SessionIssuer:
 
     def principal(self, session: Session, access_token: str) -> Principal:
         """The principal an access token stands for; inactive or deleted users are refused."""
-        claims = self.signer.verify(access_token)
+        return self.principal_of(session, self.signer.verify(access_token))
+
+    def principal_of(self, session: Session, claims: AccessClaims) -> Principal:
+        """The principal of verified claims, read from the store."""
         user = session.get(User, claims.user_id)
         if user is None or not user.is_active or user.tenant_id != claims.tenant_id:
             raise AuthenticationError("access token is invalid")

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -15,7 +15,7 @@ from lakehouse import datasets
 from lakehouse.catalog import drop_table, replace_table
 from lakehouse.errors import ConflictError, InvalidInputError, NotFoundError
 from lakehouse.ingest import LayerResult
-from lakehouse.naming import table_name_from
+from lakehouse.naming import PredictorTables, table_name_from
 from lakehouse.rbac import Principal
 from lakehouse.store.models import Dataset, Prediction, Predictor, utcnow
 from lakehouse.templates import ColumnType
@@ -514,7 +514,55 @@ def get_prediction(session: Session, actor: Principal, prediction_id: int) -> Pr
     return prediction
 
 
-def servable(predictor: Predictor) -> int:
+class Servable(Protocol):
+    @property
+    def id(self) -> int: ...
+
+    @property
+    def training_status(self) -> str: ...
+
+    @property
+    def model_version(self) -> int | None: ...
+
+
+@dataclass(frozen=True)
+class ServingState:
+    """What the real-time path needs of a predictor, read in one small query."""
+
+    id: int
+    tenant_id: str
+    table_name: str
+    training_status: str
+    model_version: int | None
+    accuracy: float | None
+    columns: list[dict[str, str]]
+
+    @property
+    def model_name(self) -> str:
+        return PredictorTables(self.tenant_id, self.table_name).model_name
+
+    @property
+    def target(self) -> str:
+        return next(c["column_name"] for c in self.columns if c["attribute_name"] == "Target")
+
+
+def serving_state(session: Session, tenant_id: str, predictor_id: int) -> ServingState:
+    """A predictor of the tenant as the real-time path sees it; any other is not found."""
+    row = session.execute(
+        select(
+            Predictor.table_name,
+            Predictor.training_status,
+            Predictor.model_version,
+            Predictor.accuracy,
+            Predictor.columns,
+        ).where(Predictor.id == predictor_id, Predictor.tenant_id == tenant_id)
+    ).first()
+    if row is None:
+        raise NotFoundError(f"training {predictor_id} not found", field="train_id")
+    return ServingState(predictor_id, tenant_id, *row)
+
+
+def servable(predictor: Servable) -> int:
     """The version real-time and batch requests use; a predictor without one is a conflict."""
     if predictor.training_status in ("submitted", "running") and predictor.model_version is None:
         raise ConflictError(

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from cachetools import LRUCache
+
 from lakehouse.errors import InvalidInputError
 from lakehouse.templates import FALSE_WORDS, TRUE_WORDS, ColumnType
 from lakehouse.training import FeatureInput, TrainedModel
@@ -19,6 +21,7 @@ if TYPE_CHECKING:
     import numpy as np
 
 NUMERIC_TYPES = frozenset({ColumnType.INTEGER.value, ColumnType.FLOAT.value})
+ENCODINGS_KEPT = 4096  # category combinations whose encoding a model keeps
 
 
 @dataclass(frozen=True)
@@ -52,15 +55,14 @@ class ServingModel:
         if "n_jobs" in estimator.get_params():
             estimator.set_params(n_jobs=1)  # one row: threads cost more than they give
         self.estimator = estimator
-        self.blocks: list[tuple[list[str], Any, bool]] = []
+        self.blocks: list[Block] = []
         # Category spellings a client may send ("true", "1.0") mapped to the trained values.
         self.spellings: dict[str, dict[str, Any]] = {}
         for name, transformer, columns in prepare.transformers_:
             if not columns or isinstance(transformer, str):
                 continue
-            numeric = name == "numeric"
-            self.blocks.append((list(columns), _unnamed(transformer), numeric))
-            if not numeric:
+            self.blocks.append(Block(list(columns), _unnamed(transformer), name == "numeric"))
+            if name != "numeric":
                 encoder = transformer.steps[-1][1]
                 for column, categories in zip(columns, encoder.categories_, strict=True):
                     self.spellings[column] = {_spelling(c): c for c in categories}
@@ -94,21 +96,20 @@ class ServingModel:
 
         values = self.checked(features)
         parts = []
-        for columns, transformer, numeric in self.blocks:
-            if numeric:
-                row = np.array(
-                    [[math.nan if values[c] is None else values[c] for c in columns]], dtype=float
-                )
+        for block in self.blocks:
+            if block.numeric:
+                parts.append(block.numbers([values[c] for c in block.columns]))
             else:
-                row = np.empty((1, len(columns)), dtype=object)
-                for index, column in enumerate(columns):
-                    value = values[column]
-                    row[0, index] = (
-                        math.nan
-                        if value is None
-                        else self.spellings[column].get(_spelling(value), value)
+                parts.append(
+                    block.categories(
+                        tuple(
+                            None
+                            if values[c] is None
+                            else self.spellings[c].get(_spelling(values[c]), values[c])
+                            for c in block.columns
+                        )
                     )
-            parts.append(transformer.transform(row))
+                )
         encoded = parts[0] if len(parts) == 1 else np.hstack(parts)
         if self.classes is None:
             return Answer(_plain(self.estimator.predict(encoded)[0]), None)
@@ -117,6 +118,43 @@ class ServingModel:
             _plain(self.classes[int(np.argmax(probabilities))]),
             {str(c): float(p) for c, p in zip(self.classes, probabilities, strict=True)},
         )
+
+
+class Block:
+    """One block of the fitted preprocessor (numeric or categorical columns), on one row.
+
+    Imputing a row without gaps changes nothing, so such rows skip the imputer; the encoding
+    of a combination of categories is the same every time, so it is kept once computed.
+    """
+
+    def __init__(self, columns: list[str], pipeline: Any, numeric: bool) -> None:
+        from sklearn.pipeline import Pipeline
+
+        self.columns = columns
+        self.pipeline = pipeline
+        self.numeric = numeric
+        rest = pipeline.steps[1:]
+        self.after_imputing = Pipeline(rest) if rest else None
+        self.encoded: LRUCache[tuple[Any, ...], np.ndarray] = LRUCache(maxsize=ENCODINGS_KEPT)
+
+    def numbers(self, values: list[float | None]) -> np.ndarray:
+        import numpy as np
+
+        if any(v is None for v in values):
+            row = np.array([[math.nan if v is None else v for v in values]], dtype=float)
+            return np.asarray(self.pipeline.transform(row))
+        row = np.array([values], dtype=float)
+        return row if self.after_imputing is None else self.after_imputing.transform(row)
+
+    def categories(self, values: tuple[Any, ...]) -> np.ndarray:
+        import numpy as np
+
+        found = self.encoded.get(values)
+        if found is None:
+            row = np.array([[math.nan if v is None else v for v in values]], dtype=object)
+            found = np.asarray(self.pipeline.transform(row))
+            self.encoded[values] = found
+        return found
 
 
 def _spelling(value: Any) -> str:
@@ -170,9 +208,15 @@ class ModelCache:
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
 
-    def get(self, model_name: str, version: int) -> ServingModel:
+    def cached(self, model_name: str, version: int) -> ServingModel | None:
+        """The model if it is loaded at that version, without waiting for anything."""
         cached = self._models.get(model_name)
-        if cached is not None and cached.version == version:
+        return cached if cached is not None and cached.version == version else None
+
+    def get(self, model_name: str, version: int) -> ServingModel:
+        """The model at that version, loading it (once, however many ask) when needed."""
+        cached = self.cached(model_name, version)
+        if cached is not None:
             return cached
         with self._guard:
             lock = self._locks.setdefault(model_name, threading.Lock())

@@ -50,6 +50,9 @@ class Settings(BaseSettings):
         description="JWT signing secret; default generated once into data_dir/secret_key.",
     )
     access_token_minutes: int = Field(30, ge=1, description="Access token lifetime.")
+    principal_cache_seconds: float = Field(
+        5.0, ge=0, description="How long a user's resolved roles are reused; 0 never."
+    )
     refresh_token_days: int = Field(7, ge=1, description="Refresh token lifetime.")
     admin_username: str = Field("admin", min_length=1, description="First platform admin.")
     admin_email: str = Field("admin@strata.local", description="First platform admin's email.")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import anyio
 from litestar import Controller, Request, get, post
 from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED
 from sqlalchemy.orm import Session
@@ -29,7 +30,7 @@ from lakehouse.catalog import open_catalog
 from lakehouse.errors import InvalidInputError, StrataError
 from lakehouse.serving import ServingModel
 from lakehouse.store import Predictor
-from lakehouse.training import Attribute, forecast
+from lakehouse.training import forecast
 from pipelines.gateway import TENANT_TAG
 from pipelines.names import BATCH_PREDICTION_JOB, PREDICTOR_PARTITIONS
 
@@ -44,31 +45,38 @@ def served(platform: Platform, predictor: Predictor) -> ServingModel:
 
 
 def target_of(predictor: Predictor) -> str:
-    return next(
-        c["column_name"] for c in predictor.columns if c["attribute_name"] == Attribute.TARGET
-    )
+    return next(c["column_name"] for c in predictor.columns if c["attribute_name"] == "Target")
 
 
 class InferenceController(Controller):
     path = "/api/v1/inference"
     tags = ["Inference"]
 
-    @post("/", operation_id="predict", guards=PREDICT, status_code=HTTP_200_OK, sync_to_thread=True)
-    def predict(
-        self, db: Session, request: Request, platform: Platform, data: InferenceRequest
+    @post("/", operation_id="predict", guards=PREDICT, status_code=HTTP_200_OK)
+    async def predict(
+        self, request: Request, platform: Platform, data: InferenceRequest
     ) -> InferenceAnswer:
-        """Predict one row: features are checked against the model's input schema."""
-        predictor = predictors.get_predictor(db, request.user, data.train_id)
-        target = target_of(predictor)
-        if data.target is not None and data.target != target:
+        """Predict one row: features are checked against the model's input schema.
+
+        The hot path stays on the event loop: the predictor's state and model are cached,
+        and only a miss goes to a thread.
+        """
+        tenant_id = request.user.tenant_id
+        state = platform.cached_serving_state(tenant_id, data.train_id)
+        if state is None:
+            state = await anyio.to_thread.run_sync(platform.serving_state, tenant_id, data.train_id)
+        if data.target is not None and data.target != state.target:
             raise InvalidInputError(
-                f"this model predicts '{target}', not '{data.target}'", field="target"
+                f"this model predicts '{state.target}', not '{data.target}'", field="target"
             )
-        model = served(platform, predictor)
+        version = predictors.servable(state)
+        model = platform.models.cached(state.model_name, version)
+        if model is None:
+            model = await anyio.to_thread.run_sync(platform.models.get, state.model_name, version)
         answer = model.predict(data.features)
         platform.prediction_log.record(
-            tenant_id=predictor.tenant_id,
-            predictor_id=predictor.id,
+            tenant_id=tenant_id,
+            predictor_id=state.id,
             prediction_type="realtime",
             dataset_id=None,
             input_data=data.features,
@@ -80,7 +88,7 @@ class InferenceController(Controller):
         )
         return InferenceAnswer(
             prediction=answer.prediction,
-            accuracy=predictor.accuracy,
+            accuracy=state.accuracy,
             probabilities=answer.probabilities,
             model_version=model.version,
         )

@@ -15,7 +15,7 @@ from api.schemas import (
     RolesPublic,
     role_public,
 )
-from api.security import requires_permission
+from api.security import forget_principals, requires_permission
 from lakehouse import rbac
 
 READ = [requires_permission("rbac:read")]
@@ -25,6 +25,7 @@ MANAGE = [requires_permission("rbac:manage")]
 class RBACController(Controller):
     path = "/api/v1/rbac"
     tags = ["RBAC"]
+    after_response = staticmethod(forget_principals)
 
     @post("/roles", operation_id="create_role", guards=MANAGE, sync_to_thread=True)
     def create_role(self, db: Session, request: Request, data: NamedInTenant) -> RolePublic:

@@ -6,7 +6,7 @@ from litestar import Controller, get, post
 from sqlalchemy.orm import Session
 
 from api.schemas import TenantCreate, TenantPublic, TenantsPublic
-from api.security import requires_permission
+from api.security import forget_principals, requires_permission
 from lakehouse import accounts
 
 
@@ -14,6 +14,7 @@ class TenantController(Controller):
     path = "/api/v1/tenants"
     tags = ["Tenants"]
     guards = [requires_permission("tenants:manage")]
+    after_response = staticmethod(forget_principals)
 
     @post("/", operation_id="create_tenant", sync_to_thread=True)
     def create_tenant(self, db: Session, data: TenantCreate) -> TenantPublic:

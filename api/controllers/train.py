@@ -213,6 +213,7 @@ class TrainController(Controller):
         db.commit()
         registry.delete_registered_model(platform.settings, model_name)
         platform.models.evict(model_name)
+        platform.forget_serving_state(request.user.tenant_id, id)
         platform.gateway.delete_partition(PREDICTOR_PARTITIONS, str(id))
         return StatusMessage(status_code=200, message="Training job deleted successfully")
 

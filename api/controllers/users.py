@@ -6,7 +6,7 @@ from litestar import Controller, Request, delete, get, post
 from sqlalchemy.orm import Session
 
 from api.schemas import PathId, RoleGrant, UserCreate, UserPublic, UserRoles, UsersPublic
-from api.security import requires_permission
+from api.security import forget_principals, requires_permission
 from lakehouse import accounts, rbac
 from lakehouse.store import User
 
@@ -22,6 +22,7 @@ def user_roles(user: User) -> UserRoles:
 class UserController(Controller):
     path = "/api/v1/users"
     tags = ["Users"]
+    after_response = staticmethod(forget_principals)
 
     @post(
         "/create-user",
