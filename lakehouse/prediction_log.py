@@ -7,6 +7,8 @@ import queue
 import threading
 from typing import Any
 
+from sqlalchemy import insert
+
 from lakehouse.store import MetadataStore
 from lakehouse.store.models import Prediction, utcnow
 
@@ -65,7 +67,7 @@ class PredictionLog:
     def _write(self, batch: list[dict[str, Any]]) -> None:
         try:
             with self._store.session() as session:
-                session.add_all(Prediction(**values) for values in batch)
+                session.execute(insert(Prediction), batch)
         except Exception:  # the log must never take the serving path down with it
             log.exception("could not record %d real-time predictions", len(batch))
         finally:

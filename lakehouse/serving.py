@@ -55,6 +55,12 @@ class ServingModel:
         if "n_jobs" in estimator.get_params():
             estimator.set_params(n_jobs=1)  # one row: threads cost more than they give
         self.estimator = estimator
+        # XGBoost's scikit-learn wrapper sets and restores its global configuration on every
+        # call, which costs more than the trees on one row: ask the booster directly.
+        self.booster = None
+        if type(estimator).__module__.startswith("xgboost"):
+            self.booster = estimator.get_booster()
+            self.booster.set_param({"nthread": 1})
         self.blocks: list[Block] = []
         # Category spellings a client may send ("true", "1.0") mapped to the trained values.
         self.spellings: dict[str, dict[str, Any]] = {}
@@ -111,9 +117,16 @@ class ServingModel:
                     )
                 )
         encoded = parts[0] if len(parts) == 1 else np.hstack(parts)
-        if self.classes is None:
+        if self.booster is not None:
+            scores = np.asarray(self.booster.inplace_predict(encoded))[0]
+            if self.classes is None:
+                return Answer(float(scores), None)
+            # Binary models give the second class's probability only.
+            probabilities = np.array([1 - scores, scores]) if scores.ndim == 0 else scores
+        elif self.classes is None:
             return Answer(_plain(self.estimator.predict(encoded)[0]), None)
-        probabilities = self.estimator.predict_proba(encoded)[0]
+        else:
+            probabilities = self.estimator.predict_proba(encoded)[0]
         return Answer(
             _plain(self.classes[int(np.argmax(probabilities))]),
             {str(c): float(p) for c, p in zip(self.classes, probabilities, strict=True)},
