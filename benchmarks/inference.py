@@ -248,7 +248,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=2_000)
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--per-client", type=int, default=250)
-    parser.add_argument("--batch-rows", type=int, default=1_000_000)
+    parser.add_argument("--batch-rows", type=int, default=1_000_000, help="0 skips batch")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="strata-bench-") as data_dir:
@@ -289,12 +289,13 @@ def main() -> None:
             latencies = sequential(port, requests, args.requests)
             throughput = concurrent(port, requests, args.clients, args.per_client)
 
-            batch = generated(args.batch_rows, seed=SEED + 1)
-            batch_id = upload(api, "bench_batch", batch)
-            source = Path(data_dir) / "batch.parquet"
-            batch.to_parquet(source, index=False)
-            reference = batch_reference(model, source, Path(data_dir) / "reference.parquet")
-            served, result = batch_strata(api, train_id, batch_id)
+            if args.batch_rows:
+                batch = generated(args.batch_rows, seed=SEED + 1)
+                batch_id = upload(api, "bench_batch", batch)
+                source = Path(data_dir) / "batch.parquet"
+                batch.to_parquet(source, index=False)
+                reference = batch_reference(model, source, Path(data_dir) / "reference.parquet")
+                served, result = batch_strata(api, train_id, batch_id)
         finally:
             api.stop()
 
@@ -312,6 +313,8 @@ def main() -> None:
         f"throughput with {args.clients} concurrent clients: {throughput:.0f} requests/s "
         "[target >= 800]"
     )
+    if not args.batch_rows:
+        return
     rate, reference_rate = args.batch_rows / served, args.batch_rows / reference
     print(
         f"batch prediction of {result['no_of_records']:,} rows: {served:.2f} s "

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from typing import Any
 
 from sqlalchemy import insert
@@ -14,29 +15,26 @@ from lakehouse.store.models import Prediction, utcnow
 
 log = logging.getLogger("strata.predictions")
 FLUSH_SECONDS = 0.2
-MAX_BATCH = 500
+MAX_BATCH = 1000
 
 
 class PredictionLog:
-    """Queues real-time predictions and inserts them in batches from one thread."""
+    """Queues real-time predictions; one thread inserts what gathered over FLUSH_SECONDS in
+    one statement, so a busy endpoint costs the store a few transactions a second."""
 
     def __init__(self, store: MetadataStore) -> None:
         self._store = store
         self._queue: queue.Queue[dict[str, Any] | None] = queue.Queue()
-        self._written = threading.Condition()
-        self._pending = 0
         self._thread = threading.Thread(target=self._run, name="strata-prediction-log", daemon=True)
         self._thread.start()
 
     def record(self, **values: Any) -> None:
-        with self._written:
-            self._pending += 1
-        self._queue.put({**values, "created_at": utcnow(), "modified_at": utcnow()})
+        now = utcnow()
+        self._queue.put({**values, "created_at": now, "modified_at": now})
 
-    def flush(self, timeout: float = 10.0) -> None:
+    def flush(self) -> None:
         """Wait until everything recorded so far is in the metadata store."""
-        with self._written:
-            self._written.wait_for(lambda: self._pending == 0, timeout=timeout)
+        self._queue.join()
 
     def close(self) -> None:
         self._queue.put(None)
@@ -45,32 +43,32 @@ class PredictionLog:
     def _run(self) -> None:
         stopping = False
         while not stopping:
+            item = self._queue.get()
             batch: list[dict[str, Any]] = []
-            try:
-                item = self._queue.get(timeout=FLUSH_SECONDS)
-            except queue.Empty:
-                continue
+            taken = 1
+            deadline = time.monotonic() + FLUSH_SECONDS
             while True:
                 if item is None:
                     stopping = True
-                    break
-                batch.append(item)
-                if len(batch) >= MAX_BATCH:
+                else:
+                    batch.append(item)
+                remaining = deadline - time.monotonic()
+                if stopping or len(batch) >= MAX_BATCH or remaining <= 0:
                     break
                 try:
-                    item = self._queue.get_nowait()
+                    item = self._queue.get(timeout=remaining)
                 except queue.Empty:
                     break
-            if batch:
-                self._write(batch)
+                taken += 1
+            self._write(batch)
+            for _ in range(taken):
+                self._queue.task_done()
 
     def _write(self, batch: list[dict[str, Any]]) -> None:
+        if not batch:
+            return
         try:
             with self._store.session() as session:
                 session.execute(insert(Prediction), batch)
         except Exception:  # the log must never take the serving path down with it
             log.exception("could not record %d real-time predictions", len(batch))
-        finally:
-            with self._written:
-                self._pending -= len(batch)
-                self._written.notify_all()
