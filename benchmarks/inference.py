@@ -238,7 +238,14 @@ def batch_strata(api: Api, train_id: int, dataset_id: int) -> tuple[float, dict[
         return bool(result["status"] == "completed")
 
     wait_until(done, 1800, "batch prediction")
-    return time.perf_counter() - started, result
+    elapsed = time.perf_counter() - started
+    events = httpx.get(
+        f"{api.url}/api/v1/runs/{response.json()['job_id']}/logs",
+        params={"limit": 1000},
+        headers=api.headers,
+    ).json()["events"]
+    result["steps"] = [e["message"] for e in events if e["message"].endswith(" s)")]
+    return elapsed, result
 
 
 def main() -> None:
@@ -321,6 +328,7 @@ def main() -> None:
         f"({rate:,.0f} rows/s); reference pyarrow read + predict + write: {reference:.2f} s "
         f"({reference_rate:,.0f} rows/s); ratio {rate / reference_rate:.2f} [target >= 0.5]"
     )
+    print("  batch run, time since the step started: " + "; ".join(result["steps"]))
 
 
 if __name__ == "__main__":

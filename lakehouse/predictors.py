@@ -3,6 +3,7 @@ their explanations and their predictions."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -646,19 +647,29 @@ def score_dataset(
                 field="prediction_id",
             )
         prediction.status = "running"
+        session.flush()
         session.expunge_all()
+    started = time.perf_counter()
+
+    def done(what: str) -> None:
+        report(f"{what} ({time.perf_counter() - started:.2f} s)")
+
     model = _registered_model(settings, predictor)
-    rows = catalog.load_table(dataset.tables.silver.identifier).scan().to_arrow()
-    report(f"scoring {rows.num_rows} rows of {dataset.tables.silver.display_name}")
-    frame = rows.select([c for c in model.features if c in rows.column_names]).to_pandas()
+    done(f"loaded {predictor.tables.model_name} version {prediction.model_version}")
+    table = catalog.load_table(dataset.tables.silver.identifier)
+    present = {f.name for f in table.schema().fields}
+    ids = [c["column_name"] for c in predictor.columns if c["attribute_name"] == "Id"]
+    keys = [c for c in [*ids, *LINEAGE] if c in present]
+    wanted = [*keys, *[c for c in model.features if c in present and c not in keys]]
+    rows = table.scan(selected_fields=tuple(wanted)).to_arrow()
+    done(f"read {rows.num_rows} rows of {dataset.tables.silver.display_name}")
+    frame = rows.select([c for c in model.features if c in present]).to_pandas()
     for name in model.features:
         if name not in frame.columns:
             frame[name] = None
-    ids = [c["column_name"] for c in predictor.columns if c["attribute_name"] == "Id"]
-    keys = [c for c in [*ids, *LINEAGE] if c in rows.column_names]
-    result = rows.select(keys)
-    result = result.append_column("prediction", pa.array(model.predict(frame)))
-    probabilities = model.predict_proba(frame)
+    labels, probabilities = model.predict_with_probabilities(frame)
+    done("predicted")
+    result = rows.select(keys).append_column("prediction", pa.array(labels))
     if probabilities is not None and model.classes is not None:
         for index, label in enumerate(model.classes):
             result = result.append_column(f"probability_{label}", pa.array(probabilities[:, index]))
@@ -674,11 +685,13 @@ def score_dataset(
     )
     target = predictor.tables.predictions
     snapshot_id = replace_table(catalog, target, result, where=("prediction_id", prediction_id))
+    done(f"wrote {target.display_name}")
     landing = LandingStore(settings.landing_dir)
     relative = f"predictions/{prediction_id}_{predictor.table_name}__predictions.csv"
     path = landing.tenant_area(predictor.tenant_id) / relative
     path.parent.mkdir(parents=True, exist_ok=True)
     pacsv.write_csv(result, path)
+    done("wrote the CSV")
     with store.session() as session:
         saved = session.get(Prediction, prediction_id)
         if saved is not None:

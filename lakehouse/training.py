@@ -209,6 +209,18 @@ class TrainedModel:
             return np.asarray(self.classes, dtype=object)[predicted.astype(int)]
         return predicted
 
+    def predict_with_probabilities(
+        self, frame: pd.DataFrame
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """Predictions and, for classes, their probabilities, from one pass of the pipeline."""
+        if self.classes is None:
+            return self.predict(frame), None
+        import numpy as np
+
+        probabilities = self.pipeline.predict_proba(frame[self.features])
+        labels = np.asarray(self.classes, dtype=object)[probabilities.argmax(axis=1)]
+        return labels, probabilities
+
     def predict_proba(self, frame: pd.DataFrame) -> np.ndarray | None:
         if self.classes is None:
             return None
