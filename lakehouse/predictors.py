@@ -359,8 +359,13 @@ def train_predictor(
 
     predictor, dataset = _load(store, predictor_id)
     spec = training_spec(predictor)
-    report(f"reading {predictor.tables.features.display_name}")
+    started = time.perf_counter()
+
+    def done(what: str) -> None:
+        report(f"{what} ({time.perf_counter() - started:.2f} s)")
+
     table = catalog.load_table(predictor.tables.features.identifier).scan().to_arrow()
+    done(f"read {table.num_rows} rows of {predictor.tables.features.display_name}")
     previous = None
     if predictor.is_incremental and predictor.model_version is not None:
         previous = _registered_model(settings, predictor)
@@ -371,6 +376,7 @@ def train_predictor(
     else:
         model = train(table, spec, report)
     report(f"test metrics: {', '.join(f'{k}={v:.4f}' for k, v in model.metrics.items())}")
+    done(f"fitted {model.algorithm.value}")
     record = registry.TrainingRecord(
         tenant_id=predictor.tenant_id,
         predictor_id=predictor.id,
@@ -387,7 +393,7 @@ def train_predictor(
         },
     )
     registered = registry.record_training(settings, record, model, len(table))
-    report(f"registered {record.model_name} version {registered.version}")
+    done(f"logged the run and registered {record.model_name} version {registered.version}")
     record_state(
         store,
         predictor_id,
