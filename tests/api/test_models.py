@@ -153,18 +153,20 @@ def test_binary_classification_end_to_end(client: TestClient, settings: Settings
     mlflow = tracking_client(settings)
     tables = PredictorTables(tenant_id, "cancer_risk")
     [version] = mlflow.search_model_versions(f"name = '{tables.model_name}'")
-    run_data = mlflow.get_run(version.run_id).data
+    run_id = version.run_id
+    assert run_id is not None
+    run_data = mlflow.get_run(run_id).data
     assert summary["model_summary"]["accuracy"] == run_data.metrics["accuracy"] >= 0.94
     assert summary["model_summary"]["f1_score"] == run_data.metrics["f1"]
     assert sum(map(sum, summary["confusion_matrix"])) == len(split_rows(len(frame), SEED).test)
     assert {"roc_auc", "cv_accuracy_mean", "cv_accuracy_std"} <= set(run_data.metrics)
-    artifacts = {a.path for a in mlflow.list_artifacts(version.run_id, "plots")}
+    artifacts = {a.path for a in mlflow.list_artifacts(run_id, "plots")}
     assert artifacts == {
         "plots/confusion_matrix.png",
         "plots/roc_curve.png",
         "plots/learning_curve.png",
     }
-    assert {a.path for a in mlflow.list_artifacts(version.run_id, "shap")} == {
+    assert {a.path for a in mlflow.list_artifacts(run_id, "shap")} == {
         "shap/feature_importance.json",
         "shap/summary.png",
     }
@@ -261,12 +263,13 @@ def test_binary_classification_end_to_end(client: TestClient, settings: Settings
 
     # Another tenant sees none of it.
     _, other = new_tenant_with_admin(client, headers, "other")
-    for method, path, kwargs in [
+    requests: list[tuple[str, str, dict[str, Any]]] = [
         ("GET", "train/model-summary", {"params": {"train_id": train_id}}),
         ("POST", "inference/", {"json": {"train_id": train_id, "features": row}}),
         ("GET", "inference/result", {"params": {"prediction_id": prediction_id}}),
         ("DELETE", f"train/delete/{train_id}", {}),
-    ]:
+    ]
+    for method, path, kwargs in requests:
         response = client.request(method, f"/api/v1/{path}", headers=other, **kwargs)
         assert response.status_code == 404, (path, response.text)
 
@@ -425,7 +428,11 @@ def test_forecast_end_to_end(sqlite_client: TestClient) -> None:
         client, "POST", "inference/forecast", headers, json={**body, "dataset_id": dataset_id}
     )["forecast"]
     assert from_dataset == points
-    for change, field in [({"frequency": "fortnight"}, "frequency"), ({"steps": 0}, "steps")]:
+    changes: list[tuple[dict[str, Any], str]] = [
+        ({"frequency": "fortnight"}, "frequency"),
+        ({"steps": 0}, "steps"),
+    ]
+    for change, field in changes:
         refused = client.post(
             "/api/v1/inference/forecast", json={**body, **change}, headers=headers
         )
