@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import urlparse
 
 from lakehouse.naming import TableRef
@@ -66,7 +66,7 @@ def replace_table(
         rows: BooleanExpression = AlwaysTrue()
         if where is not None:
             # mypy's pydantic plugin misreads EqualTo's own __init__(term, literal)
-            rows = EqualTo(where[0], where[1])  # type: ignore[call-arg,misc]
+            rows = cast(Any, EqualTo)(where[0], where[1])
         table.overwrite(data, overwrite_filter=rows)
     snapshot = table.current_snapshot()
     return snapshot.snapshot_id if snapshot is not None else 0

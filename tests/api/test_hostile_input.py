@@ -112,6 +112,45 @@ CASES: list[tuple[str, str, dict[str, Any]]] = [
     ("post", "/api/v1/tenants/", {"json": {"name": ""}}),
     ("get", "/api/v1/validate-token", {"headers": {"Authorization": "Bearer a.b.c"}}),
     ("get", "/api/v1/validate-token", {"headers": {"Authorization": "Basic YWRtaW46YWRtaW4="}}),
+    ("post", "/api/v1/train/", {"json": {"dataset_id": HUGE}}),
+    (
+        "post",
+        "/api/v1/train/",
+        {
+            "json": {
+                "dataset_id": 1,
+                "predictor_name": "p\x00",
+                "domain": "d",
+                "problem_type": "Classification",
+                "columns": [{"column_name": "a", "attribute_name": "Target"}],
+            }
+        },
+    ),
+    ("post", "/api/v1/train/", {"json": {"dataset_id": 1, "columns": "all"}}),
+    ("post", "/api/v1/train/get_details", {"json": []}),
+    ("get", "/api/v1/train/model-summary", {"params": {"train_id": "x"}}),
+    ("get", "/api/v1/train/view-feature-importance", {"params": {"train_id": HUGE}}),
+    ("delete", "/api/v1/train/delete/0", {}),
+    ("get", "/api/v1/train/download-schema/-1", {}),
+    ("post", "/api/v1/train/update/", {"json": {"train_id": 1, "preprocess_id": "x"}}),
+    ("post", "/api/v1/train/result", {"json": {"result": {}}}),
+    ("post", "/api/v1/train/shap-result", {"json": {"training_id": 1, "result": {"a": "nan?"}}}),
+    ("post", "/api/v1/inference/", {"json": {"train_id": 1, "features": [1, 2]}}),
+    ("post", "/api/v1/inference/", {"json": {"train_id": 1, "features": {"a": {"b": 1}}}}),
+    (
+        "post",
+        "/api/v1/inference/",
+        {"content": b"{not json", "headers": {"Content-Type": "application/json"}},
+    ),
+    (
+        "post",
+        "/api/v1/inference/forecast",
+        {"json": {"train_id": 1, "steps": HUGE, "frequency": "Week", "unique_id": "a"}},
+    ),
+    ("post", "/api/v1/inference/batchPrediction", {"json": {"train_id": 1, "dataset_id": HUGE}}),
+    ("get", "/api/v1/inference/result", {"params": {"prediction_id": "\x00"}}),
+    ("get", "/api/v1/inference/predictions", {"params": {"train_id": 0}}),
+    ("get", "/api/v1/inference/form-based-prediction", {"params": {"id": HUGE}}),
 ]
 
 

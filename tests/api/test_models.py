@@ -367,6 +367,14 @@ def test_multiclass_then_incremental_training(sqlite_client: TestClient) -> None
     }
     entry = trained(client, headers, request)
     assert entry["trained_algorithm"] == "XGBoost" and entry["model_version"] == 1
+    # The run's log shows the stages and the boosting rounds as they pass.
+    events = call(
+        client, "GET", f"runs/{entry['last_run_id']}/logs", headers, params={"limit": 5000}
+    )["events"]
+    messages = [e["message"] for e in events]
+    assert any("XGBClassifier: boosting round 300/300" in m for m in messages)
+    assert any(m.startswith("fitted XGBoost") for m in messages)
+    assert any(m.startswith("logged the run and registered") for m in messages)
     summary = call(client, "GET", "train/model-summary", headers, params={"train_id": entry["id"]})
     assert summary["model_summary"]["model"] == "XGBClassifier"
     assert len(summary["confusion_matrix"]) == 3
