@@ -19,12 +19,14 @@ ARTIFACT = "model"
 class StrataModel(PythonModel):
     """Predictions (and class probabilities) for a frame of raw feature columns."""
 
-    def load_context(self, context: Any) -> None:
+    def load_context(self, context) -> None:
         from lakehouse.model_files import load_model
 
         self.model = load_model(Path(context.artifacts[ARTIFACT]))
 
-    def predict(self, context: Any, model_input: pd.DataFrame, params: Any = None) -> pd.DataFrame:
+    def predict(
+        self, context, model_input: pd.DataFrame, params: dict[str, Any] | None = None
+    ) -> pd.DataFrame:
         result = pd.DataFrame({"prediction": self.model.predict(model_input)})
         probabilities = self.model.predict_proba(model_input)
         if probabilities is not None and self.model.classes is not None:

@@ -433,7 +433,6 @@ def explain_predictor(
 ) -> LayerResult:
     """Mean |SHAP| per original feature of the predictor's current model version, written to
     `gold.<predictor>__shap` and to the training's MLflow run."""
-    import pyarrow as pa
 
     from lakehouse import registry
     from lakehouse.explain import feature_importance, importance_figure
@@ -447,17 +446,8 @@ def explain_predictor(
     sample = frame.sample(n=min(MAX_SHAP_ROWS, len(frame)), random_state=0)
     report(f"explaining {len(sample)} rows with SHAP")
     importance = feature_importance(model, sample)
-    table = pa.table(
-        {
-            "feature": list(importance),
-            "mean_abs_shap": [float(v) for v in importance.values()],
-            "rank": list(range(1, len(importance) + 1)),
-            "model_version": [predictor.model_version] * len(importance),
-            "computed_at": [datetime.now(UTC)] * len(importance),
-        }
-    )
     target = predictor.tables.shap
-    snapshot_id = replace_table(catalog, target, table)
+    snapshot_id = store_feature_importance(catalog, predictor, importance)
     registry.log_feature_importance(
         settings, predictor.mlflow_run_id, importance, importance_figure(importance)
     )
@@ -469,21 +459,24 @@ def explain_predictor(
 
 def store_feature_importance(
     catalog: Catalog, predictor: Predictor, importance: dict[str, float]
-) -> None:
-    """Feature importance a compute engine posted, kept like the SHAP run's own."""
+) -> int:
+    """Mean |SHAP| per feature as `gold.<predictor>__shap`, largest first; whether computed
+    by the SHAP asset or posted by a compute engine. Returns the snapshot id."""
     import pyarrow as pa
 
     ranked = sorted(importance.items(), key=lambda item: -item[1])
-    replace_table(
+    return replace_table(
         catalog,
         predictor.tables.shap,
         pa.table(
             {
-                "feature": [name for name, _ in ranked],
-                "mean_abs_shap": [float(value) for _, value in ranked],
-                "rank": list(range(1, len(ranked) + 1)),
+                "feature": pa.array([name for name, _ in ranked], pa.string()),
+                "mean_abs_shap": pa.array([float(value) for _, value in ranked], pa.float64()),
+                "rank": pa.array(range(1, len(ranked) + 1), pa.int64()),
                 "model_version": pa.array([predictor.model_version] * len(ranked), pa.int64()),
-                "computed_at": [datetime.now(UTC)] * len(ranked),
+                "computed_at": pa.array(
+                    [datetime.now(UTC)] * len(ranked), pa.timestamp("us", tz="UTC")
+                ),
             }
         ),
     )

@@ -3,6 +3,7 @@ arrays rather than data frames (most of a one-row prediction's cost is the frame
 
 from __future__ import annotations
 
+import copy
 import math
 import tempfile
 import threading
@@ -31,10 +32,12 @@ class Answer:
 
 
 def _unnamed(pipeline: Any) -> Any:
-    """The steps of a fitted pipeline, made to take arrays without a feature-name check.
+    """A copy of a fitted pipeline whose steps take arrays without a feature-name check.
 
     They were fitted on a frame; the serving path hands them arrays in the same column order.
+    The model's own pipeline is left as it was, for the paths that hand it frames.
     """
+    pipeline = copy.deepcopy(pipeline)
     for _, step in pipeline.steps:
         if hasattr(step, "feature_names_in_"):
             del step.feature_names_in_
