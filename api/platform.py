@@ -46,6 +46,7 @@ class Platform:
             maxsize=10_000, ttl=settings.principal_cache_seconds or 1
         )
         self._principal_lock = threading.Lock()
+        self._principal_generation = 0
         self._serving: TTLCache[tuple[str, int], ServingState] = TTLCache(
             maxsize=10_000, ttl=SERVING_STATE_SECONDS
         )
@@ -67,12 +68,12 @@ class Platform:
             lambda name, version, into: registry.model_directory(self.settings, name, version, into)
         )
 
-    def serving_state(self, tenant_id: str, predictor_id: int, fresh: bool = False) -> ServingState:
+    def serving_state(self, tenant_id: str, predictor_id: int) -> ServingState:
         """A predictor's serving state, read at most once a second per predictor: a newly
         registered version is served within a second of its registration."""
         key = (tenant_id, predictor_id)
         with self._serving_lock:
-            state = None if fresh else self._serving.get(key)
+            state = self._serving.get(key)
         if state is None:
             with self.store.session() as session:
                 state = serving_state(session, tenant_id, predictor_id)
@@ -131,12 +132,17 @@ class Platform:
         """Resolve every principal afresh: users, roles or permissions changed."""
         with self._principal_lock:
             self._principals.clear()
+            self._principal_generation += 1
 
     def principal(self, access_token: str) -> Principal:
         claims = self.issuer.signer.verify(access_token)
+        with self._principal_lock:
+            generation = self._principal_generation
         with self.store.session() as session:
             principal = self.issuer.principal_of(session, claims)
         if self.settings.principal_cache_seconds > 0:
             with self._principal_lock:
-                self._principals[(claims.user_id, claims.tenant_id)] = principal
+                # Read before a change that cleared the cache: keep it out of the cache.
+                if generation == self._principal_generation:
+                    self._principals[(claims.user_id, claims.tenant_id)] = principal
         return principal

@@ -202,14 +202,14 @@ def delete_file(session: Session, actor: Principal, landing: LandingStore, file_
 
 def delete_dataset(
     session: Session, actor: Principal, landing: LandingStore, catalog: Catalog, dataset_id: int
-) -> None:
-    """Forget a dataset, drop its tables and remove its landed files."""
+) -> list[str]:
+    """Forget a dataset, drop its tables (returned by name) and remove its landed files."""
     dataset = get_dataset(session, actor, dataset_id)
-    for ref in dataset.tables.all():
-        drop_table(catalog, ref)
+    dropped = [ref.display_name for ref in dataset.tables.all() if drop_table(catalog, ref)]
     session.delete(dataset)
     session.flush()
     landing.remove_dataset(actor.tenant_id, dataset_id)
+    return dropped
 
 
 def preview_rows(catalog: Catalog, dataset: Dataset, limit: int) -> list[dict[str, Any]]:

@@ -1,4 +1,5 @@
-"""Reading uploaded files (CSV, TSV, Parquet, JSON, NDJSON, XLSX) into Arrow tables of strings.
+"""Reading uploaded files (CSV, TSV, Parquet, JSON, NDJSON, XLSX, pickled arrays) into Arrow
+tables of strings.
 
 Every column comes back as text, exactly as the file holds it, so that the bronze layer keeps
 rows as read and typing is the silver layer's job.
@@ -14,6 +15,7 @@ from enum import StrEnum
 from pathlib import Path, PurePath
 from typing import TYPE_CHECKING, Any
 
+from lakehouse import safe_pickle
 from lakehouse.errors import InvalidInputError
 
 if TYPE_CHECKING:
@@ -27,6 +29,7 @@ class FileFormat(StrEnum):
     JSON = "json"
     NDJSON = "ndjson"
     XLSX = "xlsx"
+    PICKLE = "pickle"
 
 
 EXTENSIONS: dict[str, FileFormat] = {
@@ -40,6 +43,8 @@ EXTENSIONS: dict[str, FileFormat] = {
     ".ndjson": FileFormat.NDJSON,
     ".jsonl": FileFormat.NDJSON,
     ".xlsx": FileFormat.XLSX,
+    ".pkl": FileFormat.PICKLE,
+    ".pickle": FileFormat.PICKLE,
 }
 SAMPLE_BYTES = 64 * 1024
 DELIMITERS = ",;\t|"
@@ -155,12 +160,17 @@ def _read_typed(path: Path, file_name: str, fmt: FileFormat) -> pa.Table:
             frame = pl.read_ndjson(path, infer_schema_length=None)
         elif fmt is FileFormat.JSON:
             frame = pl.read_json(path, infer_schema_length=None)
+        elif fmt is FileFormat.PICKLE:
+            with path.open("rb") as handle:
+                frame = pl.DataFrame(pickled_columns(safe_pickle.load(handle)))
         else:
             if not zipfile.is_zipfile(path):
                 raise UnreadableFileError(file_name, "is not an XLSX workbook (not a zip archive)")
             frame = pl.read_excel(path, engine="calamine", infer_schema_length=0)
     except UnreadableFileError:
         raise
+    except InvalidInputError as exc:  # a pickle that is not data, or not a table
+        raise UnreadableFileError(file_name, exc.message) from exc
     except Exception as exc:  # each reader raises its own family of errors
         problem = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise UnreadableFileError(file_name, f"cannot be read as {fmt.value}: {problem}") from exc
@@ -170,6 +180,50 @@ def _read_typed(path: Path, file_name: str, fmt: FileFormat) -> pa.Table:
             file_name, f"column '{nested[0]}' holds nested values; expected flat columns"
         )
     return frame.select(pl.all().cast(pl.String)).to_arrow()
+
+
+def pickled_columns(data: Any) -> dict[str, Any]:
+    """The columns of a pickled dataset: {"X": (n, k) array, "y": (n,) array, "metadata":
+    {"feature_names": [...], "target_name": ...}}, or a mapping of column names to 1-D arrays."""
+    import numpy as np
+
+    if not isinstance(data, dict):
+        raise InvalidInputError(
+            f"the pickle holds a {type(data).__name__}; expected a dict of arrays", field="file"
+        )
+    if "X" in data and "y" in data:
+        features, target = np.asarray(data["X"]), np.asarray(data["y"])
+        if features.ndim != 2 or target.ndim != 1 or len(features) != len(target):
+            raise InvalidInputError(
+                f"X must be a 2-D array (n, k) and y a 1-D array (n,) of the same n; "
+                f"got X {features.shape} and y {target.shape}",
+                field="file",
+            )
+        given = data.get("metadata")
+        metadata: dict[Any, Any] = given if isinstance(given, dict) else {}
+        names = metadata.get("feature_names")
+        width = features.shape[1]
+        if not (
+            isinstance(names, list | tuple)
+            and len(names) == width
+            and all(isinstance(n, str) and n.strip() for n in names)
+            and len({n.lower() for n in names}) == width
+        ):
+            names = [f"x{i + 1}" for i in range(width)]
+        target_name = metadata.get("target_name")
+        if not isinstance(target_name, str) or not target_name.strip() or target_name in names:
+            target_name = "y"
+        columns = {name: features[:, i] for i, name in enumerate(names)}
+        return {**columns, target_name: target}
+    columns = {str(name): np.asarray(values) for name, values in data.items()}
+    lengths = {len(values) if values.ndim == 1 else -1 for values in columns.values()}
+    if not columns or len(lengths) != 1 or -1 in lengths:
+        raise InvalidInputError(
+            "expected {'X': array, 'y': array, 'metadata': {...}} or a dict of "
+            "equally long 1-D arrays",
+            field="file",
+        )
+    return columns
 
 
 def read_table(path: Path, file_name: str) -> pa.Table:
@@ -197,7 +251,7 @@ def read_table(path: Path, file_name: str) -> pa.Table:
 def preview_lines(path: Path, file_name: str, count: int) -> list[str]:
     """The first `count` lines of a file: raw for text formats, rendered as CSV for the rest."""
     fmt = format_of(file_name)
-    if fmt in (FileFormat.PARQUET, FileFormat.XLSX):
+    if fmt in (FileFormat.PARQUET, FileFormat.XLSX, FileFormat.PICKLE):
         import pyarrow as pa
         import pyarrow.csv as pacsv
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import queue
 import threading
 import time
@@ -18,13 +19,28 @@ FLUSH_SECONDS = 0.2
 MAX_BATCH = 1000
 
 
+Item = dict[str, Any] | threading.Event | None  # a row, a flush marker, or stop
+
+
+def json_safe(value: Any) -> Any:
+    """The value as JSON can hold it: NaN and infinities become null."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {key: json_safe(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(item) for item in value]
+    return value
+
+
 class PredictionLog:
     """Queues real-time predictions; one thread inserts what gathered over FLUSH_SECONDS in
     one statement, so a busy endpoint costs the store a few transactions a second."""
 
     def __init__(self, store: MetadataStore) -> None:
         self._store = store
-        self._queue: queue.Queue[dict[str, Any] | None] = queue.Queue()
+        self._queue: queue.Queue[Item] = queue.Queue()
+        self._closed = threading.Event()
         self._thread = threading.Thread(target=self._run, name="strata-prediction-log", daemon=True)
         self._thread.start()
 
@@ -32,11 +48,17 @@ class PredictionLog:
         now = utcnow()
         self._queue.put({**values, "created_at": now, "modified_at": now})
 
-    def flush(self) -> None:
-        """Wait until everything recorded so far is in the metadata store."""
-        self._queue.join()
+    def flush(self, timeout: float = 5.0) -> bool:
+        """Wait until everything recorded so far is in the metadata store (at most `timeout`
+        seconds); False when it was not written in time or the log is closed."""
+        if self._closed.is_set():
+            return False
+        written = threading.Event()
+        self._queue.put(written)
+        return written.wait(timeout)
 
     def close(self) -> None:
+        self._closed.set()
         self._queue.put(None)
         self._thread.join(timeout=10)
 
@@ -45,30 +67,49 @@ class PredictionLog:
         while not stopping:
             item = self._queue.get()
             batch: list[dict[str, Any]] = []
-            taken = 1
+            markers: list[threading.Event] = []
             deadline = time.monotonic() + FLUSH_SECONDS
             while True:
                 if item is None:
                     stopping = True
+                elif isinstance(item, threading.Event):
+                    markers.append(item)
                 else:
                     batch.append(item)
                 remaining = deadline - time.monotonic()
-                if stopping or len(batch) >= MAX_BATCH or remaining <= 0:
+                if stopping or markers or len(batch) >= MAX_BATCH or remaining <= 0:
                     break
                 try:
                     item = self._queue.get(timeout=remaining)
                 except queue.Empty:
                     break
-                taken += 1
             self._write(batch)
-            for _ in range(taken):
-                self._queue.task_done()
+            for marker in markers:
+                marker.set()
 
     def _write(self, batch: list[dict[str, Any]]) -> None:
         if not batch:
             return
+        rows = [
+            {
+                **row,
+                "input_data": json_safe(row.get("input_data")),
+                "output": json_safe(row.get("output")),
+            }
+            for row in batch
+        ]
         try:
             with self._store.session() as session:
-                session.execute(insert(Prediction), batch)
+                session.execute(insert(Prediction), rows)
+            return
         except Exception:  # the log must never take the serving path down with it
-            log.exception("could not record %d real-time predictions", len(batch))
+            log.warning("could not record %d real-time predictions at once; one by one", len(rows))
+        for row in rows:  # one bad row (its predictor just deleted, say) loses only itself
+            try:
+                with self._store.session() as session:
+                    session.execute(insert(Prediction), [row])
+            except Exception:
+                log.exception(
+                    "could not record a real-time prediction of predictor %s",
+                    row.get("predictor_id"),
+                )

@@ -16,6 +16,7 @@ from lakehouse import datasets
 from lakehouse.catalog import drop_table, replace_table
 from lakehouse.errors import ConflictError, InvalidInputError, NotFoundError
 from lakehouse.ingest import LayerResult
+from lakehouse.landing import LandingStore
 from lakehouse.naming import PredictorTables, table_name_from
 from lakehouse.rbac import Principal
 from lakehouse.store.models import Dataset, Prediction, Predictor, utcnow
@@ -42,7 +43,6 @@ DATASET_ID = "_dataset_id"
 LINEAGE = ("_file_id", "_row_number")
 MAX_SHAP_ROWS = 500
 # What the training record shows for each state.
-TRAINING_STATES = ("submitted", "running", "completed", "failed")
 
 
 @dataclass(frozen=True)
@@ -192,6 +192,11 @@ def create_predictor(
     roles = parse_roles(new.columns, known)
     spec = TrainingSpec(problem, roles, algorithm)
     check_spec(spec, table)
+    if new.shap_enabled and problem is ProblemType.FORECAST:
+        raise InvalidInputError(
+            "SHAP explains Classification and Regression models, not forecasts",
+            field="shap_enabled",
+        )
     columns = [{"column_name": r.column_name, "attribute_name": r.attribute.value} for r in roles]
     existing = session.scalars(
         select(Predictor).where(
@@ -199,6 +204,24 @@ def create_predictor(
             Predictor.predictor_name == new.predictor_name,
         )
     ).first()
+    if existing is not None and existing.model_version is None:
+        if existing.training_status in ("submitted", "running"):
+            raise ConflictError(
+                f"predictor '{new.predictor_name}' is training; wait for it to finish",
+                field="predictor_name",
+            )
+        # Its training failed before any version: this request trains it afresh.
+        existing.dataset_id = dataset.id
+        existing.problem_type = problem.value
+        existing.columns = columns
+        existing.algorithm = algorithm.value
+        existing.domain = new.domain
+        existing.shap_enabled = new.shap_enabled
+        existing.is_incremental = False
+        existing.training_status = "submitted"
+        existing.training_error = None
+        existing.modified_at = utcnow()
+        return existing
     if existing is not None:
         if not new.is_incremental:
             raise ConflictError(
@@ -251,11 +274,6 @@ def _next_version(
             f"predictor '{predictor.predictor_name}' is training; wait for it to finish",
             field="predictor_name",
         )
-    if predictor.model_version is None:
-        raise ConflictError(
-            f"predictor '{predictor.predictor_name}' has no model to continue from",
-            field="is_incremental",
-        )
     if problem.value != predictor.problem_type or columns != predictor.columns:
         raise InvalidInputError(
             "incremental training keeps the predictor's problem type and column roles",
@@ -270,18 +288,44 @@ def _next_version(
     return predictor
 
 
+def writing_runs(session: Session, predictor: Predictor) -> list[str]:
+    """The runs that may be writing a predictor's model, tables or files."""
+    batches = session.scalars(
+        select(Prediction.run_id).where(
+            Prediction.predictor_id == predictor.id,
+            Prediction.prediction_type == "batch",
+            Prediction.status.in_(("submitted", "running")),
+            Prediction.run_id.is_not(None),
+        )
+    ).all()
+    runs = [predictor.last_run_id, predictor.shap_run_id, *batches]
+    return [run_id for run_id in runs if run_id is not None]
+
+
 def delete_predictor(
-    session: Session, actor: Principal, catalog: Catalog, predictor_id: int
-) -> str:
-    """Forget a predictor and drop its gold tables; returns its registered model's name so
-    the caller removes the versions too."""
+    session: Session, actor: Principal, catalog: Catalog, landing: LandingStore, predictor_id: int
+) -> tuple[list[str], list[str]]:
+    """Forget a predictor, drop its gold tables and remove its prediction files; returns the
+    tables and files removed. The caller removes its registered model's versions too."""
     predictor = get_predictor(session, actor, predictor_id)
-    tables = predictor.tables
-    for ref in tables.all():
-        drop_table(catalog, ref)
+    files = [
+        path
+        for path in session.scalars(
+            select(Prediction.result_path).where(Prediction.predictor_id == predictor.id)
+        )
+        if path is not None
+    ]
+    dropped = [ref.display_name for ref in predictor.tables.all() if drop_table(catalog, ref)]
     session.delete(predictor)
     session.flush()
-    return tables.model_name
+    removed: list[str] = []
+    for relative in files:
+        try:
+            landing.remove(actor.tenant_id, relative)
+        except NotFoundError:
+            continue
+        removed.append(relative)
+    return dropped, removed
 
 
 def record_state(
@@ -369,7 +413,12 @@ def train_predictor(
     previous = None
     if predictor.is_incremental and predictor.model_version is not None:
         previous = _registered_model(settings, predictor)
-    if previous is not None and dataset is not None and previous.continues_training:
+    if (
+        previous is not None
+        and dataset is not None
+        and previous.continues_training
+        and previous.forecast is None  # a forecast's lags span datasets: it learns anew
+    ):
         report(f"continuing {previous.algorithm.value} from version {predictor.model_version}")
         new_rows = table.filter(pc.equal(table[DATASET_ID], dataset.id))
         model = continue_training(previous, new_rows, spec, report)
@@ -394,32 +443,37 @@ def train_predictor(
     )
     registered = registry.record_training(settings, record, model, len(table))
     done(f"logged the run and registered {record.model_name} version {registered.version}")
-    record_state(
-        store,
-        predictor_id,
-        training_status="completed",
-        training_error=None,
-        trained_algorithm=model.algorithm.value,
-        mlflow_run_id=registered.run_id,
-        model_version=registered.version,
-        accuracy=headline_metric(predictor.problem_type, registered.metrics),
-    )
+    try:
+        record_state(
+            store,
+            predictor_id,
+            training_status="completed",
+            training_error=None,
+            trained_algorithm=model.algorithm.value,
+            mlflow_run_id=registered.run_id,
+            model_version=registered.version,
+            accuracy=headline_metric(predictor.problem_type, registered.metrics),
+        )
+    except BaseException:  # the predictor was deleted meanwhile, say: no version for no one
+        registry.delete_model_version(settings, record.model_name, registered.version)
+        raise
     return TrainingResult(
         registered.version, registered.run_id, model.algorithm.value, registered.metrics
     )
 
 
-def _registered_model(settings: Settings, predictor: Predictor) -> Any:
+def _registered_model(settings: Settings, predictor: Predictor, version: int | None = None) -> Any:
     import tempfile
     from pathlib import Path
 
     from lakehouse import registry
     from lakehouse.model_files import load_model
 
-    assert predictor.model_version is not None
+    version = version or predictor.model_version
+    assert version is not None
     with tempfile.TemporaryDirectory(prefix="strata-model-") as scratch:
         directory = registry.model_directory(
-            settings, predictor.tables.model_name, predictor.model_version, Path(scratch)
+            settings, predictor.tables.model_name, version, Path(scratch)
         )
         return load_model(directory)
 
@@ -577,6 +631,16 @@ def servable(predictor: Servable) -> int:
     return predictor.model_version
 
 
+def refuse_forecast(predictor: Predictor, what: str) -> None:
+    """Forecasts read their own lagged values, which rows of features do not carry."""
+    if predictor.problem_type == ProblemType.FORECAST.value:
+        raise InvalidInputError(
+            f"{what} needs a Classification or Regression predictor; predictor "
+            f"{predictor.id} forecasts (use /api/v1/inference/forecast)",
+            field="train_id",
+        )
+
+
 def feature_columns(predictor: Predictor) -> list[str]:
     return [c["column_name"] for c in predictor.columns if c["attribute_name"] == "Feature"]
 
@@ -588,6 +652,7 @@ def create_batch_prediction(
     from pyiceberg.exceptions import NoSuchTableError
 
     predictor = get_predictor(session, actor, predictor_id)
+    refuse_forecast(predictor, "batch prediction")
     version = servable(predictor)
     dataset = datasets.get_dataset(session, actor, dataset_id)
     try:
@@ -632,8 +697,6 @@ def score_dataset(
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
-    from lakehouse.landing import LandingStore
-
     with store.session() as session:
         prediction = session.get(Prediction, prediction_id)
         if prediction is None:
@@ -653,7 +716,7 @@ def score_dataset(
     def done(what: str) -> None:
         report(f"{what} ({time.perf_counter() - started:.2f} s)")
 
-    model = _registered_model(settings, predictor)
+    model = _registered_model(settings, predictor, prediction.model_version)
     done(f"loaded {predictor.tables.model_name} version {prediction.model_version}")
     table = catalog.load_table(dataset.tables.silver.identifier)
     present = {f.name for f in table.schema().fields}
@@ -735,7 +798,14 @@ def series_history(
         rows = rows.filter(pc.equal(pc.cast(rows[setup.series], "string"), unique_id or ""))
     frame = rows.to_pandas().dropna(subset=[setup.target, setup.timestamp])
     frame = frame.sort_values(setup.timestamp).tail(setup.lags)
-    return [
-        (pd.Timestamp(moment).isoformat(), float(value))
-        for moment, value in zip(frame[setup.timestamp], frame[setup.target], strict=True)
-    ]
+    try:
+        return [
+            (pd.Timestamp(moment).isoformat(), float(value))
+            for moment, value in zip(frame[setup.timestamp], frame[setup.target], strict=True)
+        ]
+    except (ValueError, TypeError) as exc:
+        raise InvalidInputError(
+            f"dataset {dataset.id} does not hold dates in '{setup.timestamp}' and numbers in "
+            f"'{setup.target}' as the model was trained on",
+            field="dataset_id",
+        ) from exc

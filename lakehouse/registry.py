@@ -3,6 +3,7 @@ registered model per tenant and predictor whose versions the API serves."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 from collections.abc import Mapping
@@ -195,17 +196,24 @@ def record_training(
             registered_model_name=record.model_name,
         )
     assert info.registered_model_version is not None
-    client.set_model_version_tag(
-        record.model_name,
-        str(info.registered_model_version),
-        PREDICTOR_TAG,
-        str(record.predictor_id),
-    )
-    return RegisteredVersion(
-        run_id=run.info.run_id,
-        version=int(info.registered_model_version),
-        metrics=dict(client.get_run(run.info.run_id).data.metrics),
-    )
+    version = int(info.registered_model_version)
+    try:
+        client.set_model_version_tag(
+            record.model_name, str(version), PREDICTOR_TAG, str(record.predictor_id)
+        )
+        metrics = dict(client.get_run(run.info.run_id).data.metrics)
+    except BaseException:
+        delete_model_version(settings, record.model_name, version)
+        raise
+    return RegisteredVersion(run_id=run.info.run_id, version=version, metrics=metrics)
+
+
+def delete_model_version(settings: Settings, model_name: str, version: int) -> None:
+    """Withdraw a version registered by a training that then failed to complete."""
+    from mlflow.exceptions import MlflowException
+
+    with contextlib.suppress(MlflowException):
+        use_tracking_store(settings).delete_model_version(model_name, str(version))
 
 
 def model_directory(settings: Settings, model_name: str, version: int, into: Path) -> Path:

@@ -193,8 +193,13 @@ def _typed(spec: FeatureInput, value: Any) -> Any:
                 value = float(value)
             except ValueError:
                 value = None
-        if isinstance(value, int | float) and math.isfinite(value):
-            return float(value)
+        if isinstance(value, int | float):
+            try:
+                number = float(value)
+            except OverflowError:  # an integer beyond any float
+                number = math.nan
+            if math.isfinite(number):
+                return number
         raise InvalidInputError(
             f"feature '{spec.column_name}' expects a number ({spec.data_type})",
             field=f"features.{spec.column_name}",
@@ -215,18 +220,27 @@ def _typed(spec: FeatureInput, value: Any) -> Any:
     return value
 
 
-class ModelCache:
-    """Serving models by registered name; a request for a newer version replaces the older."""
+LOAD_LOCKS = 16
 
-    def __init__(self, fetch: Callable[[str, int, Path], Path]) -> None:
+
+class ModelCache:
+    """Serving models by registered name, the most recently used `size` of them; a request
+    for a newer version replaces the older."""
+
+    def __init__(self, fetch: Callable[[str, int, Path], Path], size: int = 64) -> None:
         self._fetch = fetch
-        self._models: dict[str, ServingModel] = {}
-        self._locks: dict[str, threading.Lock] = {}
+        self._models: LRUCache[str, ServingModel] = LRUCache(maxsize=size)
         self._guard = threading.Lock()
+        # Loads of one model wait for each other; a fixed set of locks serves every name.
+        self._loading = [threading.Lock() for _ in range(LOAD_LOCKS)]
+
+    def _load_lock(self, model_name: str) -> threading.Lock:
+        return self._loading[hash(model_name) % LOAD_LOCKS]
 
     def cached(self, model_name: str, version: int) -> ServingModel | None:
-        """The model if it is loaded at that version, without waiting for anything."""
-        cached = self._models.get(model_name)
+        """The model if it is loaded at that version, without waiting for a load."""
+        with self._guard:
+            cached = self._models.get(model_name)
         return cached if cached is not None and cached.version == version else None
 
     def get(self, model_name: str, version: int) -> ServingModel:
@@ -234,17 +248,18 @@ class ModelCache:
         cached = self.cached(model_name, version)
         if cached is not None:
             return cached
-        with self._guard:
-            lock = self._locks.setdefault(model_name, threading.Lock())
-        with lock:  # one load per model, however many requests wait for it
-            cached = self._models.get(model_name)
-            if cached is None or cached.version != version:
+        with self._load_lock(model_name):
+            cached = self.cached(model_name, version)
+            if cached is None:
                 cached = self._load(model_name, version)
-                self._models[model_name] = cached
+                with self._guard:
+                    self._models[model_name] = cached
             return cached
 
     def evict(self, model_name: str) -> None:
-        self._models.pop(model_name, None)
+        """Forget a model; a load under way finishes first, so it cannot put the model back."""
+        with self._load_lock(model_name), self._guard:
+            self._models.pop(model_name, None)
 
     def _load(self, model_name: str, version: int) -> ServingModel:
         from lakehouse.model_files import load_model
@@ -252,7 +267,3 @@ class ModelCache:
         with tempfile.TemporaryDirectory(prefix="strata-serving-") as scratch:
             directory = self._fetch(model_name, version, Path(scratch))
             return ServingModel(load_model(directory), version)
-
-
-def as_rows(values: np.ndarray) -> list[Any]:
-    return [_plain(v) for v in values]

@@ -102,6 +102,21 @@ class Settings(BaseSettings):
     max_upload_bytes: int = Field(
         1024**3, ge=1, description="Largest accepted upload request, in bytes (larger: 413)."
     )
+    quickstart: bool = Field(
+        False, description="Serve the quickstart profile (/, /upload, /train...): no auth."
+    )
+    quickstart_tenant: str = Field(
+        "quickstart", min_length=1, description="The sandbox tenant the quickstart works in."
+    )
+    jobs_profile: bool = Field(
+        True, description="Serve the jobs profile (/api/train, /api/predict, /api/merge, /media)."
+    )
+    merge_token_seconds: int = Field(
+        1800, ge=1, description="How long a merge token of the jobs profile stays valid."
+    )
+    profile_wait_seconds: float = Field(
+        900, gt=0, description="Longest a profile request waits for the runs it starts."
+    )
     debug: bool = Field(False, description="Show exception detail in error responses.")
 
     @model_validator(mode="after")

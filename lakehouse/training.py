@@ -831,7 +831,18 @@ def forecast(
         )
     offset = offset_of(frequency, setup.frequency)
     last = pd.Timestamp(history[-1][0])
-    dates = pd.date_range(last, periods=steps + 1, freq=offset)[1:]
+    try:
+        dates = pd.date_range(last, periods=steps + 1, freq=offset)[1:]
+    except (ValueError, OverflowError) as exc:  # a zero step, or dates past pandas' range
+        raise InvalidInputError(
+            f"frequency '{frequency or setup.frequency}' cannot step {steps} times on from "
+            f"{last.isoformat()}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}",
+            field="frequency",
+        ) from exc
+    if len(dates) != steps or (len(dates) and dates[0] <= last):
+        raise InvalidInputError(
+            f"frequency '{frequency}' does not move forward in time", field="frequency"
+        )
     values = recursive_forecast(
         model.pipeline,
         np_array([value for _, value in history]),

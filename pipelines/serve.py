@@ -108,7 +108,7 @@ def main() -> int:
         str(ROOT / "workspace.yaml"),
     )
     api, dagster = f"http://{host}:{settings.api_port}", f"http://{host}:{settings.dagster_port}"
-    mlflow = f"http://{host}:{settings.mlflow_port}"
+    mlflow = f"http://127.0.0.1:{settings.mlflow_port}"
     dagster_env = child_env(settings)
     group.start(
         "api",
@@ -125,12 +125,15 @@ def main() -> int:
     group.start(
         "dagster-daemon", [str(bin_dir / "dagster-daemon"), "run", "-w", workspace], dagster_env
     )
+    # MLflow's UI shows every tenant's runs and has no tenancy of its own: it is an operator's
+    # tool, reachable from this machine only. The store URI (and any password in it) goes
+    # through the environment, not the command line every user can read.
     group.start(
         "mlflow-ui",
-        [str(bin_dir / "mlflow"), "server", "--backend-store-uri", tracking_uri(settings),
-         "--default-artifact-root", settings.mlflow_artifact_root, "--host", host,
+        [str(bin_dir / "mlflow"), "server",
+         "--default-artifact-root", settings.mlflow_artifact_root, "--host", "127.0.0.1",
          "--port", str(settings.mlflow_port), "--workers", "1"],
-        dagster_env,
+        {**dagster_env, "MLFLOW_BACKEND_STORE_URI": tracking_uri(settings)},
     )  # fmt: skip
     try:
         if not group.wait_until_up(f"{api}/api/v1/utils/health-check/"):

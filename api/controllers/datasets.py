@@ -12,7 +12,7 @@ from litestar.response import File
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 from sqlalchemy.orm import Session
 
-from api import run_state
+from api import run_state, work
 from api.platform import Platform
 from api.schemas import (
     DatasetLocation,
@@ -34,11 +34,11 @@ from api.schemas import (
 from api.security import requires_permission
 from lakehouse import datasets
 from lakehouse.catalog import open_catalog
-from lakehouse.errors import ConflictError, InvalidInputError, StrataError
+from lakehouse.errors import ConflictError, InvalidInputError
 from lakehouse.formats import preview_lines
 from lakehouse.store import DataFile, Dataset
 from pipelines.gateway import TENANT_TAG
-from pipelines.names import DATASET_INGESTION_JOB, DATASET_PARTITIONS, DATASET_STATISTICS_JOB
+from pipelines.names import DATASET_STATISTICS_JOB
 
 READ = [requires_permission("datasets:read")]
 MANAGE = [requires_permission("datasets:manage")]
@@ -61,24 +61,6 @@ def uploads_of(form: dict[str, Any]) -> list[datasets.Upload]:
 
 def file_public(data_file: DataFile) -> FilePublic:
     return FilePublic.model_validate(data_file, from_attributes=True)
-
-
-def start_ingestion(db: Session, platform: Platform, dataset: Dataset) -> None:
-    """Commit the dataset, then start its ingestion run; a run that cannot start fails it."""
-    db.commit()
-    key = str(dataset.id)
-    try:
-        platform.gateway.add_partition(DATASET_PARTITIONS, key)
-        run_id = platform.gateway.submit(
-            DATASET_INGESTION_JOB, partition_key=key, tags={TENANT_TAG: dataset.tenant_id}
-        )
-    except StrataError as exc:
-        dataset.validation_status = "failed"
-        dataset.validation_error = f"validation could not start: {exc.message}"
-        db.commit()
-        raise
-    dataset.last_run_id = run_id
-    db.commit()
 
 
 def ensure_idle(platform: Platform, dataset: Dataset) -> None:
@@ -163,7 +145,7 @@ class DatasetController(Controller):
             uploads_of(data),
             platform.settings.max_upload_bytes,
         )
-        start_ingestion(db, platform, dataset)
+        work.start_ingestion(db, platform, dataset)
         return uploaded(dataset, dataset.files)
 
     @get("/list", operation_id="list_datasets", guards=READ, sync_to_thread=True)
@@ -268,11 +250,7 @@ class DatasetController(Controller):
         self, db: Session, request: Request, platform: Platform, dataset_id: PathId
     ) -> StatusMessage:
         """Delete a dataset and its files."""
-        ensure_idle(platform, datasets.get_dataset(db, request.user, dataset_id))
-        datasets.delete_dataset(
-            db, request.user, platform.landing, open_catalog(platform.settings), dataset_id
-        )
-        platform.gateway.delete_partition(DATASET_PARTITIONS, str(dataset_id))
+        work.remove_dataset(db, platform, request.user, dataset_id, work.Removed())
         return StatusMessage(status_code=200, message="Dataset deleted successfully")
 
 
@@ -306,7 +284,7 @@ class FileController(Controller):
             uploads_of(data),
             platform.settings.max_upload_bytes,
         )
-        start_ingestion(db, platform, dataset)
+        work.start_ingestion(db, platform, dataset)
         return uploaded(dataset, added)
 
     @delete(
@@ -322,7 +300,7 @@ class FileController(Controller):
         """Delete a file; the dataset is ingested and validated again without its rows."""
         ensure_idle(platform, datasets.get_file(db, request.user, file_id).dataset)
         dataset = datasets.delete_file(db, request.user, platform.landing, file_id)
-        start_ingestion(db, platform, dataset)
+        work.start_ingestion(db, platform, dataset)
         return StatusMessage(status_code=200, message="File deleted successfully")
 
     @get("/list", operation_id="list_files", guards=READ, sync_to_thread=True)

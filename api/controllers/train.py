@@ -11,7 +11,7 @@ from litestar import Controller, Request, delete, get, post
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 from sqlalchemy.orm import Session
 
-from api import run_state
+from api import run_state, work
 from api.platform import Platform
 from api.schemas import (
     CallbackReceived,
@@ -37,15 +37,12 @@ from api.schemas import (
 from api.security import PUBLIC, requires_permission, requires_service_token
 from lakehouse import datasets, predictors
 from lakehouse.catalog import open_catalog
-from lakehouse.errors import ConflictError, InvalidInputError, NotFoundError, StrataError
+from lakehouse.errors import ConflictError, InvalidInputError, NotFoundError
 from lakehouse.store import Predictor
 from lakehouse.training import Attribute, ProblemType
 from pipelines.gateway import TENANT_TAG
 from pipelines.names import (
-    PREDICTOR_PARTITIONS,
     PREDICTOR_SHAP_JOB,
-    PREDICTOR_TRAINING_JOB,
-    PREDICTOR_TRAINING_SHAP_JOB,
 )
 
 READ = [requires_permission("models:read")]
@@ -101,27 +98,6 @@ def summary(platform: Platform, predictor: Predictor) -> TrainingSummary:
     )
 
 
-def start_training(db: Session, platform: Platform, predictor: Predictor) -> None:
-    """Commit the training request, then start its run; a run that cannot start fails it."""
-    db.commit()
-    key = str(predictor.id)
-    job = PREDICTOR_TRAINING_SHAP_JOB if predictor.shap_enabled else PREDICTOR_TRAINING_JOB
-    try:
-        platform.gateway.add_partition(PREDICTOR_PARTITIONS, key)
-        run_id = platform.gateway.submit(
-            job, partition_key=key, tags={TENANT_TAG: predictor.tenant_id}
-        )
-    except StrataError as exc:
-        predictor.training_status = "failed"
-        predictor.training_error = f"training could not start: {exc.message}"
-        db.commit()
-        raise
-    predictor.last_run_id = run_id
-    if predictor.shap_enabled:
-        predictor.shap_status, predictor.shap_run_id = "submitted", run_id
-    db.commit()
-
-
 class TrainController(Controller):
     path = "/api/v1/train"
     tags = ["Train"]
@@ -169,7 +145,7 @@ class TrainController(Controller):
                 shap_enabled=data.shap_enabled,
             ),
         )
-        start_training(db, platform, predictor)
+        work.start_training(db, platform, predictor)
         return TrainingCreated.model_validate(predictor, from_attributes=True)
 
     @get("/list", operation_id="list_trainings", guards=READ, sync_to_thread=True)
@@ -202,19 +178,7 @@ class TrainController(Controller):
         self, db: Session, request: Request, platform: Platform, id: PathId
     ) -> StatusMessage:
         """Delete a predictor: its model versions in MLflow and its gold tables."""
-        from lakehouse import registry
-
-        predictor = predictors.get_predictor(db, request.user, id)
-        for run_id in (predictor.last_run_id, predictor.shap_run_id):
-            run_state.ensure_idle(platform.gateway, run_id, f"training {id}", "id")
-        model_name = predictors.delete_predictor(
-            db, request.user, open_catalog(platform.settings), id
-        )
-        db.commit()
-        registry.delete_registered_model(platform.settings, model_name)
-        platform.models.evict(model_name)
-        platform.forget_serving_state(request.user.tenant_id, id)
-        platform.gateway.delete_partition(PREDICTOR_PARTITIONS, str(id))
+        work.remove_predictor(db, platform, request.user, id, work.Removed())
         return StatusMessage(status_code=200, message="Training job deleted successfully")
 
     @post(
@@ -293,6 +257,7 @@ class TrainController(Controller):
     ) -> ShapSubmitted:
         """Start a run computing SHAP values of the current model version."""
         predictor = predictors.get_predictor(db, request.user, train_id)
+        predictors.refuse_forecast(predictor, "feature importance")
         predictors.servable(predictor)
         for run_id in (predictor.last_run_id, predictor.shap_run_id):
             run_state.ensure_idle(platform.gateway, run_id, f"training {train_id}", "train_id")

@@ -225,6 +225,7 @@ def test_binary_classification_end_to_end(client: TestClient, settings: Settings
     assert as_text["probabilities"] == answer["probabilities"]
     for features_sent, field in [
         ({**row, "mean radius": "wide"}, "features.mean radius"),
+        ({**row, "mean radius": 10**400}, "features.mean radius"),
         ({**row, "colour": 1}, "features.colour"),
         ({k: v for k, v in row.items() if k != "worst area"}, "features.worst area"),
     ]:
@@ -448,6 +449,8 @@ def test_forecast_end_to_end(sqlite_client: TestClient) -> None:
     assert from_dataset == points
     changes: list[tuple[dict[str, Any], str]] = [
         ({"frequency": "fortnight"}, "frequency"),
+        ({"frequency": "0D"}, "frequency"),
+        ({"frequency": "-1D"}, "frequency"),
         ({"steps": 0}, "steps"),
     ]
     for change, field in changes:
@@ -455,6 +458,17 @@ def test_forecast_end_to_end(sqlite_client: TestClient) -> None:
             "/api/v1/inference/forecast", json={**body, **change}, headers=headers
         )
         assert refused.status_code in (400, 422) and field in refused.text, refused.text
+    # A forecast reads its own lagged values: rows of features cannot be scored or explained.
+    for method, path, kwargs in [
+        (
+            "POST",
+            "inference/batchPrediction",
+            {"json": {"train_id": train_id, "dataset_id": dataset_id}},
+        ),
+        ("GET", "train/generate-feature-importance", {"params": {"train_id": train_id}}),
+    ]:
+        refused = client.request(method, f"/api/v1/{path}", headers=headers, **kwargs)
+        assert refused.status_code == 422 and "forecast" in refused.json()["detail"], refused.text
 
 
 def test_bad_training_requests_leave_nothing_behind(sqlite_client: TestClient) -> None:

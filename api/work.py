@@ -1,0 +1,132 @@
+"""Starting, awaiting and undoing the platform's work, for every API surface alike: the
+contract's controllers and the profiles start the same runs and delete the same way."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from sqlalchemy.orm import Session
+
+from api import run_state
+from api.platform import Platform
+from lakehouse import datasets, predictors
+from lakehouse.catalog import open_catalog
+from lakehouse.errors import ServiceUnavailableError, StrataError
+from lakehouse.rbac import Principal
+from lakehouse.store import Dataset, Predictor
+from pipelines.gateway import TENANT_TAG, RunView
+from pipelines.names import (
+    DATASET_INGESTION_JOB,
+    DATASET_PARTITIONS,
+    PREDICTOR_PARTITIONS,
+    PREDICTOR_TRAINING_JOB,
+    PREDICTOR_TRAINING_SHAP_JOB,
+)
+
+POLL_SECONDS = 0.1
+
+
+def start_ingestion(db: Session, platform: Platform, dataset: Dataset) -> str:
+    """Commit the dataset, then start its ingestion run; a run that cannot start fails it."""
+    db.commit()
+    key = str(dataset.id)
+    try:
+        platform.gateway.add_partition(DATASET_PARTITIONS, key)
+        run_id = platform.gateway.submit(
+            DATASET_INGESTION_JOB, partition_key=key, tags={TENANT_TAG: dataset.tenant_id}
+        )
+    except StrataError as exc:
+        dataset.validation_status = "failed"
+        dataset.validation_error = f"validation could not start: {exc.message}"
+        db.commit()
+        raise
+    dataset.last_run_id = run_id
+    db.commit()
+    return run_id
+
+
+def start_training(db: Session, platform: Platform, predictor: Predictor) -> str:
+    """Commit the training request, then start its run; a run that cannot start fails it."""
+    db.commit()
+    key = str(predictor.id)
+    job = PREDICTOR_TRAINING_SHAP_JOB if predictor.shap_enabled else PREDICTOR_TRAINING_JOB
+    try:
+        platform.gateway.add_partition(PREDICTOR_PARTITIONS, key)
+        run_id = platform.gateway.submit(
+            job, partition_key=key, tags={TENANT_TAG: predictor.tenant_id}
+        )
+    except StrataError as exc:
+        predictor.training_status = "failed"
+        predictor.training_error = f"training could not start: {exc.message}"
+        db.commit()
+        raise
+    predictor.last_run_id = run_id
+    if predictor.shap_enabled:
+        predictor.shap_status, predictor.shap_run_id = "submitted", run_id
+    db.commit()
+    return run_id
+
+
+def wait_for_run(platform: Platform, run_id: str) -> RunView:
+    """Block until the run finishes; ServiceUnavailableError past the profile wait limit."""
+    deadline = time.monotonic() + platform.settings.profile_wait_seconds
+    while True:
+        run = platform.gateway.status(run_id)
+        if run.is_finished:
+            return run
+        if time.monotonic() > deadline:
+            raise ServiceUnavailableError(
+                f"run {run_id} is still {run.status} after "
+                f"{platform.settings.profile_wait_seconds:g} s; follow it at /api/v1/runs"
+            )
+        time.sleep(POLL_SECONDS)
+
+
+@dataclass
+class Removed:
+    """What a removal deleted, by kind."""
+
+    files: list[str] = field(default_factory=list)
+    tables: list[str] = field(default_factory=list)
+    models: list[str] = field(default_factory=list)
+
+
+def remove_predictor(
+    db: Session, platform: Platform, actor: Principal, predictor_id: int, removed: Removed
+) -> None:
+    """Delete a predictor that no run is writing: its gold tables, then its MLflow versions."""
+    from lakehouse import registry
+
+    predictor = predictors.get_predictor(db, actor, predictor_id)
+    for run_id in predictors.writing_runs(db, predictor):
+        run_state.ensure_idle(platform.gateway, run_id, f"training {predictor_id}", "id")
+    model_name = predictor.tables.model_name
+    catalog = open_catalog(platform.settings)
+    tables, files = predictors.delete_predictor(db, actor, catalog, platform.landing, predictor_id)
+    db.commit()
+    removed.tables.extend(tables)
+    removed.files.extend(files)
+    if registry.delete_registered_model(platform.settings, model_name):
+        removed.models.append(model_name)
+    platform.models.evict(model_name)
+    platform.forget_serving_state(actor.tenant_id, predictor_id)
+    platform.gateway.delete_partition(PREDICTOR_PARTITIONS, str(predictor_id))
+
+
+def remove_dataset(
+    db: Session, platform: Platform, actor: Principal, dataset_id: int, removed: Removed
+) -> None:
+    """Delete a dataset that no run is writing: its tables and its landed files."""
+    dataset = datasets.get_dataset(db, actor, dataset_id)
+    run_state.ensure_idle(
+        platform.gateway, dataset.last_run_id, f"dataset {dataset.id}", "dataset_id"
+    )
+    catalog = open_catalog(platform.settings)
+    removed.files.extend(f.file_name for f in dataset.files)
+    removed.tables.extend(
+        t.display_name for t in dataset.tables.all() if catalog.table_exists(t.identifier)
+    )
+    datasets.delete_dataset(db, actor, platform.landing, catalog, dataset_id)
+    db.commit()
+    platform.gateway.delete_partition(DATASET_PARTITIONS, str(dataset_id))
