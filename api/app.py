@@ -23,6 +23,7 @@ from api.controllers.utils import UtilsController
 from api.dependencies import DEPENDENCIES
 from api.errors import exception_handlers
 from api.platform import Platform
+from api.profiles.quickstart import quickstart_router
 from api.security import authentication
 from lakehouse.logs import configure_logging
 from lakehouse.settings import Settings
@@ -59,8 +60,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
         finally:
             platform.stop()
 
+    profiles = [quickstart_router()] if settings.quickstart else []
     return Litestar(
-        route_handlers=CONTROLLERS,
+        route_handlers=[*CONTROLLERS, *profiles],
         lifespan=[lifespan],
         dependencies=DEPENDENCIES,
         middleware=[authentication()],

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import cached_property
 
@@ -19,6 +20,7 @@ from lakehouse.prediction_log import PredictionLog
 from lakehouse.predictors import ServingState, serving_state
 from lakehouse.query import QueryEngine, open_engine
 from lakehouse.rbac import Principal
+from lakehouse.sandbox import sandbox_principal
 from lakehouse.security import TokenSigner, signing_secret
 from lakehouse.serving import ModelCache
 from lakehouse.settings import Settings
@@ -27,6 +29,14 @@ from pipelines.gateway import RunGateway, open_gateway
 
 log = logging.getLogger("strata.api")
 SERVING_STATE_SECONDS = 1.0
+
+
+@dataclass
+class Sandbox:
+    """The quickstart's tenant, acted in as its sandbox user, one request at a time."""
+
+    principal: Principal
+    lock: threading.Lock = field(default_factory=threading.Lock)
 
 
 class Platform:
@@ -41,6 +51,7 @@ class Platform:
             refresh_lifetime=timedelta(days=settings.refresh_token_days),
         )
         self._warmup: threading.Thread | None = None
+        self.sandbox: Sandbox | None = None
         # Resolved principals by (user, tenant), reused for a few seconds between requests.
         self._principals: TTLCache[tuple[int, str], Principal] = TTLCache(
             maxsize=10_000, ttl=settings.principal_cache_seconds or 1
@@ -95,6 +106,10 @@ class Platform:
 
     def start(self) -> BootstrapResult:
         result = bootstrap(self.store, self.settings)
+        if self.settings.quickstart:
+            with self.store.session() as session:
+                principal = sandbox_principal(session, self.settings.quickstart_tenant)
+            self.sandbox = Sandbox(principal)
         if result.generated_password is not None:
             log.warning(
                 "created platform admin '%s' with generated password: %s (shown once)",

@@ -339,6 +339,11 @@ class TrainingRequest(Schema):
     is_incremental: bool = False
     algorithm: str | None = Field(None, max_length=32)
     shap_enabled: bool = False
+    hyperparameters: dict[str, Any] | None = Field(
+        None,
+        max_length=10,
+        description="For MLP: epochs (1-1000), learning_rate (0-1], hidden_layers (1-10 sizes).",
+    )
 
 
 class DetailsRequest(Schema):

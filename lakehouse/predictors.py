@@ -29,6 +29,7 @@ from lakehouse.training import (
     Report,
     TrainedModel,
     TrainingSpec,
+    checked_hyperparameters,
     quiet,
 )
 
@@ -61,6 +62,7 @@ class NewPredictor:
     is_incremental: bool = False
     algorithm: str | None = None
     shap_enabled: bool = False
+    hyperparameters: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -139,14 +141,16 @@ def parse_roles(columns: Sequence[dict[str, Any]], known: Sequence[str]) -> list
     return roles
 
 
-def training_spec(predictor: Predictor, seed: int | None = None) -> TrainingSpec:
+def training_spec(predictor: Predictor) -> TrainingSpec:
     roles = [
         ColumnRole(c["column_name"], Attribute(c["attribute_name"])) for c in predictor.columns
     ]
-    spec = TrainingSpec(
-        ProblemType(predictor.problem_type), roles, Algorithm.parse(predictor.algorithm)
+    return TrainingSpec(
+        ProblemType(predictor.problem_type),
+        roles,
+        Algorithm.parse(predictor.algorithm),
+        hyperparameters=predictor.hyperparameters or {},
     )
-    return spec if seed is None else TrainingSpec(spec.problem_type, roles, spec.algorithm, seed)
 
 
 def check_spec(spec: TrainingSpec, table: Any) -> None:
@@ -190,7 +194,8 @@ def create_predictor(
     algorithm = Algorithm.parse(new.algorithm)
     known = [f.name for f in table.schema().fields if not f.name.startswith("_")]
     roles = parse_roles(new.columns, known)
-    spec = TrainingSpec(problem, roles, algorithm)
+    hyperparameters = checked_hyperparameters(algorithm, new.hyperparameters)
+    spec = TrainingSpec(problem, roles, algorithm, hyperparameters=hyperparameters)
     check_spec(spec, table)
     if new.shap_enabled and problem is ProblemType.FORECAST:
         raise InvalidInputError(
@@ -215,6 +220,7 @@ def create_predictor(
         existing.problem_type = problem.value
         existing.columns = columns
         existing.algorithm = algorithm.value
+        existing.hyperparameters = hyperparameters or None
         existing.domain = new.domain
         existing.shap_enabled = new.shap_enabled
         existing.is_incremental = False
@@ -251,6 +257,7 @@ def create_predictor(
         dataset_id=dataset.id,
         columns=columns,
         algorithm=algorithm.value,
+        hyperparameters=hyperparameters or None,
         is_incremental=False,
         shap_enabled=new.shap_enabled,
         created_by=actor.username,
@@ -439,6 +446,7 @@ def train_predictor(
             "dataset_id": predictor.dataset_id,
             "is_incremental": previous is not None,
             "seed": spec.seed,
+            **{name: str(value) for name, value in spec.hyperparameters.items()},
         },
     )
     registered = registry.record_training(settings, record, model, len(table))

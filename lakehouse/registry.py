@@ -120,6 +120,19 @@ def plots(model: TrainedModel) -> dict[str, Figure]:
             colorbar=False,
         )
         figures["plots/confusion_matrix.png"] = figure
+        figure = Figure(figsize=(6, 5))
+        ConfusionMatrixDisplay.from_predictions(
+            evaluation.truth,
+            evaluation.predicted,
+            labels=list(range(len(model.classes))),
+            display_labels=[str(c) for c in model.classes],
+            normalize="true",
+            values_format=".2f",
+            ax=figure.subplots(),
+            colorbar=False,
+        )
+        figure.axes[0].set_title("Share of each true class")
+        figures["plots/confusion_matrix_normalized.png"] = figure
         if evaluation.probabilities is not None and len(model.classes) == 2:
             figure = Figure(figsize=(6, 5))
             RocCurveDisplay.from_predictions(
@@ -132,16 +145,23 @@ def plots(model: TrainedModel) -> dict[str, Figure]:
             evaluation.truth, evaluation.predicted, kind="actual_vs_predicted", ax=figure.subplots()
         )
         figures["plots/predicted_vs_actual.png"] = figure
-    if not evaluation.learning_curve:
-        return figures
-    figure = Figure(figsize=(6, 4))
-    axes = figure.subplots()
-    sizes, scores = zip(*evaluation.learning_curve, strict=True)
-    axes.plot(sizes, scores, marker="o")
-    axes.set_xlabel("training rows")
-    axes.set_ylabel(f"validation {evaluation.metric}")
-    axes.set_title("Learning curve")
-    figures["plots/learning_curve.png"] = figure
+    if evaluation.loss_curve:
+        figure = Figure(figsize=(6, 4))
+        axes = figure.subplots()
+        axes.plot(range(1, len(evaluation.loss_curve) + 1), evaluation.loss_curve)
+        axes.set_xlabel("epoch")
+        axes.set_ylabel("training loss")
+        axes.set_title("Learning curve")
+        figures["plots/learning_curve.png"] = figure
+    elif evaluation.learning_curve:
+        figure = Figure(figsize=(6, 4))
+        axes = figure.subplots()
+        sizes, scores = zip(*evaluation.learning_curve, strict=True)
+        axes.plot(sizes, scores, marker="o")
+        axes.set_xlabel("training rows")
+        axes.set_ylabel(f"validation {evaluation.metric}")
+        axes.set_title("Learning curve")
+        figures["plots/learning_curve.png"] = figure
     return figures
 
 
@@ -173,6 +193,7 @@ def record_training(
             {
                 **{k: v for k, v in model.metrics.items() if v == v},  # NaN is no measurement
                 **{f"validation_{name}": value for name, value in model.candidates.items()},
+                **({"fit_seconds": model.fit_seconds} if model.fit_seconds is not None else {}),
             }
         )
         if model.confusion_matrix is not None:
@@ -259,6 +280,12 @@ def run_artifact(settings: Settings, run_id: str, path: str, into: Path) -> Path
         return Path(client.download_artifacts(run_id, path, str(into)))
     except (MlflowException, OSError) as exc:
         raise NotFoundError(f"artifact {path} of run {run_id} not found") from exc
+
+
+def run_artifact_bytes(settings: Settings, run_id: str, path: str) -> bytes:
+    """The content of one (small) artifact of a run: a plot, a JSON document."""
+    with tempfile.TemporaryDirectory(prefix="strata-artifact-") as scratch:
+        return run_artifact(settings, run_id, path, Path(scratch)).read_bytes()
 
 
 def delete_registered_model(settings: Settings, model_name: str) -> bool:

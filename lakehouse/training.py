@@ -6,7 +6,9 @@ silver table and records what comes back in MLflow.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import math
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
@@ -32,6 +34,7 @@ FORECAST_LAGS = 12
 CALENDAR = ("month", "day_of_year", "day_of_week")
 INTERVAL_Z = 1.96  # a 95% prediction interval
 PROGRESS_EVERY = 50  # boosting rounds between progress messages
+MLP_DEFAULTS: dict[str, Any] = {"epochs": 500, "learning_rate": 0.001, "hidden_layers": [64, 32]}
 Report = Callable[[str], None]
 
 
@@ -109,6 +112,7 @@ class TrainingSpec:
     roles: Sequence[ColumnRole]
     algorithm: Algorithm = Algorithm.AUTO
     seed: int = SEED
+    hyperparameters: Mapping[str, Any] = field(default_factory=dict)
 
     def columns(self, attribute: Attribute) -> list[str]:
         return [r.column_name for r in self.roles if r.attribute is attribute]
@@ -155,6 +159,8 @@ class Evaluation:
     probabilities: np.ndarray | None
     learning_curve: list[tuple[int, float]]
     metric: str
+    loss_curve: list[float] = field(default_factory=list)
+    """Training loss per epoch, for models that learn in epochs."""
 
 
 @dataclass(frozen=True)
@@ -195,6 +201,8 @@ class TrainedModel:
     inputs: list[FeatureInput] = field(default_factory=list)
     forecast: ForecastSetup | None = None
     evaluation: Evaluation | None = None
+    fit_seconds: float | None = None
+    """Wall time of the final fit."""
 
     @property
     def continues_training(self) -> bool:
@@ -318,7 +326,68 @@ def preprocessor(features: pd.DataFrame, scaled: bool) -> Any:
     )
 
 
-def estimator(algorithm: Algorithm, problem: ProblemType, seed: int) -> Any:
+def checked_hyperparameters(
+    algorithm: Algorithm, given: Mapping[str, Any] | None
+) -> dict[str, Any]:
+    """The hyperparameters a client set, checked. MLP takes `epochs` (1-1000),
+    `learning_rate` (0 < rate <= 1) and `hidden_layers` (1-10 layers of 1-4096 neurons)."""
+    given = dict(given or {})
+    if not given:
+        return {}
+    if algorithm is not Algorithm.MLP:
+        raise InvalidInputError(
+            f"hyperparameters are taken by the MLP algorithm, not {algorithm.value}",
+            field="hyperparameters",
+        )
+    unknown = sorted(set(given) - set(MLP_DEFAULTS))
+    if unknown:
+        raise InvalidInputError(
+            f"unknown hyperparameter '{unknown[0]}'; MLP takes epochs, learning_rate and "
+            "hidden_layers",
+            field=unknown[0],
+        )
+    checked: dict[str, Any] = {}
+    if "epochs" in given:
+        epochs = given["epochs"]
+        if isinstance(epochs, bool) or not isinstance(epochs, int) or not 1 <= epochs <= 1000:
+            raise InvalidInputError(
+                f"epochs must be a whole number from 1 to 1000, not {epochs!r}", field="epochs"
+            )
+        checked["epochs"] = epochs
+    if "learning_rate" in given:
+        rate = given["learning_rate"]
+        if (
+            isinstance(rate, bool)
+            or not isinstance(rate, int | float)
+            or not math.isfinite(rate)
+            or not 0 < rate <= 1
+        ):
+            raise InvalidInputError(
+                f"learning_rate must be a number above 0 and at most 1, not {rate!r}",
+                field="learning_rate",
+            )
+        checked["learning_rate"] = float(rate)
+    if "hidden_layers" in given:
+        layers = given["hidden_layers"]
+        if (
+            not isinstance(layers, list | tuple)
+            or not 1 <= len(layers) <= 10
+            or not all(
+                isinstance(n, int) and not isinstance(n, bool) and 1 <= n <= 4096 for n in layers
+            )
+        ):
+            raise InvalidInputError(
+                f"hidden_layers must list 1 to 10 layer sizes, each a whole number from 1 to "
+                f"4096, not {layers!r}",
+                field="hidden_layers",
+            )
+        checked["hidden_layers"] = list(layers)
+    return checked
+
+
+def estimator(
+    algorithm: Algorithm, problem: ProblemType, seed: int, params: Mapping[str, Any] | None = None
+) -> Any:
     classify = problem is ProblemType.CLASSIFICATION
     if algorithm is Algorithm.XGBOOST:
         import xgboost
@@ -343,12 +412,24 @@ def estimator(algorithm: Algorithm, problem: ProblemType, seed: int) -> Any:
         from sklearn.neural_network import MLPClassifier, MLPRegressor
 
         kind = MLPClassifier if classify else MLPRegressor
-        return kind(hidden_layer_sizes=(64, 32), max_iter=500, random_state=seed)
+        chosen = {**MLP_DEFAULTS, **(params or {})}
+        return kind(
+            hidden_layer_sizes=tuple(chosen["hidden_layers"]),
+            max_iter=chosen["epochs"],
+            learning_rate_init=chosen["learning_rate"],
+            # Epochs a client asked for are all run; by default, stop once loss stalls.
+            n_iter_no_change=chosen["epochs"] if params and "epochs" in params else 10,
+            random_state=seed,
+        )
     raise ValueError(f"{algorithm} is chosen among candidates, not fitted directly")
 
 
 def model_pipeline(
-    algorithm: Algorithm, problem: ProblemType, features: pd.DataFrame, seed: int
+    algorithm: Algorithm,
+    problem: ProblemType,
+    features: pd.DataFrame,
+    seed: int,
+    params: Mapping[str, Any] | None = None,
 ) -> Pipeline:
     from sklearn.pipeline import Pipeline
 
@@ -356,7 +437,7 @@ def model_pipeline(
     return Pipeline(
         [
             ("prepare", preprocessor(features, scaled)),
-            ("model", estimator(algorithm, problem, seed)),
+            ("model", estimator(algorithm, problem, seed, params)),
         ]
     )
 
@@ -483,7 +564,9 @@ def fit_and_evaluate(
 
     def fitted(algorithm: Algorithm, rows: np.ndarray) -> Pipeline:
         report(f"fitting {algorithm.value} on {len(rows)} rows")
-        pipeline = model_pipeline(algorithm, spec.problem_type, features, spec.seed)
+        pipeline = model_pipeline(
+            algorithm, spec.problem_type, features, spec.seed, spec.hyperparameters
+        )
         return fit(pipeline, features.iloc[rows], labels[rows], report)
 
     def evaluate(pipeline: Pipeline, rows: np.ndarray) -> dict[str, float]:
@@ -501,15 +584,21 @@ def fit_and_evaluate(
         algorithm = Algorithm(max(candidates, key=lambda name: candidates[name]))
         report(f"chose {algorithm.value}")
     curve = []
-    for fraction in LEARNING_CURVE:
-        rows = split.train[: max(2, int(len(split.train) * fraction))]
-        curve.append((len(rows), evaluate(fitted(algorithm, rows), split.validation)[key]))
+    if algorithm is not Algorithm.MLP:  # a network's learning curve is its loss per epoch
+        for fraction in LEARNING_CURVE:
+            rows = split.train[: max(2, int(len(split.train) * fraction))]
+            curve.append((len(rows), evaluate(fitted(algorithm, rows), split.validation)[key]))
     # The chosen model learns from training and validation rows; the test rows judge it.
     learned = np.concatenate([split.train, split.validation])
+    started = time.perf_counter()
     pipeline = fitted(algorithm, learned)
+    fit_seconds = time.perf_counter() - started
     model = judged(spec, pipeline, algorithm, features, labels, classes, split, report)
     model.candidates = candidates
-    model.evaluation = replace(model.evaluation, learning_curve=curve) if model.evaluation else None
+    model.fit_seconds = fit_seconds
+    losses = [float(v) for v in getattr(pipeline.named_steps["model"], "loss_curve_", [])]
+    if model.evaluation is not None:
+        model.evaluation = replace(model.evaluation, learning_curve=curve, loss_curve=losses)
     return model
 
 

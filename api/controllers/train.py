@@ -143,6 +143,7 @@ class TrainController(Controller):
                 is_incremental=data.is_incremental,
                 algorithm=data.algorithm,
                 shap_enabled=data.shap_enabled,
+                hyperparameters=data.hyperparameters,
             ),
         )
         work.start_training(db, platform, predictor)

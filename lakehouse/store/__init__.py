@@ -12,6 +12,7 @@ from lakehouse.store.models import (
     Role,
     Template,
     Tenant,
+    TrainingJob,
     User,
 )
 
@@ -27,5 +28,6 @@ __all__ = [
     "Role",
     "Template",
     "Tenant",
+    "TrainingJob",
     "User",
 ]

@@ -224,6 +224,7 @@ class Predictor(Base):
     )
     columns: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
     algorithm: Mapped[str] = mapped_column(String(32))
+    hyperparameters: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     is_incremental: Mapped[bool] = mapped_column(Boolean, default=False)
     shap_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
     preprocess_id: Mapped[int | None] = mapped_column(Integer)
@@ -271,3 +272,24 @@ class Prediction(Base):
     created_by: Mapped[str] = mapped_column(String(150))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     modified_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class TrainingJob(Base):
+    """A training started through the jobs profile: a CSV, a label and a model choice."""
+
+    __tablename__ = "training_jobs"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_uuid)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"), index=True)
+    predictor_id: Mapped[int] = mapped_column(
+        ForeignKey("predictors.id", ondelete="CASCADE"), index=True
+    )
+    run_id: Mapped[str | None] = mapped_column(String(64))
+    data_path: Mapped[str] = mapped_column(String(255))
+    satellite: Mapped[str] = mapped_column(String(64))
+    model: Mapped[str] = mapped_column(String(16))
+    label: Mapped[str] = mapped_column(String(255))
+    created_by: Mapped[str] = mapped_column(String(150))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    predictor: Mapped[Predictor] = relationship(lazy="joined")

@@ -459,15 +459,17 @@ def test_forecast_end_to_end(sqlite_client: TestClient) -> None:
         )
         assert refused.status_code in (400, 422) and field in refused.text, refused.text
     # A forecast reads its own lagged values: rows of features cannot be scored or explained.
-    for method, path, kwargs in [
-        (
-            "POST",
-            "inference/batchPrediction",
-            {"json": {"train_id": train_id, "dataset_id": dataset_id}},
-        ),
-        ("GET", "train/generate-feature-importance", {"params": {"train_id": train_id}}),
-    ]:
-        refused = client.request(method, f"/api/v1/{path}", headers=headers, **kwargs)
+    batch = client.post(
+        "/api/v1/inference/batchPrediction",
+        json={"train_id": train_id, "dataset_id": dataset_id},
+        headers=headers,
+    )
+    shap = client.get(
+        "/api/v1/train/generate-feature-importance",
+        params={"train_id": train_id},
+        headers=headers,
+    )
+    for refused in (batch, shap):
         assert refused.status_code == 422 and "forecast" in refused.json()["detail"], refused.text
 
 

@@ -30,6 +30,10 @@ def test_migrations_create_every_table(database_url: str) -> None:
         "role_permissions",
         "refresh_tokens",
         "templates",
+        "datasets",
+        "predictors",
+        "predictions",
+        "training_jobs",
     } <= tables
     assert store.ping() == head_revision()
     store.dispose()

@@ -1,0 +1,1 @@
+"""API profiles: neighbouring systems' APIs served on Strata's engine."""

@@ -1,0 +1,322 @@
+"""The quickstart profile: upload a 5-D regression dataset as a pickle, train an MLP on it,
+predict, and start over; no authentication, confined to the sandbox tenant.
+
+Every step runs on the platform's engine: the pickle lands as a dataset ingested by a Dagster
+run into Iceberg tables, the MLP is a predictor trained by a Dagster run and registered in
+MLflow, and predictions come from the served model. Responses keep the reference's shapes;
+errors are `{"status": "error", "message": ...}`.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import PurePath
+from typing import Annotated, Any, BinaryIO, cast
+
+from litestar import MediaType, Request, Response, Router, get, post
+from litestar.datastructures import UploadFile
+from litestar.enums import RequestEncodingType
+from litestar.exceptions import HTTPException, ValidationException
+from litestar.params import Body
+from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+from sqlalchemy.orm import Session
+
+from api import work
+from api.controllers.inference import served
+from api.errors import STATUS_OF, log
+from api.platform import Platform, Sandbox
+from api.security import PUBLIC
+from lakehouse import datasets, predictors, safe_pickle, sandbox
+from lakehouse.catalog import open_catalog
+from lakehouse.errors import (
+    ConflictError,
+    InvalidInputError,
+    NotFoundError,
+    ServiceUnavailableError,
+    StrataError,
+)
+from lakehouse.formats import pickled_columns
+from lakehouse.training import Algorithm, checked_hyperparameters, split_rows
+
+FEATURES = 5
+PICKLE_SUFFIXES = (".pkl", ".pickle")
+# The reference's output names, and the MLflow artifacts behind them.
+OUTPUTS = {
+    "learning_curve.png": "plots/learning_curve.png",
+    "predictions_plot.png": "plots/predicted_vs_actual.png",
+}
+Multipart = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.MULTI_PART)]
+
+
+def error(status_code: int, message: str, field: str | None = None) -> Response:
+    body: dict[str, Any] = {"status": "error", "message": message}
+    if field is not None:
+        body["field"] = field
+    return Response(body, status_code=status_code, media_type=MediaType.JSON)
+
+
+def strata_error(_: Request, exc: StrataError) -> Response:
+    status = next((code for kind, code in STATUS_OF.items() if isinstance(exc, kind)), 400)
+    return error(status, exc.message, exc.field)
+
+
+def request_error(_: Request, exc: HTTPException) -> Response:
+    problems = exc.extra if isinstance(exc, ValidationException) and exc.extra else None
+    message = "; ".join(
+        f"{p.get('key')}: {p.get('message')}" if p.get("key") else str(p.get("message"))
+        for p in (problems or [])
+        if isinstance(p, dict)
+    )
+    status = exc.status_code
+    if isinstance(exc, ValidationException) or (status == 400 and "JSON" in str(exc.detail)):
+        status = 422
+    return error(status, message or str(exc.detail))
+
+
+def unexpected_error(request: Request, exc: Exception) -> Response:
+    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    return error(HTTP_500_INTERNAL_SERVER_ERROR, "internal server error")
+
+
+def the_sandbox(platform: Platform) -> Sandbox:
+    if platform.sandbox is None:
+        raise ServiceUnavailableError("the quickstart sandbox is not set up")
+    return platform.sandbox
+
+
+@contextmanager
+def in_sandbox(platform: Platform) -> Iterator[tuple[Session, Sandbox]]:
+    """A session acting in the sandbox, one request at a time: each step reads and replaces
+    the sandbox's one dataset and one model."""
+    box = the_sandbox(platform)
+    with box.lock, platform.store.session() as db:
+        yield db, box
+
+
+def split_sizes(rows: int) -> dict[str, int]:
+    split = split_rows(rows, seed=0)
+    return {
+        "train_size": len(split.train),
+        "val_size": len(split.validation),
+        "test_size": len(split.test),
+    }
+
+
+def checked_dataset(content: Any) -> tuple[int, float, float]:
+    """Rows and target range of a 5-D regression dataset; InvalidInputError otherwise."""
+    import numpy as np
+
+    if not (isinstance(content, dict) and "X" in content and "y" in content):
+        raise InvalidInputError('the pickle must hold a dict with keys "X", "y" and "metadata"')
+    pickled_columns(content)  # X 2-D, y 1-D, as many rows
+    features, target = np.asarray(content["X"]), np.asarray(content["y"])
+    if features.shape[1] != FEATURES:
+        raise InvalidInputError(
+            f"X must have shape (n, {FEATURES}); got {features.shape}", field="X"
+        )
+    for name, values in (("X", features), ("y", target)):
+        if not np.issubdtype(values.dtype, np.number) or np.issubdtype(values.dtype, np.bool_):
+            raise InvalidInputError(f"{name} must hold numbers, not {values.dtype}", field=name)
+        if not np.isfinite(values.astype(float)).all():
+            raise InvalidInputError(f"{name} holds NaN or infinite values", field=name)
+    split_rows(len(target), seed=0)  # refuses too few rows to split
+    return len(target), float(target.min()), float(target.max())
+
+
+@get("/")
+async def root() -> dict[str, str]:
+    """Whether the backend answers."""
+    return {"message": "Backend is connected!"}
+
+
+@get("/health")
+async def health() -> dict[str, str]:
+    """Whether the backend runs."""
+    return {"status": "ok", "detail": "Backend is connected and running fine."}
+
+
+@post("/upload", status_code=200, sync_to_thread=True)
+def upload(platform: Platform, data: Multipart) -> dict[str, Any]:
+    """Store a pickled 5-D dataset as the sandbox's dataset: landed, ingested and validated."""
+    part = data.get("file")
+    if not isinstance(part, UploadFile):
+        raise InvalidInputError("send the pickle in the multipart field 'file'", field="file")
+    name = PurePath(part.filename or "").name
+    if not name.lower().endswith(PICKLE_SUFFIXES):
+        raise InvalidInputError("Only pickle files (.pkl, .pickle) are allowed.", field="file")
+    try:
+        content = safe_pickle.load(part.file)
+    except safe_pickle.UnsafePickleError as exc:
+        raise InvalidInputError(f"Failed to load pickle: {exc.message}", field="file") from exc
+    try:
+        rows, low, high = checked_dataset(content)
+    except InvalidInputError as exc:
+        raise InvalidInputError(
+            f"Data preprocessing failed: {exc.message}", field=exc.field
+        ) from exc
+    part.file.seek(0)
+    with in_sandbox(platform) as (db, box):
+        try:
+            dataset = datasets.create_dataset(
+                db,
+                box.principal,
+                platform.landing,
+                datasets.NewDataset(f"upload-{secrets.token_hex(4)}", usage="tp"),
+                [datasets.Upload(name, cast("BinaryIO", part.file))],
+                platform.settings.max_upload_bytes,
+            )
+        except StrataError as exc:
+            exc.message = f"Failed to save pickle file: {exc.message}"
+            raise
+        run = work.wait_for_run(platform, work.start_ingestion(db, platform, dataset))
+        db.refresh(dataset)
+        if dataset.validation_status != "valid":
+            problem = dataset.validation_error or f"ingestion run ended {run.status}"
+            raise InvalidInputError(f"Data preprocessing failed: {problem}", field="file")
+        for older in datasets.list_datasets(db, box.principal):
+            if older.id != dataset.id:
+                work.remove_dataset(db, platform, box.principal, older.id, work.Removed())
+    return {
+        "status": "success",
+        "message": "Pickle dataset uploaded, stored, and preprocessed",
+        "filename": name,
+        "num_points": rows,
+        "num_features": FEATURES,
+        "target_range": {"min": low, "max": high},
+        **split_sizes(rows),
+    }
+
+
+@post("/train", status_code=200, sync_to_thread=True)
+def train(platform: Platform, data: dict[str, Any]) -> dict[str, Any]:
+    """Train an MLP on the sandbox's dataset: a predictor trained and registered by a run."""
+    from lakehouse import registry
+
+    if "epochs" not in data:
+        raise InvalidInputError("epochs is required", field="epochs")
+    params = {"learning_rate": 0.001, "hidden_layers": [64, 32], **data}
+    checked = checked_hyperparameters(Algorithm.MLP, params)
+    with in_sandbox(platform) as (db, box):
+        dataset = sandbox.latest_dataset(db, box.principal)
+        if dataset is None:
+            raise ConflictError("Training failed. No preprocessed dataset found.")
+        schema = predictors.dataset_schema(open_catalog(platform.settings), dataset)
+        names = [c.column_name for c in schema if not c.column_name.startswith("_")]
+        columns = [
+            {"column_name": n, "attribute_name": "Feature" if i < FEATURES else "Target"}
+            for i, n in enumerate(names)
+        ]
+        predictor = predictors.create_predictor(
+            db,
+            box.principal,
+            open_catalog(platform.settings),
+            predictors.NewPredictor(
+                dataset_id=dataset.id,
+                predictor_name=f"mlp-{secrets.token_hex(4)}",
+                domain="quickstart",
+                problem_type="Regression",
+                columns=columns,
+                algorithm=Algorithm.MLP.value,
+                hyperparameters=checked,
+            ),
+        )
+        work.wait_for_run(platform, work.start_training(db, platform, predictor))
+        db.refresh(predictor)
+        if predictor.model_version is None or predictor.mlflow_run_id is None:
+            raise InvalidInputError(f"Training failed: {predictor.training_error}")
+        for older in predictors.list_predictors(db, box.principal):
+            if older.id != predictor.id:
+                work.remove_predictor(db, platform, box.principal, older.id, work.Removed())
+        run = registry.training_run(platform.settings, predictor.mlflow_run_id)
+        model_name, version = predictor.tables.model_name, predictor.model_version
+    return {
+        "status": "success",
+        "message": f"Model trained for {checked['epochs']} epochs",
+        "mse": run.metrics["mse"],
+        "r2": run.metrics["r2"],
+        **split_sizes(int(run.params["rows"])),
+        "model_path": f"models:/{model_name}/{version}",
+        "training_time_seconds": round(run.metrics.get("fit_seconds", 0.0), 3),
+        "learning_curve_url": "/outputs/learning_curve.png",
+        "predictions_plot_url": "/outputs/predictions_plot.png",
+    }
+
+
+@get("/outputs/{name:str}", sync_to_thread=True)
+def output(platform: Platform, name: str) -> Response[bytes]:
+    """A plot of the sandbox's current model, from its MLflow run."""
+    from lakehouse import registry
+
+    if name not in OUTPUTS:
+        raise NotFoundError(f"no output named '{name}'; there are {', '.join(OUTPUTS)}")
+    with in_sandbox(platform) as (db, box):
+        predictor = sandbox.latest_model(db, box.principal)
+        if predictor is None or predictor.mlflow_run_id is None:
+            raise NotFoundError(f"no trained model yet, so no {name}")
+        run_id = predictor.mlflow_run_id
+    image = registry.run_artifact_bytes(platform.settings, run_id, OUTPUTS[name])
+    return Response(image, media_type="image/png")
+
+
+@post("/predict", status_code=200, sync_to_thread=True)
+def predict(platform: Platform, data: dict[str, Any]) -> dict[str, Any]:
+    """Predict one 5-D point with the sandbox's current model."""
+    import math
+
+    inputs = data.get("inputs")
+    if not (
+        isinstance(inputs, list)
+        and len(inputs) == FEATURES
+        and all(
+            isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+            for v in inputs
+        )
+    ):
+        raise InvalidInputError(
+            f"Prediction failed: inputs must be a list of exactly {FEATURES} finite numbers",
+            field="inputs",
+        )
+    with in_sandbox(platform) as (db, box):
+        predictor = sandbox.latest_model(db, box.principal)
+        if predictor is None:
+            raise ConflictError(
+                "No trained model found. Please train the model first via /train endpoint."
+            )
+        model = served(platform, predictor)
+        features = predictors.feature_columns(predictor)
+    answer = model.predict(dict(zip(features, inputs, strict=True)))
+    return {"status": "success", "inputs": inputs, "prediction": answer.prediction}
+
+
+@post("/reset", status_code=200, sync_to_thread=True)
+def reset(platform: Platform) -> dict[str, Any]:
+    """Remove the sandbox's datasets, tables, files and models."""
+    removed = work.Removed()
+    with in_sandbox(platform) as (db, box):
+        for predictor in predictors.list_predictors(db, box.principal):
+            work.remove_predictor(db, platform, box.principal, predictor.id, removed)
+        for dataset in datasets.list_datasets(db, box.principal):
+            work.remove_dataset(db, platform, box.principal, dataset.id, removed)
+    return {
+        "status": "success",
+        "removed": {
+            "uploads": removed.files,
+            "outputs": [f"models:/{name}" for name in removed.models] + removed.tables,
+        },
+    }
+
+
+def quickstart_router() -> Router:
+    return Router(
+        path="/",
+        route_handlers=[root, health, upload, train, output, predict, reset],
+        tags=["Quickstart"],
+        opt=PUBLIC,
+        exception_handlers={
+            StrataError: strata_error,
+            HTTPException: request_error,
+            Exception: unexpected_error,
+        },
+    )
