@@ -12,8 +12,9 @@ $(UV):
 env: $(UV)
 	UV_PROJECT_ENVIRONMENT=$(VENV) $(UV) sync --frozen --quiet
 
+# The quickstart profile is on unless STRATA_QUICKSTART says otherwise.
 up: env
-	$(VENV)/bin/python -m pipelines.serve
+	STRATA_QUICKSTART=$${STRATA_QUICKSTART:-true} $(VENV)/bin/python -m pipelines.serve
 
 lint: env
 	$(VENV)/bin/ruff check .

@@ -138,11 +138,17 @@ def main() -> int:
     try:
         if not group.wait_until_up(f"{api}/api/v1/utils/health-check/"):
             return 0
+        quickstart = (
+            f"  quickstart   {api}/   (no login, sandbox tenant '{settings.quickstart_tenant}')\n"
+            if settings.quickstart
+            else ""
+        )
         print(
             "\nStrata is running on embedded defaults\n"
             f"  API          {api}   (OpenAPI docs: {api}/schema/swagger)\n"
             f"  Dagster UI   {dagster}   (daemon running)\n"
             f"  MLflow UI    {mlflow}   (experiments and registered models)\n"
+            f"{quickstart}"
             f"  data         {settings.data_dir}\n"
             f"  {login_hint(settings, first_start)}\n"
             "Press Ctrl-C to stop.\n",

@@ -112,6 +112,7 @@ def test_from_pickle_to_prediction_and_back_to_nothing(client: TestClient) -> No
     mlflow = tracking_client(platform.settings)
     name = body["model_path"].removeprefix("models:/").rsplit("/", 1)[0]
     version = mlflow.get_model_version(name, "1")
+    assert version.run_id is not None
     params = mlflow.get_run(version.run_id).data.params
     assert params["trained_algorithm"] == "MLP" and params["epochs"] == "200"
     assert params["hidden_layers"] == "[32, 16]" and params["learning_rate"] == "0.01"
