@@ -23,6 +23,7 @@ from api.controllers.utils import UtilsController
 from api.dependencies import DEPENDENCIES
 from api.errors import exception_handlers
 from api.platform import Platform
+from api.profiles.jobs import jobs_router
 from api.profiles.quickstart import quickstart_router
 from api.security import authentication
 from lakehouse.logs import configure_logging
@@ -61,6 +62,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             platform.stop()
 
     profiles = [quickstart_router()] if settings.quickstart else []
+    if settings.jobs_profile:
+        profiles.append(jobs_router())
     return Litestar(
         route_handlers=[*CONTROLLERS, *profiles],
         lifespan=[lifespan],

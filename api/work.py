@@ -14,9 +14,10 @@ from lakehouse import datasets, predictors
 from lakehouse.catalog import open_catalog
 from lakehouse.errors import ServiceUnavailableError, StrataError
 from lakehouse.rbac import Principal
-from lakehouse.store import Dataset, Predictor
+from lakehouse.store import Dataset, Prediction, Predictor
 from pipelines.gateway import TENANT_TAG, RunView
 from pipelines.names import (
+    BATCH_PREDICTION_JOB,
     DATASET_INGESTION_JOB,
     DATASET_PARTITIONS,
     PREDICTOR_PARTITIONS,
@@ -64,6 +65,27 @@ def start_training(db: Session, platform: Platform, predictor: Predictor) -> str
     predictor.last_run_id = run_id
     if predictor.shap_enabled:
         predictor.shap_status, predictor.shap_run_id = "submitted", run_id
+    db.commit()
+    return run_id
+
+
+def start_batch_prediction(db: Session, platform: Platform, prediction: Prediction) -> str:
+    """Commit the batch prediction, then start its run; a run that cannot start fails it."""
+    db.commit()
+    key = str(prediction.predictor_id)
+    try:
+        platform.gateway.add_partition(PREDICTOR_PARTITIONS, key)
+        run_id = platform.gateway.submit(
+            BATCH_PREDICTION_JOB,
+            partition_key=key,
+            run_config={"ops": {"batch_predictions": {"config": {"prediction_id": prediction.id}}}},
+            tags={TENANT_TAG: prediction.tenant_id},
+        )
+    except StrataError as exc:
+        prediction.status, prediction.error = "failed", f"could not start: {exc.message}"
+        db.commit()
+        raise
+    prediction.run_id = run_id
     db.commit()
     return run_id
 

@@ -53,6 +53,12 @@ class LandingStore:
     def tenant_area(self, tenant_id: str) -> Path:
         return self.root / re.sub(r"[^0-9a-f-]", "", tenant_id.lower())
 
+    def place(self, tenant_id: str, folder: str, file_name: str) -> Path:
+        """Where a file the platform writes for a tenant goes: `<folder>/<safe name>`."""
+        target = self.tenant_area(tenant_id) / folder / safe_file_name(file_name)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        return target
+
     def receive(
         self, tenant_id: str, dataset_id: int, file_name: str, source: BinaryIO, max_bytes: int
     ) -> LandedFile:

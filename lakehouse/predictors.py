@@ -43,7 +43,6 @@ if TYPE_CHECKING:
 DATASET_ID = "_dataset_id"
 LINEAGE = ("_file_id", "_row_number")
 MAX_SHAP_ROWS = 500
-# What the training record shows for each state.
 
 
 @dataclass(frozen=True)

@@ -1,13 +1,15 @@
-"""Password hashing (argon2), signed access tokens (JWT) and opaque refresh tokens."""
+"""Password hashing (argon2), signed tokens (JWT: access, merge) and opaque refresh tokens."""
 
 from __future__ import annotations
 
 import hashlib
 import os
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import jwt
 from argon2 import PasswordHasher
@@ -76,33 +78,46 @@ class TokenSigner:
         self.lifetime = lifetime
 
     def issue(self, user_id: int, tenant_id: str) -> str:
-        now = datetime.now(UTC)
-        claims = {
-            "sub": str(user_id),
-            "tid": tenant_id,
-            "typ": "access",
-            "iat": now,
-            "exp": now + self.lifetime,
-            "jti": secrets.token_hex(8),
-        }
-        return jwt.encode(claims, self._secret, algorithm=ALGORITHM)
+        return self.sign("access", {"sub": str(user_id), "tid": tenant_id}, self.lifetime)
 
     def verify(self, token: str) -> AccessClaims:
-        try:
-            claims = jwt.decode(
-                token,
-                self._secret,
-                algorithms=[ALGORITHM],
-                options={"require": ["sub", "tid", "exp", "typ"]},
-            )
-        except jwt.ExpiredSignatureError as exc:
-            raise AuthenticationError("access token has expired") from exc
-        except jwt.PyJWTError as exc:
-            raise AuthenticationError("access token is invalid") from exc
-        if claims["typ"] != "access" or not str(claims["sub"]).isdigit():
+        claims = self.read("access", token, required=("sub", "tid"), what="access token")
+        if not str(claims["sub"]).isdigit():
             raise AuthenticationError("access token is invalid")
         return AccessClaims(
             user_id=int(claims["sub"]),
             tenant_id=str(claims["tid"]),
             expires_at=datetime.fromtimestamp(claims["exp"], UTC),
         )
+
+    def sign(self, kind: str, claims: dict[str, Any], lifetime: timedelta) -> str:
+        """A token of `kind` carrying `claims`, valid for `lifetime`."""
+        now = datetime.now(UTC)
+        payload = {
+            **claims,
+            "typ": kind,
+            "iat": now,
+            "exp": now + lifetime,
+            "jti": secrets.token_hex(8),
+        }
+        return jwt.encode(payload, self._secret, algorithm=ALGORITHM)
+
+    def read(
+        self, kind: str, token: str, required: Sequence[str] = (), what: str = "token"
+    ) -> dict[str, Any]:
+        """The claims of a token of `kind` this signer issued and that has not expired;
+        AuthenticationError naming `what` otherwise."""
+        try:
+            claims: dict[str, Any] = jwt.decode(
+                token,
+                self._secret,
+                algorithms=[ALGORITHM],
+                options={"require": [*required, "exp", "typ"]},
+            )
+        except jwt.ExpiredSignatureError as exc:
+            raise AuthenticationError(f"{what} has expired") from exc
+        except jwt.PyJWTError as exc:
+            raise AuthenticationError(f"{what} is invalid") from exc
+        if claims["typ"] != kind:
+            raise AuthenticationError(f"{what} is invalid")
+        return claims

@@ -7,7 +7,7 @@ from litestar import Controller, Request, get, post
 from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED
 from sqlalchemy.orm import Session
 
-from api import run_state
+from api import run_state, work
 from api.platform import Platform
 from api.schemas import (
     BatchRequest,
@@ -27,12 +27,10 @@ from api.schemas import (
 from api.security import requires_permission
 from lakehouse import datasets, predictors
 from lakehouse.catalog import open_catalog
-from lakehouse.errors import InvalidInputError, StrataError
+from lakehouse.errors import InvalidInputError
 from lakehouse.serving import ServingModel
 from lakehouse.store import Predictor
 from lakehouse.training import forecast
-from pipelines.gateway import TENANT_TAG
-from pipelines.names import BATCH_PREDICTION_JOB, PREDICTOR_PARTITIONS
 
 READ = [requires_permission("models:read")]
 PREDICT = [requires_permission("models:predict")]
@@ -148,23 +146,7 @@ class InferenceController(Controller):
         prediction = predictors.create_batch_prediction(
             db, request.user, open_catalog(platform.settings), data.train_id, data.dataset_id
         )
-        db.commit()
-        try:
-            platform.gateway.add_partition(PREDICTOR_PARTITIONS, str(data.train_id))
-            run_id = platform.gateway.submit(
-                BATCH_PREDICTION_JOB,
-                partition_key=str(data.train_id),
-                run_config={
-                    "ops": {"batch_predictions": {"config": {"prediction_id": prediction.id}}}
-                },
-                tags={TENANT_TAG: prediction.tenant_id},
-            )
-        except StrataError as exc:
-            prediction.status, prediction.error = "failed", f"could not start: {exc.message}"
-            db.commit()
-            raise
-        prediction.run_id = run_id
-        db.commit()
+        run_id = work.start_batch_prediction(db, platform, prediction)
         return BatchSubmitted(
             message="Batch prediction job started successfully.",
             status_code=202,
