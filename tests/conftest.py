@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -46,8 +47,20 @@ def postgres_url() -> Iterator[str]:
             hide_password=False
         )
     finally:
-        with psycopg.connect(admin.render_as_string(hide_password=False), autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        drop_database(admin.render_as_string(hide_password=False), name)
+
+
+def drop_database(server: str, name: str) -> None:
+    """Drop a test database, its connections closed; an autovacuum worker of the server's own
+    role may hold it a moment, which FORCE is not allowed to end: wait for it."""
+    for _ in range(50):
+        try:
+            with psycopg.connect(server, autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            return
+        except (psycopg.errors.InsufficientPrivilege, psycopg.errors.ObjectInUse):
+            time.sleep(0.2)
+    raise RuntimeError(f"could not drop test database {name}")
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

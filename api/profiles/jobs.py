@@ -489,6 +489,8 @@ def jobs_router() -> Router:
         tags=["Jobs"],
         exception_handlers={
             StrataError: strata_error,
+            # Named apart from HTTPException: the app's handler of it would be the closer match.
+            ValidationException: request_error,
             HTTPException: request_error,
             Exception: unexpected_error,
         },

@@ -316,6 +316,8 @@ def quickstart_router() -> Router:
         opt=PUBLIC,
         exception_handlers={
             StrataError: strata_error,
+            # Named apart from HTTPException: the app's handler of it would be the closer match.
+            ValidationException: request_error,
             HTTPException: request_error,
             Exception: unexpected_error,
         },

@@ -320,3 +320,33 @@ def test_bad_requests_get_clear_errors(client: TestClient) -> None:
     )
     unauthenticated = client.get("/api/train/x/status")
     assert unauthenticated.status_code == 401 and unauthenticated.json()["ok"] is False
+
+
+def test_hostile_input_gets_a_clear_4xx(client: TestClient) -> None:
+    headers = admin_headers(client)
+    file = {"file": ("koi.csv", as_csv(koi_like().iloc[:40]), "text/csv")}
+    responses = [
+        client.get("/api/train/a%00b/status", headers=headers),
+        client.get("/api/train/x/logs", params={"offset": -1}, headers=headers),
+        client.get("/api/train/x/logs", params={"offset": 10**30}, headers=headers),
+        client.get("/api/train/x/logs", params={"limit": "many"}, headers=headers),
+        client.get("/media/predictions/a%00b.csv", headers=headers),
+        client.get("/media/mergefiles/" + "~" * 1000, headers=headers),
+        post(client, "/api/train", headers, files=file, label="x" * 10_000),
+        post(client, "/api/train", headers, merge_token="A" * 5000, label=LABEL),
+        post(
+            client,
+            "/api/train",
+            headers,
+            files={"file": ("k.csv", b"\x00\xff" * 50, "text/csv")},
+            label=LABEL,
+        ),
+        post(client, "/api/predict", headers, files=file, job_id="x", from_row="-1"),
+        post(client, "/api/predict", headers, files=file, job_id="x", from_row="9" * 40),
+        post(client, "/api/predict", headers, files=file, model="xgb", to_row="abc"),
+        client.post("/api/merge", headers=headers, content=b"--x\r\n", params={}),
+    ]
+    for response in responses:
+        assert 400 <= response.status_code < 500, response.text
+        body = response.json()
+        assert body.get("ok") is False and isinstance(body["error"], str), (response.url, body)
