@@ -3,6 +3,7 @@ contract's controllers and the profiles start the same runs and delete the same 
 
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import dataclass, field
 
@@ -12,7 +13,7 @@ from api import run_state
 from api.platform import Platform
 from lakehouse import datasets, predictors
 from lakehouse.catalog import open_catalog
-from lakehouse.errors import ServiceUnavailableError, StrataError
+from lakehouse.errors import ConflictError, ServiceUnavailableError, StrataError
 from lakehouse.rbac import Principal
 from lakehouse.store import Dataset, Prediction, Predictor
 from pipelines.gateway import TENANT_TAG, RunView
@@ -152,3 +153,10 @@ def remove_dataset(
     datasets.delete_dataset(db, actor, platform.landing, catalog, dataset_id)
     db.commit()
     platform.gateway.delete_partition(DATASET_PARTITIONS, str(dataset_id))
+
+
+def discard_dataset(db: Session, platform: Platform, actor: Principal, dataset_id: int) -> None:
+    """Remove a dataset a request made and cannot use; one a run still writes is left for a
+    later removal."""
+    with contextlib.suppress(ConflictError):
+        remove_dataset(db, platform, actor, dataset_id, Removed())

@@ -192,7 +192,10 @@ def pickled_columns(data: Any) -> dict[str, Any]:
             f"the pickle holds a {type(data).__name__}; expected a dict of arrays", field="file"
         )
     if "X" in data and "y" in data:
-        features, target = np.asarray(data["X"]), np.asarray(data["y"])
+        try:
+            features, target = np.asarray(data["X"]), np.asarray(data["y"])
+        except (ValueError, TypeError) as exc:  # ragged lists
+            raise InvalidInputError(f"X and y must be arrays: {exc}", field="file") from exc
         if features.ndim != 2 or target.ndim != 1 or len(features) != len(target):
             raise InvalidInputError(
                 f"X must be a 2-D array (n, k) and y a 1-D array (n,) of the same n; "
@@ -215,7 +218,10 @@ def pickled_columns(data: Any) -> dict[str, Any]:
             target_name = "y"
         columns = {name: features[:, i] for i, name in enumerate(names)}
         return {**columns, target_name: target}
-    columns = {str(name): np.asarray(values) for name, values in data.items()}
+    try:
+        columns = {str(name): np.asarray(values) for name, values in data.items()}
+    except (ValueError, TypeError) as exc:
+        raise InvalidInputError(f"columns must be arrays: {exc}", field="file") from exc
     lengths = {len(values) if values.ndim == 1 else -1 for values in columns.values()}
     if not columns or len(lengths) != 1 or -1 in lengths:
         raise InvalidInputError(

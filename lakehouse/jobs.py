@@ -4,6 +4,7 @@ two CSVs with the same columns merge into one; a scored file pages as labelled r
 from __future__ import annotations
 
 import re
+import secrets
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -173,13 +174,16 @@ def merge_files(first: tuple[Path, str], second: tuple[Path, str], target: Path)
         )
     merged = pa.concat_tables([left, right.select(left.column_names)])
     staged = target.with_name(f".{target.name}.part")
-    pacsv.write_csv(merged, staged)
-    staged.replace(target)
+    try:
+        pacsv.write_csv(merged, staged)
+        staged.replace(target)
+    finally:
+        staged.unlink(missing_ok=True)
     return merged.num_rows
 
 
 def merged_name(first: str, second: str) -> str:
-    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    stamp = f"{datetime.now(UTC):%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
     return f"merged__{Path(first).stem}__{Path(second).stem}__{stamp}.csv"
 
 

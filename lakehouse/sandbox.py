@@ -22,13 +22,15 @@ def sandbox_principal(session: Session, tenant_name: str) -> Principal:
     tenant = session.scalar(select(Tenant).where(Tenant.name == tenant_name))
     if tenant is None:
         tenant = accounts.create_tenant(session, tenant_name)
+    members = session.scalars(select(User).where(User.tenant_id == tenant.id)).all()
+    # Checked on every start: a sandbox never holds anyone who could log in.
+    if any(m.username != username or m.is_active for m in members):
+        raise ConflictError(
+            f"tenant '{tenant_name}' has users who can log in; it cannot be a sandbox",
+            field="quickstart_tenant",
+        )
     user = session.scalar(select(User).where(User.username == username))
     if user is None:
-        if session.scalar(select(User.id).where(User.tenant_id == tenant.id)) is not None:
-            raise ConflictError(
-                f"tenant '{tenant_name}' has users of its own; it cannot be a sandbox",
-                field="quickstart_tenant",
-            )
         user = accounts.create_user(
             session,
             None,

@@ -30,8 +30,15 @@ from api.platform import Platform
 from api.security import requires_permission
 from lakehouse import datasets, jobs, predictors
 from lakehouse.catalog import open_catalog
-from lakehouse.errors import AuthenticationError, InvalidInputError, NotFoundError, StrataError
+from lakehouse.errors import (
+    AuthenticationError,
+    InvalidInputError,
+    NotFoundError,
+    PermissionDeniedError,
+    StrataError,
+)
 from lakehouse.landing import safe_file_name
+from lakehouse.naming import table_name_from
 from lakehouse.rbac import Principal
 from lakehouse.store import Dataset, Prediction, TrainingJob
 from pipelines.gateway import RunView
@@ -111,6 +118,19 @@ def dataset_named(db: Session, actor: Principal, name: str) -> Dataset | None:
     )
 
 
+def table_taken(db: Session, actor: Principal, name: str) -> bool:
+    """Whether another dataset's table has the name this file's dataset would get."""
+    return (
+        db.scalar(
+            select(Dataset.id).where(
+                Dataset.tenant_id == actor.tenant_id,
+                Dataset.iceberg_table_name == table_name_from(name),
+            )
+        )
+        is not None
+    )
+
+
 def ensure_dataset(
     db: Session, platform: Platform, actor: Principal, name: str, stream: BinaryIO
 ) -> tuple[Dataset, str | None]:
@@ -121,8 +141,10 @@ def ensure_dataset(
         raise InvalidInputError(f"'{name}' is not a CSV file (.csv)", field="file")
     digest = checksum(stream)
     stem, info, candidate, attempt = PurePath(name).stem, None, name, 1
-    while (existing := dataset_named(db, actor, candidate)) is not None:
-        if [f.sha256 for f in existing.files] == [digest]:
+    while (existing := dataset_named(db, actor, candidate)) is not None or table_taken(
+        db, actor, candidate
+    ):
+        if existing is not None and [f.sha256 for f in existing.files] == [digest]:
             return ready(db, platform, existing), f"File exists. Using existing: {candidate}"
         attempt += 1
         candidate = f"{stem}-{attempt}.csv"
@@ -246,7 +268,9 @@ def train(request: Request, db: Session, platform: Platform, data: Multipart) ->
             algorithm=algorithm.value,
         ),
     )
-    job = jobs.new_job(db, actor, job_id, predictor, dataset.dataset_name, satellite, model, label)
+    job = jobs.new_job(
+        db, actor, job_id, predictor, dataset.dataset_name, satellite, model.lower(), label
+    )
     job.run_id = work.start_training(db, platform, predictor)
     db.commit()
     return {
@@ -371,7 +395,7 @@ def page_of(form: dict[str, Any]) -> tuple[int, int]:
         text = form_text(form, name, limit=12)
         if text is None:
             return default
-        if not text.isdigit():
+        if not (text.isascii() and text.isdecimal()):
             raise InvalidInputError(f"{name} must be a whole number from 0", field=name)
         return int(text)
 
@@ -452,6 +476,8 @@ def media(request: Request, db: Session, platform: Platform, path: str) -> Respo
     actor: Principal = request.user
     parts = PurePath(path.lstrip("/")).parts
     if len(parts) == 2 and parts[0] in (jobs.MERGE_FOLDER, "predictions"):
+        if not actor.can("datasets:read"):
+            raise PermissionDeniedError("this file needs the 'datasets:read' permission")
         found = platform.landing.resolve(actor.tenant_id, f"{parts[0]}/{parts[1]}")
         return File(found, filename=found.name)
     if len(parts) == 3 and parts[0] == "plots" and parts[2] in PLOTS:

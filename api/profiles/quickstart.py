@@ -91,8 +91,13 @@ def in_sandbox(platform: Platform) -> Iterator[tuple[Session, Sandbox]]:
     """A session acting in the sandbox, one request at a time: each step reads and replaces
     the sandbox's one dataset and one model."""
     box = the_sandbox(platform)
-    with box.lock, platform.store.session() as db:
-        yield db, box
+    if not box.lock.acquire(blocking=False):
+        raise ConflictError("the sandbox is busy with another request; try again shortly")
+    try:
+        with platform.store.session() as db:
+            yield db, box
+    finally:
+        box.lock.release()
 
 
 def split_sizes(rows: int) -> dict[str, int]:
@@ -110,7 +115,7 @@ def checked_dataset(content: Any) -> tuple[int, float, float]:
 
     if not (isinstance(content, dict) and "X" in content and "y" in content):
         raise InvalidInputError('the pickle must hold a dict with keys "X", "y" and "metadata"')
-    pickled_columns(content)  # X 2-D, y 1-D, as many rows
+    pickled_columns(content)  # arrays, X 2-D, y 1-D, as many rows
     features, target = np.asarray(content["X"]), np.asarray(content["y"])
     if features.shape[1] != FEATURES:
         raise InvalidInputError(
@@ -170,10 +175,15 @@ def upload(platform: Platform, data: Multipart) -> dict[str, Any]:
         except StrataError as exc:
             exc.message = f"Failed to save pickle file: {exc.message}"
             raise
-        run = work.wait_for_run(platform, work.start_ingestion(db, platform, dataset))
-        db.refresh(dataset)
+        try:
+            run = work.wait_for_run(platform, work.start_ingestion(db, platform, dataset))
+            db.refresh(dataset)
+        except StrataError:
+            work.discard_dataset(db, platform, box.principal, dataset.id)
+            raise
         if dataset.validation_status != "valid":
             problem = dataset.validation_error or f"ingestion run ended {run.status}"
+            work.discard_dataset(db, platform, box.principal, dataset.id)
             raise InvalidInputError(f"Data preprocessing failed: {problem}", field="file")
         for older in datasets.list_datasets(db, box.principal):
             if older.id != dataset.id:

@@ -62,19 +62,24 @@ def post(
     return client.post(path, headers=headers, files=parts)
 
 
-def follow(client: TestClient, headers: dict[str, str], started: dict[str, Any]) -> list[str]:
-    """Poll a job's logs from offset to offset until it is done; the lines, once each."""
+def follow(
+    client: TestClient, headers: dict[str, str], started: dict[str, Any]
+) -> tuple[list[str], set[str]]:
+    """Poll a job's logs from offset to offset until it is done: the lines, once each, and
+    the statuses seen on the way."""
     lines: list[str] = []
+    seen: set[str] = set()
     offset, deadline = 0, time.monotonic() + 300
     logs_path = started["logs_url"].removeprefix(BASE)
     while time.monotonic() < deadline:
         page = client.get(logs_path, params={"offset": offset}, headers=headers).json()
         assert page["ok"] and page["offset"] == offset, page
         lines.extend(page["lines"])
+        seen.add(page["status"])
         offset = page["next_offset"]
         assert offset == len(lines)
         if page["done"]:
-            return lines
+            return lines, seen
         time.sleep(0.2)
     raise AssertionError("the job did not finish")
 
@@ -107,7 +112,8 @@ def test_train_follow_predict_and_merge(client: TestClient) -> None:
     assert body["logs_url"] == f"http://testserver.local/api/train/{job_id}/logs"
     assert body["info"] is None
 
-    lines = follow(client, headers, body)
+    lines, seen = follow(client, headers, body)
+    assert seen & {"PENDING", "RUNNING"} and "SUCCEEDED" in seen, seen  # polled while it ran
     assert any("boosting round" in line for line in lines), lines
     assert any("test metrics" in line for line in lines), lines
 
@@ -344,6 +350,7 @@ def test_hostile_input_gets_a_clear_4xx(client: TestClient) -> None:
         post(client, "/api/predict", headers, files=file, job_id="x", from_row="-1"),
         post(client, "/api/predict", headers, files=file, job_id="x", from_row="9" * 40),
         post(client, "/api/predict", headers, files=file, model="xgb", to_row="abc"),
+        post(client, "/api/predict", headers, files=file, model="xgb", from_row="²"),
         client.post("/api/merge", headers=headers, content=b"--x\r\n", params={}),
     ]
     for response in responses:

@@ -168,6 +168,7 @@ def test_bad_uploads_are_refused_and_keep_the_current_dataset(client: TestClient
         (pickle.dumps(five_d(y=np.full(ROWS, np.nan))), "d.pkl", "y holds NaN"),
         (pickle.dumps(five_d(X=np.full((ROWS, 5), "a"))), "d.pkl", "X must hold numbers"),
         (pickle.dumps([1, 2, 3]), "d.pickle", "Data preprocessing failed"),
+        (pickle.dumps({"X": [[1, 2, 3, 4, 5], [1]], "y": [1, 2]}), "d.pkl", "must be arrays"),
         (pickle.dumps(five_d(rows=3)), "d.pkl", "too few"),
     ]
     for content, name, message in cases:
@@ -216,6 +217,35 @@ def test_the_sandbox_is_a_tenant_of_its_own(client: TestClient) -> None:
     assert removed["uploads"] == ["data.pkl"]
     listed = client.get("/api/v1/dataset/list", headers=headers).json()["data"]
     assert [d["dataset_name"] for d in listed] == ["mine"]
+
+
+def test_a_tenant_with_users_of_its_own_is_never_a_sandbox(tmp_path: Path) -> None:
+    from lakehouse import accounts
+    from lakehouse.errors import ConflictError
+    from lakehouse.sandbox import sandbox_principal
+    from lakehouse.store import MetadataStore
+
+    store = MetadataStore(f"sqlite:///{tmp_path / 'strata.db'}")
+    store.migrate()
+    with store.session() as session:
+        sandbox = sandbox_principal(session, "quickstart")
+        assert sandbox_principal(session, "quickstart") == sandbox  # found again on restart
+        team = accounts.create_tenant(session, "team")
+        accounts.create_user(
+            session,
+            None,
+            accounts.NewUser(team.id, "member", "m@example.com", accounts.generate_password()),
+        )
+        with pytest.raises(ConflictError, match="cannot be a sandbox"):
+            sandbox_principal(session, "team")
+        accounts.create_user(
+            session,
+            None,
+            accounts.NewUser(sandbox.tenant_id, "intruder", "i@example.com", "pw-" + "x" * 20),
+        )
+        with pytest.raises(ConflictError, match="cannot be a sandbox"):
+            sandbox_principal(session, "quickstart")
+    store.dispose()
 
 
 def test_the_profile_can_be_switched_off(tmp_path: Path) -> None:
