@@ -180,6 +180,7 @@ def test_binary_classification_end_to_end(client: TestClient, settings: Settings
     artifacts = {a.path for a in mlflow.list_artifacts(run_id, "plots")}
     assert artifacts == {
         "plots/confusion_matrix.png",
+        "plots/confusion_matrix_normalized.png",
         "plots/roc_curve.png",
         "plots/learning_curve.png",
     }
