@@ -23,7 +23,10 @@ lint: env
 typecheck: env
 	$(VENV)/bin/mypy
 
+# Two test processes: most tests wait on run workers, so two share the cores well.
+TEST_PROCESSES ?= 2
+
 unit: env
-	$(VENV)/bin/pytest
+	$(VENV)/bin/pytest -n $(TEST_PROCESSES) --dist worksteal
 
 test: lint typecheck unit
