@@ -62,16 +62,21 @@ def _json(
     )
 
 
-def strata_error(_: Request, exc: StrataError) -> Response:
-    status = next(
+def status_of(exc: StrataError) -> int:
+    return next(
         (code for kind, code in STATUS_OF.items() if isinstance(exc, kind)), HTTP_400_BAD_REQUEST
     )
+
+
+def strata_error(_: Request, exc: StrataError) -> Response:
+    status = status_of(exc)
     headers = {"WWW-Authenticate": "Bearer"} if status == HTTP_401_UNAUTHORIZED else None
     return _json(status, error_body(status, exc.message, field=exc.field), headers)
 
 
-def validation_error(_: Request, exc: ValidationException) -> Response:
-    """Malformed bodies and parameters are 422, naming each offending field."""
+def validation_problem(exc: ValidationException) -> tuple[str, str | None, list[Any]]:
+    """What is wrong with a request's body or parameters: a message naming each offending
+    field, the first such field, and the problems one by one."""
     problems = exc.extra if isinstance(exc.extra, list) else []
     fields = [p.get("key") for p in problems if isinstance(p, dict) and p.get("key")]
     messages = [
@@ -82,23 +87,64 @@ def validation_error(_: Request, exc: ValidationException) -> Response:
     detail = "; ".join(messages) or exc.detail
     if not fields and (named := MISSING_PARAMETER.search(exc.detail)):
         fields = [named.group(1)]
+    return detail, fields[0] if fields else None, problems
+
+
+def validation_error(_: Request, exc: ValidationException) -> Response:
+    """Malformed bodies and parameters are 422, naming each offending field."""
+    detail, field, problems = validation_problem(exc)
     return _json(
         HTTP_422_UNPROCESSABLE_ENTITY,
-        error_body(
-            HTTP_422_UNPROCESSABLE_ENTITY,
-            detail,
-            field=fields[0] if fields else None,
-            errors=problems or None,
-        ),
+        error_body(HTTP_422_UNPROCESSABLE_ENTITY, detail, field=field, errors=problems or None),
     )
 
 
-def http_error(_: Request, exc: HTTPException) -> Response:
+def http_status(exc: HTTPException) -> int:
+    """An HTTP error's status; a body that is not JSON is unprocessable, 422."""
     status = exc.status_code
     if status == HTTP_400_BAD_REQUEST and "JSON" in str(exc.detail):
-        status = HTTP_422_UNPROCESSABLE_ENTITY
+        return HTTP_422_UNPROCESSABLE_ENTITY
+    return status
+
+
+def http_error(_: Request, exc: HTTPException) -> Response:
+    status = http_status(exc)
     headers = dict(exc.headers or {})
     return _json(status, error_body(status, exc.detail), headers)
+
+
+Shape = Callable[[int, str, "str | None"], dict[str, Any]]
+
+
+def shaped_handlers(shape: Shape) -> dict[Any, Any]:
+    """The same mapping from exceptions to statuses, with bodies in a profile's own shape."""
+
+    def on_strata(_: Request, exc: StrataError) -> Response:
+        status = status_of(exc)
+        headers = {"WWW-Authenticate": "Bearer"} if status == HTTP_401_UNAUTHORIZED else None
+        return _json(status, shape(status, exc.message, exc.field), headers)
+
+    def on_validation(_: Request, exc: ValidationException) -> Response:
+        detail, field, _problems = validation_problem(exc)
+        status = HTTP_422_UNPROCESSABLE_ENTITY
+        return _json(status, shape(status, detail, field))
+
+    def on_http(_: Request, exc: HTTPException) -> Response:
+        status = http_status(exc)
+        return _json(status, shape(status, str(exc.detail), None), dict(exc.headers or {}))
+
+    def on_unexpected(request: Request, exc: Exception) -> Response:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        status = HTTP_500_INTERNAL_SERVER_ERROR
+        return _json(status, shape(status, "internal server error", None))
+
+    return {
+        StrataError: on_strata,
+        # Named apart from HTTPException: the app's handler of it would be the closer match.
+        ValidationException: on_validation,
+        HTTPException: on_http,
+        Exception: on_unexpected,
+    }
 
 
 def make_unexpected_error(debug: bool) -> Callable[[Request, Exception], Response]:

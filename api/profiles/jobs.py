@@ -14,10 +14,9 @@ from datetime import timedelta
 from pathlib import Path, PurePath
 from typing import Annotated, Any, BinaryIO, cast
 
-from litestar import MediaType, Request, Response, Router, get, post
+from litestar import Request, Response, Router, get, post
 from litestar.datastructures import UploadFile
 from litestar.enums import RequestEncodingType
-from litestar.exceptions import HTTPException, ValidationException
 from litestar.params import Body, Parameter
 from litestar.response import File
 from litestar.status_codes import HTTP_202_ACCEPTED
@@ -25,7 +24,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api import run_state, work
-from api.errors import STATUS_OF, log
+from api.errors import shaped_handlers
 from api.platform import Platform
 from api.security import requires_permission
 from lakehouse import datasets, jobs, predictors
@@ -35,7 +34,6 @@ from lakehouse.errors import (
     InvalidInputError,
     NotFoundError,
     PermissionDeniedError,
-    StrataError,
 )
 from lakehouse.landing import safe_file_name
 from lakehouse.naming import table_name_from
@@ -60,30 +58,9 @@ STATUS = {
 PLOTS = ("confusion_matrix.png", "confusion_matrix_normalized.png", "roc_curve.png")
 
 
-def error(status_code: int, message: str, field: str | None = None) -> Response:
-    body: dict[str, Any] = {"ok": False, "error": message}
-    if field is not None:
-        body["field"] = field
-    headers = {"WWW-Authenticate": "Bearer"} if status_code == 401 else None
-    return Response(body, status_code=status_code, media_type=MediaType.JSON, headers=headers)
-
-
-def strata_error(_: Request, exc: StrataError) -> Response:
-    status = next((code for kind, code in STATUS_OF.items() if isinstance(exc, kind)), 400)
-    return error(status, exc.message, exc.field)
-
-
-def request_error(_: Request, exc: HTTPException) -> Response:
-    problems = exc.extra if isinstance(exc, ValidationException) and exc.extra else []
-    named = [p for p in problems if isinstance(p, dict)]
-    message = "; ".join(f"{p.get('key')}: {p.get('message')}" for p in named)
-    status = 422 if isinstance(exc, ValidationException) else exc.status_code
-    return error(status, message or str(exc.detail), named[0].get("key") if named else None)
-
-
-def unexpected_error(request: Request, exc: Exception) -> Response:
-    log.exception("unhandled error on %s %s", request.method, request.url.path)
-    return error(500, "internal server error")
+def error_shape(_status: int, message: str, field: str | None) -> dict[str, Any]:
+    """The jobs profile's errors: `{"ok": false, "error": ...}`, naming a field if any."""
+    return {"ok": False, "error": message, **({"field": field} if field else {})}
 
 
 def form_text(form: dict[str, Any], name: str, limit: int = 255) -> str | None:
@@ -513,11 +490,5 @@ def jobs_router() -> Router:
         path="/",
         route_handlers=[train, status, logs, predict, merge, media],
         tags=["Jobs"],
-        exception_handlers={
-            StrataError: strata_error,
-            # Named apart from HTTPException: the app's handler of it would be the closer match.
-            ValidationException: request_error,
-            HTTPException: request_error,
-            Exception: unexpected_error,
-        },
+        exception_handlers=shaped_handlers(error_shape),
     )

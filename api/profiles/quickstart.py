@@ -15,17 +15,15 @@ from contextlib import contextmanager
 from pathlib import PurePath
 from typing import Annotated, Any, BinaryIO, cast
 
-from litestar import MediaType, Request, Response, Router, get, post
+from litestar import Response, Router, get, post
 from litestar.datastructures import UploadFile
 from litestar.enums import RequestEncodingType
-from litestar.exceptions import HTTPException, ValidationException
 from litestar.params import Body
-from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 from sqlalchemy.orm import Session
 
 from api import work
 from api.controllers.inference import served
-from api.errors import STATUS_OF, log
+from api.errors import shaped_handlers
 from api.platform import Platform, Sandbox
 from api.security import PUBLIC
 from lakehouse import datasets, predictors, safe_pickle, sandbox
@@ -50,34 +48,9 @@ OUTPUTS = {
 Multipart = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.MULTI_PART)]
 
 
-def error(status_code: int, message: str, field: str | None = None) -> Response:
-    body: dict[str, Any] = {"status": "error", "message": message}
-    if field is not None:
-        body["field"] = field
-    return Response(body, status_code=status_code, media_type=MediaType.JSON)
-
-
-def strata_error(_: Request, exc: StrataError) -> Response:
-    status = next((code for kind, code in STATUS_OF.items() if isinstance(exc, kind)), 400)
-    return error(status, exc.message, exc.field)
-
-
-def request_error(_: Request, exc: HTTPException) -> Response:
-    problems = exc.extra if isinstance(exc, ValidationException) and exc.extra else None
-    message = "; ".join(
-        f"{p.get('key')}: {p.get('message')}" if p.get("key") else str(p.get("message"))
-        for p in (problems or [])
-        if isinstance(p, dict)
-    )
-    status = exc.status_code
-    if isinstance(exc, ValidationException) or (status == 400 and "JSON" in str(exc.detail)):
-        status = 422
-    return error(status, message or str(exc.detail))
-
-
-def unexpected_error(request: Request, exc: Exception) -> Response:
-    log.exception("unhandled error on %s %s", request.method, request.url.path)
-    return error(HTTP_500_INTERNAL_SERVER_ERROR, "internal server error")
+def error_shape(_status: int, message: str, field: str | None) -> dict[str, Any]:
+    """The quickstart's errors: `{"status": "error", "message": ...}`, naming a field if any."""
+    return {"status": "error", "message": message, **({"field": field} if field else {})}
 
 
 def the_sandbox(platform: Platform) -> Sandbox:
@@ -324,11 +297,5 @@ def quickstart_router() -> Router:
         route_handlers=[root, health, upload, train, output, predict, reset],
         tags=["Quickstart"],
         opt=PUBLIC,
-        exception_handlers={
-            StrataError: strata_error,
-            # Named apart from HTTPException: the app's handler of it would be the closer match.
-            ValidationException: request_error,
-            HTTPException: request_error,
-            Exception: unexpected_error,
-        },
+        exception_handlers=shaped_handlers(error_shape),
     )
