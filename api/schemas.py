@@ -200,6 +200,19 @@ class TemplateColumn(Schema):
 class TemplateWrite(Schema):
     template_name: str = Field(min_length=1, max_length=255)
     template_schema: list[TemplateColumn] = Field(default_factory=list)
+    null_markers: list[Annotated[str, Field(max_length=64)]] | None = Field(
+        None,
+        max_length=50,
+        description="Fields that mean no value, in every column; by default NA, N/A, NULL, "
+        "null, NaN, nan and None in typed columns (blank fields always do).",
+    )
+    min_usability: float | None = Field(
+        None,
+        ge=0,
+        le=1,
+        description="Share of rows that must pass for a dataset to be valid; by default "
+        "the platform's STRATA_VALID_USABILITY.",
+    )
 
 
 class TemplateCreated(Schema):
@@ -221,6 +234,8 @@ class TemplateSummary(Schema):
 
 class TemplateDetail(TemplateSummary):
     template_schema: list[dict[str, Any]]
+    null_markers: list[str] | None
+    min_usability: float | None
 
 
 class TemplatesPublic(Schema):
@@ -231,6 +246,8 @@ class TemplatesPublic(Schema):
 class TemplateUpdated(Schema):
     template_name: str
     template_schema: list[dict[str, Any]]
+    null_markers: list[str] | None
+    min_usability: float | None
 
 
 class FilePublic(Schema):
@@ -396,6 +413,10 @@ class TrainingSummary(Schema):
     algorithm: str
     trained_algorithm: str | None
     accuracy: float | None
+    rows_used: int | None = Field(description="Rows the current version learned from.")
+    rows_rejected: int | None = Field(
+        description="Rows of its dataset that failed validation, which it did not learn from."
+    )
     ml_model_status: str
     train_status: str
     training_status: str
@@ -464,6 +485,8 @@ class ModelSummaryPublic(Schema):
     precision: float | None = None
     recall: float | None = None
     f1_score: float | None = None
+    rows_used: int | None = None
+    rows_rejected: int | None = None
     metrics: dict[str, float]
 
 

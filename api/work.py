@@ -160,3 +160,16 @@ def discard_dataset(db: Session, platform: Platform, actor: Principal, dataset_i
     later removal."""
     with contextlib.suppress(ConflictError):
         remove_dataset(db, platform, actor, dataset_id, Removed())
+
+
+def record_batch_prediction(
+    db: Session, platform: Platform, actor: Principal, predictor_id: int, dataset_id: int
+) -> Prediction:
+    """Record a batch prediction of a dataset holding every feature the model cannot impute."""
+    predictor = predictors.get_predictor(db, actor, predictor_id)
+    predictors.refuse_forecast(predictor, "batch prediction")
+    model = platform.models.get(predictor.tables.model_name, predictors.servable(predictor))
+    required = [f.column_name for f in model.inputs.values() if f.required]
+    return predictors.create_batch_prediction(
+        db, actor, open_catalog(platform.settings), predictor_id, dataset_id, required
+    )

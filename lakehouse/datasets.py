@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, BinaryIO
@@ -242,3 +243,15 @@ def read_statistics(catalog: Catalog, dataset: Dataset) -> list[dict[str, Any]]:
             field="dataset_id",
         ) from None
     return table.scan().to_arrow().to_pylist()
+
+
+def usability_text(dataset: Dataset) -> str | None:
+    """The share of rows that passed, as a whole percent rounded down: never 100% while a
+    row failed."""
+    from lakehouse.ingest import whole_percent
+
+    if dataset.passed_rows is not None and dataset.total_rows is not None:
+        return whole_percent(dataset.passed_rows, dataset.total_rows)
+    if dataset.dataset_usability is None:
+        return None
+    return f"{math.floor(dataset.dataset_usability * 100)}%"

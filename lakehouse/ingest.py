@@ -100,24 +100,39 @@ def mark_failed(store: MetadataStore, dataset_id: int, error: str) -> None:
 def land_silver(
     store: MetadataStore, catalog: Catalog, dataset_id: int, valid_usability: float
 ) -> SilverResult:
-    """Validate the dataset's bronze rows into silver and rejects; record the verdict."""
-    from lakehouse.templates import column_specs
+    """Validate the dataset's bronze rows into silver and rejects; record the verdict.
+
+    A dataset is valid when every template column is present, no column is ambiguous, and
+    the share of rows that passed reaches the template's `min_usability`, else
+    `valid_usability`.
+    """
+    from lakehouse import templates
     from lakehouse.validation import inferred_specs, validate_rows
 
     with store.session() as session:
         dataset = _dataset(session, dataset_id)
-        tables = dataset.tables
+        tables, template = dataset.tables, dataset.template
         rows = catalog.load_table(tables.bronze.identifier).scan().to_arrow()
-        specs = column_specs(dataset.template) if dataset.template else inferred_specs(rows)
-        outcome = validate_rows(rows, specs)
+        markers = templates.null_markers(template)
+        specs = templates.column_specs(template) if template else inferred_specs(rows, markers)
+        outcome = validate_rows(rows, specs, markers)
         silver, rejects = tables.silver, tables.rejects
         snapshot_id = replace_table(catalog, silver, outcome.silver)
         replace_table(catalog, rejects, outcome.rejects)
-        missing = [f.column or "" for f in outcome.column_failures]
-        is_valid = not missing and outcome.usability >= valid_usability
-        dataset.validation_status = "valid" if is_valid else "invalid"
+        threshold = templates.valid_usability(template, valid_usability)
+        problems = [f.detail or f"column '{f.column}' is missing" for f in outcome.column_failures]
+        if outcome.usability < threshold:
+            problems.append(
+                f"its usability {whole_percent(outcome.passed_rows, outcome.total_rows)} "
+                f"({outcome.passed_rows} of {outcome.total_rows} rows passed) is below the "
+                f"{threshold:.0%} a valid dataset needs"
+            )
+        dataset.validation_status = "invalid" if problems else "valid"
         dataset.dataset_usability = outcome.usability
-        dataset.validation_error = None
+        dataset.total_rows = outcome.total_rows
+        dataset.passed_rows = outcome.passed_rows
+        dataset.usability_threshold = threshold
+        dataset.validation_error = "; ".join(problems) or None
         dataset.modified_at = utcnow()
         for data_file in dataset.files:
             data_file.error_report = outcome.file_report(data_file.id)
@@ -129,9 +144,14 @@ def land_silver(
             rejects_table=rejects.display_name,
             reject_count=outcome.rejects.num_rows,
             usability=outcome.usability,
-            is_valid=is_valid,
-            missing_columns=missing,
+            is_valid=not problems,
+            missing_columns=outcome.missing_columns,
         )
+
+
+def whole_percent(part: int, whole: int) -> str:
+    """`part` of `whole` as a whole percent, rounded down: 99.6% of rows passing is 99%."""
+    return f"{part * 100 // whole if whole else 0}%"
 
 
 def land_statistics(store: MetadataStore, catalog: Catalog, dataset_id: int) -> LayerResult:

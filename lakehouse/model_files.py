@@ -51,6 +51,7 @@ def save_model(model: TrainedModel, directory: Path) -> None:
         "candidates": model.candidates,
         "inputs": [asdict(feature) for feature in model.inputs],
         "forecast": asdict(model.forecast) if model.forecast else None,
+        "dataset_columns": model.dataset_columns,
     }
     (directory / MANIFEST).write_text(json.dumps(manifest, default=str), encoding="utf-8")
 
@@ -79,6 +80,7 @@ def load_model(directory: Path) -> TrainedModel:
         candidates=dict(manifest["candidates"]),
         inputs=[FeatureInput(**feature) for feature in manifest["inputs"]],
         forecast=forecast_setup(manifest["forecast"]),
+        dataset_columns=list(manifest.get("dataset_columns") or manifest["features"]),
     )
 
 

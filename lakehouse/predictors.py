@@ -3,8 +3,9 @@ their explanations and their predictions."""
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
@@ -93,6 +94,10 @@ def validated_table(catalog: Catalog, dataset: Dataset) -> Any:
     """The dataset's silver table; a dataset that is not valid cannot feed a model."""
     from pyiceberg.exceptions import NoSuchTableError
 
+    if dataset.validation_status == "invalid":
+        raise InvalidInputError(
+            f"dataset {dataset.id} is not valid: {dataset.validation_error}", field="dataset_id"
+        )
     if dataset.validation_status != "valid":
         raise InvalidInputError(
             f"dataset {dataset.id} is not validated ({dataset.validation_status}); "
@@ -387,6 +392,27 @@ def land_features(store: MetadataStore, catalog: Catalog, predictor_id: int) -> 
     return LayerResult(table=target.display_name, row_count=rows.num_rows, snapshot_id=snapshot_id)
 
 
+def accepted_columns(
+    catalog: Catalog, dataset: Dataset | None, predictor: Predictor, previous: Any
+) -> list[str]:
+    """The columns a prediction request may hold: those of every dataset the model learned
+    from (Id, Target, Ignore or no role at all), read and left unused unless features."""
+    columns = {c["column_name"] for c in predictor.columns}
+    if previous is not None:
+        columns.update(previous.dataset_columns)
+    if dataset is not None:
+        with contextlib.suppress(InvalidInputError):
+            columns.update(c.column_name for c in dataset_schema(catalog, dataset))
+    return sorted(columns)
+
+
+def rejected_rows(dataset: Dataset | None) -> int:
+    """Rows of the training dataset its validation rejected, which no model learns from."""
+    if dataset is None or dataset.total_rows is None or dataset.passed_rows is None:
+        return 0
+    return dataset.total_rows - dataset.passed_rows
+
+
 def headline_metric(problem_type: str, metrics: dict[str, float]) -> float | None:
     """The one number the training list shows as `accuracy`."""
     name = {"Classification": "accuracy", "Regression": "r2", "Forecast": "one_step_r2"}
@@ -431,6 +457,9 @@ def train_predictor(
     else:
         model = train(table, spec, report)
     report(f"test metrics: {', '.join(f'{k}={v:.4f}' for k, v in model.metrics.items())}")
+    rejected = rejected_rows(dataset)
+    model.dataset_columns = accepted_columns(catalog, dataset, predictor, previous)
+    report(f"learned from {model.rows_used} rows; validation rejected {rejected} rows")
     done(f"fitted {model.algorithm.value}")
     record = registry.TrainingRecord(
         tenant_id=predictor.tenant_id,
@@ -445,6 +474,8 @@ def train_predictor(
             "dataset_id": predictor.dataset_id,
             "is_incremental": previous is not None,
             "seed": spec.seed,
+            "rows_used": model.rows_used,
+            "rows_rejected": rejected,
             **{name: str(value) for name, value in spec.hyperparameters.items()},
         },
     )
@@ -460,6 +491,8 @@ def train_predictor(
             mlflow_run_id=registered.run_id,
             model_version=registered.version,
             accuracy=headline_metric(predictor.problem_type, registered.metrics),
+            rows_used=model.rows_used,
+            rows_rejected=rejected,
         )
     except BaseException:  # the predictor was deleted meanwhile, say: no version for no one
         registry.delete_model_version(settings, record.model_name, registered.version)
@@ -653,9 +686,15 @@ def feature_columns(predictor: Predictor) -> list[str]:
 
 
 def create_batch_prediction(
-    session: Session, actor: Principal, catalog: Catalog, predictor_id: int, dataset_id: int
+    session: Session,
+    actor: Principal,
+    catalog: Catalog,
+    predictor_id: int,
+    dataset_id: int,
+    required_features: Collection[str] | None = None,
 ) -> Prediction:
-    """Record a batch prediction of a dataset, checked to hold the model's features."""
+    """Record a batch prediction of a dataset, checked to hold the features the model needs
+    (`required_features`, by default all); one it may go without is imputed."""
     from pyiceberg.exceptions import NoSuchTableError
 
     predictor = get_predictor(session, actor, predictor_id)
@@ -670,10 +709,12 @@ def create_batch_prediction(
             field="dataset_id",
         ) from None
     present = {f.name for f in table.schema().fields}
-    missing = [c for c in feature_columns(predictor) if c not in present]
+    needed = feature_columns(predictor) if required_features is None else required_features
+    missing = [c for c in needed if c not in present]
     if missing:
         raise InvalidInputError(
-            f"dataset {dataset_id} lacks the feature column '{missing[0]}' the model needs",
+            f"dataset {dataset_id} lacks the feature column '{missing[0]}' the model needs "
+            "(it had no gaps in training, so it cannot be imputed)",
             field="dataset_id",
         )
     prediction = Prediction(

@@ -53,6 +53,7 @@ class ServingModel:
         self.model = model
         self.version = version
         self.inputs = {f.column_name: f for f in model.inputs}
+        self.accepted = frozenset(model.dataset_columns) | frozenset(self.inputs)
         prepare = model.pipeline.named_steps["prepare"]
         estimator = model.pipeline.named_steps["model"]
         if "n_jobs" in estimator.get_params():
@@ -79,11 +80,11 @@ class ServingModel:
 
     def checked(self, features: Mapping[str, Any]) -> dict[str, Any]:
         """The request's features as the model takes them; bad ones name their column."""
-        unknown = sorted(set(features) - set(self.inputs))
+        unknown = sorted(set(features) - self.accepted)
         if unknown:
             raise InvalidInputError(
-                f"feature '{unknown[0]}' is not an input of this model; its inputs are "
-                + ", ".join(self.inputs),
+                f"column '{unknown[0]}' is not a column of the data this model learned from; "
+                "its inputs are " + ", ".join(self.inputs),
                 field=f"features.{unknown[0]}",
             )
         values: dict[str, Any] = {}

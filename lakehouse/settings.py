@@ -97,7 +97,11 @@ class Settings(BaseSettings):
     )
     trino_password: SecretStr | None = Field(None, description="Trino password (basic auth).")
     valid_usability: float = Field(
-        1.0, ge=0, le=1, description="Share of rows that must pass for a dataset to be valid."
+        0.8,
+        ge=0,
+        le=1,
+        description="Share of rows that must pass for a dataset to be valid (a template's "
+        "min_usability overrides it).",
     )
     max_upload_bytes: int = Field(
         1024**3, ge=1, description="Largest accepted upload request, in bytes (larger: 413)."

@@ -46,6 +46,9 @@ _SPELLINGS: dict[ColumnType, tuple[str, ...]] = {
 ALIASES: dict[str, ColumnType] = {
     spelling: kind for kind, spellings in _SPELLINGS.items() for spelling in spellings
 }
+# What a typed column's field says when it holds no value, unless a template lists its own.
+NULL_MARKERS = ("NA", "N/A", "NULL", "null", "NaN", "nan", "None")
+MAX_NULL_MARKERS = 50
 TRUE_WORDS = frozenset({"true", "t", "yes", "y", "1"})
 FALSE_WORDS = frozenset({"false", "f", "no", "n", "0"})
 MAX_COLUMNS = 2000
@@ -221,6 +224,44 @@ def _check_column(name: str, column: ColumnInput, where: str) -> ColumnSpec:
 class TemplateInput:
     template_name: str
     columns: list[ColumnInput] = field(default_factory=list)
+    null_markers: list[str] | None = None
+    """Fields meaning "no value" in every column; default NULL_MARKERS in typed columns."""
+    min_usability: float | None = None
+    """Share of rows that must pass for a dataset to be valid; default the platform's."""
+
+
+def check_null_markers(markers: Sequence[str] | None) -> list[str] | None:
+    if markers is None:
+        return None
+    if len(markers) > MAX_NULL_MARKERS:
+        raise InvalidInputError(
+            f"null_markers lists at most {MAX_NULL_MARKERS} markers", field="null_markers"
+        )
+    checked = []
+    for index, marker in enumerate(markers):
+        if not marker.strip() or len(marker) > 64:
+            raise InvalidInputError(
+                f"null_markers[{index}] must be 1 to 64 characters, not only spaces "
+                "(blank fields are missing values anyway)",
+                field=f"null_markers[{index}]",
+            )
+        checked.append(marker.strip())
+    return checked
+
+
+def check_min_usability(value: float | None) -> float | None:
+    if value is not None and not 0 <= value <= 1:
+        raise InvalidInputError(
+            f"min_usability is a share of rows from 0 to 1, not {value}", field="min_usability"
+        )
+    return value
+
+
+def _apply(template: Template, new: TemplateInput, specs: list[ColumnSpec]) -> None:
+    template.template_name = new.template_name
+    template.template_schema = [spec.as_dict() for spec in specs]
+    template.null_markers = check_null_markers(new.null_markers)
+    template.min_usability = check_min_usability(new.min_usability)
 
 
 def _name_taken(session: Session, tenant_id: str, name: str, other_than: int | None = None) -> bool:
@@ -241,12 +282,9 @@ def create_template(session: Session, actor: Principal, new: TemplateInput) -> T
     if _name_taken(session, actor.tenant_id, new.template_name):
         raise _name_conflict(new.template_name)
     template = Template(
-        tenant_id=actor.tenant_id,
-        template_name=new.template_name,
-        template_schema=[spec.as_dict() for spec in specs],
-        created_by=actor.username,
-        modified_by=actor.username,
+        tenant_id=actor.tenant_id, created_by=actor.username, modified_by=actor.username
     )
+    _apply(template, new, specs)
     session.add(template)
     session.flush()
     return template
@@ -274,8 +312,7 @@ def update_template(
         raise ConflictError(
             f"template '{change.template_name}' already exists", field="template_name"
         )
-    template.template_name = change.template_name
-    template.template_schema = [spec.as_dict() for spec in specs]
+    _apply(template, change, specs)
     template.modified_by = actor.username
     template.modified_at = utcnow()
     session.flush()
@@ -297,3 +334,17 @@ def delete_template(session: Session, actor: Principal, template_id: int) -> Non
 def column_specs(template: Template) -> list[ColumnSpec]:
     """The stored columns of a template as specs."""
     return check_columns([ColumnInput(**column) for column in template.template_schema])
+
+
+def null_markers(template: Template | None) -> tuple[str, ...] | None:
+    """The template's own null markers; None means the defaults, in typed columns only."""
+    if template is None or template.null_markers is None:
+        return None
+    return tuple(template.null_markers)
+
+
+def valid_usability(template: Template | None, platform_default: float) -> float:
+    """The share of rows that must pass for a dataset of this template to be valid."""
+    if template is None or template.min_usability is None:
+        return platform_default
+    return template.min_usability

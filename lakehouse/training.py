@@ -203,6 +203,11 @@ class TrainedModel:
     evaluation: Evaluation | None = None
     fit_seconds: float | None = None
     """Wall time of the final fit."""
+    rows_used: int = 0
+    """Rows the model learned from and was judged on (those with a target value)."""
+    dataset_columns: list[str] = field(default_factory=list)
+    """Every column of the data it learned from: a request may send any of them (the
+    model reads its features and leaves the rest)."""
 
     @property
     def continues_training(self) -> bool:
@@ -546,7 +551,9 @@ def train(table: pa.Table, spec: TrainingSpec, report: Report = quiet) -> Traine
         classes = [originals[c] for c in classes_array]
         labels = encoded
     split = split_rows(len(features), spec.seed)
-    return fit_and_evaluate(spec, features, labels, classes, split, report)
+    model = fit_and_evaluate(spec, features, labels, classes, split, report)
+    model.rows_used = len(features)
+    return model
 
 
 def fit_and_evaluate(
@@ -683,7 +690,7 @@ def continue_training(
     else:
         raise ValueError(f"{previous.algorithm.value} does not continue training")
     pipeline = Pipeline([("prepare", prepare), ("model", after)])
-    return judged(
+    model = judged(
         spec,
         pipeline,
         previous.algorithm,
@@ -694,6 +701,8 @@ def continue_training(
         report,
         cross_validate=False,
     )
+    model.rows_used = len(features)
+    return model
 
 
 def feature_inputs(features: pd.DataFrame, pipeline: Pipeline) -> list[FeatureInput]:
@@ -799,6 +808,7 @@ def train_forecast(table: pa.Table, spec: TrainingSpec, report: Report) -> Train
     features = rows[[*lag_names(lags), *CALENDAR]]
     model = fit_and_evaluate(spec, features, rows["_target"].to_numpy(), None, split, report)
     model.metrics = {f"one_step_{name}": value for name, value in model.metrics.items()}
+    model.rows_used = len(frame)
     # Spread of one-step errors on the test rows sets the prediction interval.
     residuals = model.evaluation.truth - model.evaluation.predicted if model.evaluation else []
     sigma = float(np.std(residuals)) if len(residuals) else 0.0

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from lakehouse.dates import AmbiguousDatesError, read_dates
 from lakehouse.ingest import FILE_ID, ROW_NUMBER
-from lakehouse.templates import TRUE_WORDS, ColumnSpec, ColumnType, parse_value
+from lakehouse.templates import NULL_MARKERS, TRUE_WORDS, ColumnSpec, ColumnType, parse_value
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -20,19 +21,19 @@ SAMPLES = 5
 BOOLEAN_WORDS = r"true|false|t|f|yes|no|y|n|1|0"
 # What a raw text must look like to be cast to each type; checked by Great Expectations.
 # Spelled for RE2 (no \s, \d or $ before a newline), so pandas hands the match to pyarrow.
+# Dates have too many spellings for a pattern: a date that does not read fails CAST_FAILED.
 BLANK = r"[ \t\r\n\f\v\xa0]*"
 CASTABLE: dict[ColumnType, str] = {
     ColumnType.INTEGER: rf"^{BLANK}[+-]?[0-9]+{BLANK}$",
     ColumnType.FLOAT: rf"^{BLANK}[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?{BLANK}$",
     ColumnType.BOOLEAN: rf"^{BLANK}(?i:{BOOLEAN_WORDS}){BLANK}$",
-    ColumnType.DATE: rf"^{BLANK}[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}{BLANK}$",
-    ColumnType.DATETIME: (
-        rf"^{BLANK}[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}"
-        rf"(?:[T ][0-9]{{2}}:[0-9]{{2}}(?::[0-9]{{2}}(?:\.[0-9]+)?)?)?"
-        rf"(?:Z|[+-][0-9]{{2}}:?[0-9]{{2}})?{BLANK}$"
-    ),
 }
 CAST_FAILED = "expect_column_values_to_be_castable"
+COLUMN_EXISTS = "expect_column_to_exist"
+UNAMBIGUOUS = "expect_column_dates_to_be_unambiguous"
+# Without a template, a column takes the narrowest type this share of its values casts to;
+# the few that do not are bad rows, as with a template.
+INFERRED_SHARE = 0.98
 
 
 @dataclass
@@ -42,6 +43,7 @@ class Failure:
     column: str | None
     expectation: str
     hits: list[tuple[int, int, Any]] = field(default_factory=list)
+    detail: str | None = None
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,10 @@ class ValidationOutcome:
     @property
     def usability(self) -> float:
         return self.passed_rows / self.total_rows if self.total_rows else 0.0
+
+    @property
+    def missing_columns(self) -> list[str]:
+        return [f.column or "" for f in self.column_failures if f.expectation == COLUMN_EXISTS]
 
     def file_report(self, file_id: int) -> dict[str, Any]:
         """A file's error report: per failed expectation, its count and a few sample rows."""
@@ -80,13 +86,32 @@ class ValidationOutcome:
             ),
             "failed_expectations": failed,
             "column_expectations": [
-                {"column": f.column, "expectation": f.expectation} for f in self.column_failures
+                {"column": f.column, "expectation": f.expectation, "detail": f.detail}
+                for f in self.column_failures
             ],
         }
 
 
+def missing_as_null(values: pl.Series, markers: Collection[str]) -> pl.Series:
+    """`values` with blank fields, and fields that are one of `markers`, as nulls."""
+    import polars as pl
+
+    stripped = values.str.strip_chars()
+    missing = (stripped == "") | stripped.is_in(list(markers))
+    return pl.select(pl.when(missing).then(None).otherwise(values)).to_series().alias(values.name)
+
+
+def markers_for(kind: ColumnType, template_markers: Collection[str] | None) -> Collection[str]:
+    """The fields that mean no value in a column of `kind`: a template's own list in every
+    column, else the usual markers in typed columns (text keeps them as text)."""
+    if template_markers is not None:
+        return template_markers
+    return () if kind is ColumnType.STRING else NULL_MARKERS
+
+
 def typed_values(raw: pl.Series, kind: ColumnType) -> pl.Series:
-    """`raw` text cast to `kind`; what does not cast becomes null."""
+    """`raw` text cast to `kind`; what does not cast becomes null. Dates read in the spelling
+    most of the column uses (AmbiguousDatesError when day and month cannot be told apart)."""
     import polars as pl
 
     text = raw.str.strip_chars()
@@ -104,9 +129,7 @@ def typed_values(raw: pl.Series, kind: ColumnType) -> pl.Series:
             .to_series()
             .alias(raw.name)
         )
-    if kind is ColumnType.DATE:
-        return text.str.to_date("%Y-%m-%d", strict=False)
-    return text.str.to_datetime(strict=False, time_zone="UTC", time_unit="us")
+    return read_dates(raw, with_time=kind is ColumnType.DATETIME)
 
 
 def typed_name(index: int) -> str:
@@ -167,7 +190,11 @@ def run_suite(frame: pd.DataFrame, specs: Sequence[ColumnSpec]) -> list[Any]:
     import great_expectations as gx
 
     logging.getLogger("great_expectations").setLevel(logging.ERROR)
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
     context = gx.get_context(mode="ephemeral")  # before the suite, which needs a context
+    # Progress bars are for notebooks; in a run they are noise in the logs.
+    context.variables.progress_bars = ProgressBarsConfig(globally=False)
     suite = expectation_suite(specs)
     batch_definition = (
         context.data_sources.add_pandas("strata")
@@ -183,8 +210,16 @@ def run_suite(frame: pd.DataFrame, specs: Sequence[ColumnSpec]) -> list[Any]:
     return list(result.results)
 
 
-def validate_rows(bronze: pa.Table, specs: Sequence[ColumnSpec]) -> ValidationOutcome:
-    """Type bronze rows to `specs` with defaults applied, validate, split passing from failing."""
+def validate_rows(
+    bronze: pa.Table,
+    specs: Sequence[ColumnSpec],
+    null_markers: Collection[str] | None = None,
+) -> ValidationOutcome:
+    """Type bronze rows to `specs` with defaults applied, validate, split passing from failing.
+
+    Blank fields and null markers (`markers_for`) are missing values: they fail only a
+    `required` rule, and take the column's default when it has one.
+    """
     import numpy as np
     import polars as pl
 
@@ -192,18 +227,29 @@ def validate_rows(bronze: pa.Table, specs: Sequence[ColumnSpec]) -> ValidationOu
     assert isinstance(frame, pl.DataFrame)
     by_lower = {name.lower(): name for name in frame.columns}
     present = [s for s in specs if s.column_name.lower() in by_lower]
-    raw_series = []
+    given_series, raw_series, typed_series = [], [], []
+    column_failures: list[Failure] = []
     for spec in present:
-        values = frame[by_lower[spec.column_name.lower()]].cast(pl.String).alias(spec.column_name)
-        if spec.data_type is not ColumnType.STRING:
-            values = values.replace("", None)
+        text = frame[by_lower[spec.column_name.lower()]].cast(pl.String).alias(spec.column_name)
+        given = missing_as_null(text, markers_for(spec.data_type, null_markers))
+        try:
+            values = typed_values(given, spec.data_type)
+        except AmbiguousDatesError as exc:
+            column_failures.append(Failure(spec.column_name, UNAMBIGUOUS, detail=exc.message))
+            values = pl.Series(spec.column_name, [None] * frame.height, dtype=pl.Date)
+        filled = given
         if spec.default_value is not None:
-            values = values.fill_null(spec.default_value)
-        raw_series.append(values)
+            filled = given.fill_null(spec.default_value)
+            default = pl.lit(parse_value(spec.data_type, spec.default_value), dtype=values.dtype)
+            values = pl.select(
+                pl.when(given.is_null()).then(default).otherwise(values).alias(spec.column_name)
+            ).to_series()
+        given_series.append(given)
+        raw_series.append(filled)
+        typed_series.append(values)
     raw = pl.DataFrame(raw_series, height=frame.height)
-    typed = pl.DataFrame(
-        [typed_values(raw[s.column_name], s.data_type) for s in present], height=frame.height
-    )
+    given_frame = pl.DataFrame(given_series, height=frame.height)
+    typed = pl.DataFrame(typed_series, height=frame.height)
     typed_columns = {
         typed_name(index): spec.column_name
         for index, spec in enumerate(specs)
@@ -214,12 +260,13 @@ def validate_rows(bronze: pa.Table, specs: Sequence[ColumnSpec]) -> ValidationOu
 
     def hits(column: str | None, indexes: Sequence[int]) -> list[tuple[int, int, Any]]:
         at = pl.Series(indexes, dtype=pl.UInt32)
-        values = raw[column].gather(at).to_list() if column in raw.columns else [None] * len(at)
+        # The samples show the field as the file holds it ("NA", " ", "13/13/2024").
+        source = by_lower.get((column or "").lower())
+        values = frame[source].gather(at).to_list() if source else [None] * len(at)
         file_ids = frame[FILE_ID].gather(at).to_list()
         return list(zip(file_ids, frame[ROW_NUMBER].gather(at).to_list(), values, strict=True))
 
     failures: list[Failure] = []
-    column_failures: list[Failure] = []
     failing: dict[int, list[str]] = {}  # row index -> failed expectations, for the rejects
     failed_columns: dict[int, set[str | None]] = {}
     for result in results:
@@ -236,12 +283,14 @@ def validate_rows(bronze: pa.Table, specs: Sequence[ColumnSpec]) -> ValidationOu
         for index in indexes:
             failing.setdefault(index, []).append(f"{name}({column})")
             failed_columns.setdefault(index, set()).add(column)
-    # A value shaped right that still does not cast (2025-02-30) fails its row too.
+    # A value shaped right that still does not cast (2025-02-30), or a date in no spelling
+    # the column's other dates use, fails its row too.
+    ambiguous = {f.column for f in column_failures if f.expectation == UNAMBIGUOUS}
     for spec in present:
-        if spec.data_type in CASTABLE:
+        if spec.data_type is not ColumnType.STRING and spec.column_name not in ambiguous:
             column = spec.column_name
-            lost = (raw[column].is_not_null() & typed[column].is_null()).arg_true().to_list()
-            lost = [i for i in lost if column not in failed_columns.get(i, ())]
+            unread = (given_frame[column].is_not_null() & typed[column].is_null()).arg_true()
+            lost = [i for i in unread.to_list() if column not in failed_columns.get(i, ())]
             if lost:
                 failures.append(Failure(column, CAST_FAILED, hits(column, lost)))
                 for index in lost:
@@ -262,8 +311,11 @@ def validate_rows(bronze: pa.Table, specs: Sequence[ColumnSpec]) -> ValidationOu
     )
 
 
-def inferred_specs(bronze: pa.Table) -> list[ColumnSpec]:
-    """Column specs for data without a template: the narrowest type every value casts to."""
+def inferred_specs(
+    bronze: pa.Table, null_markers: Collection[str] | None = None
+) -> list[ColumnSpec]:
+    """Column specs for data without a template: the narrowest type that nearly every given
+    value (INFERRED_SHARE) casts to; blank fields and null markers are missing, not text."""
     import polars as pl
 
     frame = pl.from_arrow(bronze)
@@ -272,20 +324,27 @@ def inferred_specs(bronze: pa.Table) -> list[ColumnSpec]:
     for name in frame.columns:
         if name.startswith("_"):
             continue
-        raw = frame[name].cast(pl.String).replace("", None)
-        kind = ColumnType.STRING
-        for candidate in (
-            ColumnType.INTEGER,
-            ColumnType.FLOAT,
-            ColumnType.BOOLEAN,
-            ColumnType.DATE,
-            ColumnType.DATETIME,
-        ):
-            if (
-                raw.null_count() < len(raw)
-                and typed_values(raw, candidate).null_count() == raw.null_count()
-            ):
-                kind = candidate
-                break
-        specs.append(ColumnSpec(column_name=name, data_type=kind))
+        text = frame[name].cast(pl.String)
+        specs.append(ColumnSpec(column_name=name, data_type=_inferred_type(text, null_markers)))
     return specs
+
+
+def _inferred_type(text: pl.Series, null_markers: Collection[str] | None) -> ColumnType:
+    for candidate in (
+        ColumnType.INTEGER,
+        ColumnType.FLOAT,
+        ColumnType.BOOLEAN,
+        ColumnType.DATE,
+        ColumnType.DATETIME,
+    ):
+        given = missing_as_null(text, markers_for(candidate, null_markers))
+        count = len(given) - given.null_count()
+        if not count:
+            continue
+        try:
+            typed = typed_values(given, candidate)
+        except AmbiguousDatesError:
+            return candidate  # dates for sure; the silver step says they are ambiguous
+        if len(typed) - typed.null_count() >= INFERRED_SHARE * count:
+            return candidate
+    return ColumnType.STRING

@@ -81,7 +81,6 @@ def validation_state(platform: Platform, dataset: Dataset) -> tuple[str, str | N
 
 
 def dataset_summary(platform: Platform, dataset: Dataset) -> DatasetSummary:
-    usability = dataset.dataset_usability
     status, error = validation_state(platform, dataset)
     return DatasetSummary(
         tenant_id=dataset.tenant_id,
@@ -96,7 +95,7 @@ def dataset_summary(platform: Platform, dataset: Dataset) -> DatasetSummary:
         template_name=dataset.template.template_name if dataset.template else None,
         created_at=dataset.created_at,
         modified_at=dataset.modified_at,
-        dataset_usability=None if usability is None else f"{usability:.0%}",
+        dataset_usability=datasets.usability_text(dataset),
         usage=dataset.usage,
         dataset_usage=datasets.USAGES[dataset.usage],
         validation_status=status,

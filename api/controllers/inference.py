@@ -143,8 +143,8 @@ class InferenceController(Controller):
     def _batch(
         self, db: Session, request: Request, platform: Platform, data: BatchRequest
     ) -> BatchSubmitted:
-        prediction = predictors.create_batch_prediction(
-            db, request.user, open_catalog(platform.settings), data.train_id, data.dataset_id
+        prediction = work.record_batch_prediction(
+            db, platform, request.user, data.train_id, data.dataset_id
         )
         run_id = work.start_batch_prediction(db, platform, prediction)
         return BatchSubmitted(

@@ -28,6 +28,8 @@ def template_input(data: TemplateWrite) -> templates.TemplateInput:
     return templates.TemplateInput(
         template_name=data.template_name,
         columns=[templates.ColumnInput(**c.model_dump()) for c in data.template_schema],
+        null_markers=data.null_markers,
+        min_usability=data.min_usability,
     )
 
 
@@ -72,7 +74,12 @@ class TemplateController(Controller):
         """One template with its full column list."""
         template = templates.get_template(db, request.user, template_id)
         return TemplateDetail.model_validate(
-            {**summary_fields(template), "template_schema": template.template_schema}
+            {
+                **summary_fields(template),
+                "template_schema": template.template_schema,
+                "null_markers": template.null_markers,
+                "min_usability": template.min_usability,
+            }
         )
 
     @put(
@@ -87,7 +94,10 @@ class TemplateController(Controller):
         """Rename a template and replace its columns."""
         template = templates.update_template(db, request.user, template_id, template_input(data))
         return TemplateUpdated(
-            template_name=template.template_name, template_schema=template.template_schema
+            template_name=template.template_name,
+            template_schema=template.template_schema,
+            null_markers=template.null_markers,
+            min_usability=template.min_usability,
         )
 
     @delete(

@@ -87,6 +87,8 @@ def summary(platform: Platform, predictor: Predictor) -> TrainingSummary:
         algorithm=predictor.trained_algorithm or predictor.algorithm,
         trained_algorithm=predictor.trained_algorithm,
         accuracy=predictor.accuracy,
+        rows_used=predictor.rows_used,
+        rows_rejected=predictor.rows_rejected,
         ml_model_status=status,
         train_status=status,
         training_status=status,
@@ -96,6 +98,11 @@ def summary(platform: Platform, predictor: Predictor) -> TrainingSummary:
         last_run_id=predictor.last_run_id,
         shap_status=predictor.shap_status,
     )
+
+
+def _count(param: str | None) -> int | None:
+    """A row count MLflow kept as a parameter (text); runs before it was logged have none."""
+    return int(param) if param is not None and param.isdigit() else None
 
 
 class TrainController(Controller):
@@ -242,6 +249,8 @@ class TrainController(Controller):
                 precision=metrics.get("precision"),
                 recall=metrics.get("recall"),
                 f1_score=metrics.get("f1"),
+                rows_used=_count(run.params.get("rows_used")),
+                rows_rejected=_count(run.params.get("rows_rejected")),
                 metrics=metrics,
             ),
             confusion_matrix=confusion,

@@ -346,10 +346,7 @@ def predict(request: Request, db: Session, platform: Platform, data: Multipart) 
         )
     first, last = page_of(data)
     dataset, _ = uploaded_dataset(db, platform, actor, data)
-    catalog = open_catalog(platform.settings)
-    prediction = predictors.create_batch_prediction(
-        db, actor, catalog, job.predictor_id, dataset.id
-    )
+    prediction = work.record_batch_prediction(db, platform, actor, job.predictor_id, dataset.id)
     work.wait_for_run(platform, work.start_batch_prediction(db, platform, prediction))
     db.refresh(prediction)
     if prediction.status != "completed" or prediction.result_path is None:
