@@ -539,7 +539,13 @@ class ForecastRequest(Schema):
     train_id: RowId
     preprocess_id: int | None = None
     steps: int = Field(ge=1, le=1000)
-    frequency: str = Field(min_length=1, max_length=32)
+    frequency: str | None = Field(
+        None,
+        min_length=1,
+        max_length=32,
+        description="Hour, Day, Week, Month, Quarter, Year or a pandas alias; by default the "
+        "series' own, learned from its data (a different one is refused).",
+    )
     unique_id: str | None = Field(None, max_length=255)
     dataset_id: RowId | None = None
 

@@ -3,6 +3,8 @@
 from collections.abc import Callable
 from typing import TypeVar
 
+from lakehouse.errors import failure_message
+
 T = TypeVar("T")
 
 
@@ -11,5 +13,5 @@ def recording_failure(mark_failed: Callable[[str], None], work: Callable[[], T])
     try:
         return work()
     except Exception as exc:
-        mark_failed(f"{type(exc).__name__}: {exc}")
+        mark_failed(failure_message(exc))
         raise

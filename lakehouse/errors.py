@@ -42,3 +42,18 @@ class ServiceUnavailableError(StrataError):
 
 class PayloadTooLargeError(StrataError):
     """An upload is larger than the configured limit."""
+
+
+def failure_message(exc: BaseException) -> str:
+    """What a run that failed on `exc` tells its user: Strata's own errors say what to change;
+    anything else says what broke and where the details are."""
+    if isinstance(exc, StrataError):
+        field = f" ({exc.field})" if exc.field else ""
+        return f"{exc.message}{field}"
+    if isinstance(exc, MemoryError):
+        return "the run ran out of memory; try a smaller file or fewer columns"
+    first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return (
+        f"unexpected {type(exc).__name__}{': ' + first_line if first_line else ''}; "
+        "the run's log (/api/v1/runs/{run_id}/logs or the Dagster UI) holds the traceback"
+    )

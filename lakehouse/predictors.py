@@ -159,13 +159,17 @@ def training_spec(predictor: Predictor) -> TrainingSpec:
 
 def check_spec(spec: TrainingSpec, table: Any) -> None:
     """Refuse now, before any run, what training would refuse later."""
-    from lakehouse.training import check_target
+    from lakehouse.training import check_forecast, check_target
 
     target = spec.target
     if spec.problem_type is ProblemType.FORECAST:
-        spec.single(Attribute.TIMESTAMP)
-        spec.single(Attribute.SERIES, required=False)
-    elif not spec.features:
+        columns = [c for c in (target, spec.single(Attribute.TIMESTAMP)) if c]
+        series = spec.single(Attribute.SERIES, required=False)
+        if series is not None:
+            columns.append(series)
+        check_forecast(table.scan(selected_fields=tuple(columns)).to_arrow(), spec)
+        return
+    if not spec.features:
         raise InvalidInputError("at least one column must be a Feature", field="columns")
     values = table.scan(selected_fields=(target,)).to_arrow().column(target).to_pandas()
     values = values[values.notna()]

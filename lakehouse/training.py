@@ -31,6 +31,7 @@ CV_FOLDS = 5
 LEARNING_CURVE = (0.25, 0.5, 1.0)
 # Forecast models see this many previous values of the series, plus calendar features.
 FORECAST_LAGS = 12
+MIN_SERIES_ROWS = 5
 CALENDAR = ("month", "day_of_year", "day_of_week")
 INTERVAL_Z = 1.96  # a 95% prediction interval
 PROGRESS_EVERY = 50  # boosting rounds between progress messages
@@ -757,7 +758,19 @@ def forecast_rows(values: np.ndarray, timestamps: pd.Series, lags: int) -> pd.Da
     return pd.concat([frame, calendar], axis=1)
 
 
+# Calendar periods by their length in days, and their pandas offsets (start, end of period).
+PERIODS = (
+    ("Hour", 1 / 24, "h", "h"),
+    ("Day", 1.0, "D", "D"),
+    ("Week", 7.0, "W", "W"),
+    ("Month", 30.44, "MS", "ME"),
+    ("Quarter", 91.31, "QS", "QE"),
+    ("Year", 365.25, "YS", "YE"),
+)
+
+
 def infer_frequency(timestamps: pd.Series) -> str | None:
+    """The series' own frequency as a pandas alias; gaps allowed (the usual step wins)."""
     import pandas as pd
 
     moments = pd.DatetimeIndex(pd.to_datetime(timestamps)).unique().sort_values()
@@ -766,17 +779,76 @@ def infer_frequency(timestamps: pd.Series) -> str | None:
     inferred = pd.infer_freq(moments)
     if inferred is not None:
         return str(inferred)
-    # Gaps in the series: the most common step between observations.
     step = pd.Series(moments[1:] - moments[:-1]).mode().iloc[0]
+    days = step / pd.Timedelta(days=1)
+    for _, length, start, end in PERIODS:
+        if abs(days - length) <= length * 0.1:
+            if start == end:
+                return start
+            return end if bool(moments.is_month_end.all()) else start
     return str(pd.tseries.frequencies.to_offset(step).freqstr)
 
 
-def train_forecast(table: pa.Table, spec: TrainingSpec, report: Report) -> TrainedModel:
-    """A regression on each series' previous values and the calendar, judged by forecasting
-    the last rows of every series step by step (the hold-out horizon)."""
-    import numpy as np
+def period_days(offset: Any) -> float:
+    """An offset's usual step in days (a month is about 30.4)."""
     import pandas as pd
 
+    start = pd.Timestamp("2001-01-01")
+    return float((start + 12 * offset - start) / pd.Timedelta(days=1)) / 12
+
+
+def frequency_name(alias: str) -> str:
+    """A pandas alias as clients name frequencies (QS-JAN: Quarter), else the alias."""
+    import pandas as pd
+
+    days = period_days(pd.tseries.frequencies.to_offset(alias))
+    for name, length, _, _ in PERIODS:
+        if abs(days - length) <= length * 0.1:
+            return name
+    return alias
+
+
+def moments(column: pa.ChunkedArray | pa.Array, name: str) -> pa.Array:
+    """A Timestamp column as UTC date-times, whatever it holds: dates, date-times, text in any
+    spelling `lakehouse.dates` reads, whole years (2019) or epoch seconds. A value that is
+    none of these is refused, naming the column and the value."""
+    import polars as pl
+    import pyarrow as pa
+
+    from lakehouse.dates import AmbiguousDatesError, read_dates
+
+    values = pl.Series(name, column)
+    if values.dtype == pl.Date or isinstance(values.dtype, pl.Datetime):
+        read = values.cast(pl.Datetime("us")).dt.replace_time_zone(None)
+    elif values.dtype.is_integer():
+        given = values.drop_nulls()
+        if len(given) and given.is_between(1000, 9999).all():
+            read = pl.select(pl.datetime(values, 1, 1, time_unit="us")).to_series()
+        else:
+            read = pl.from_epoch(values, time_unit="s").dt.cast_time_unit("us")
+    else:
+        text = values.cast(pl.String).str.strip_chars().replace("", None)
+        try:
+            read = read_dates(text, with_time=True).dt.replace_time_zone(None)
+        except AmbiguousDatesError as exc:
+            raise InvalidInputError(exc.message, field="columns") from None
+    unread = values.is_not_null() & read.is_null()
+    if unread.any():
+        sample = values.filter(unread)[0]
+        raise InvalidInputError(
+            f"Timestamp column '{name}' holds '{sample}', which is not a date or time; "
+            "expected ISO dates or date-times, YYYY-MM, quarters (2024 Q1), month names "
+            "(Mar 2024), day- or month-first dates, years or epoch seconds",
+            field="columns",
+        )
+    return pa.array(read.to_arrow())
+
+
+def forecast_series(
+    table: pa.Table, spec: TrainingSpec
+) -> tuple[pd.DataFrame, str, str | None, list[tuple[Any, pd.DataFrame]]]:
+    """The rows a forecast learns from (target and time given, oldest first), its Timestamp
+    and Series columns, and the rows of each series."""
     timestamp = spec.single(Attribute.TIMESTAMP)
     series = spec.single(Attribute.SERIES, required=False)
     assert timestamp is not None
@@ -786,13 +858,51 @@ def train_forecast(table: pa.Table, spec: TrainingSpec, report: Report) -> Train
             raise InvalidInputError(
                 f"column '{column}' is not in the dataset's validated table", field="columns"
             )
-    frame = table.select([c for c in (spec.target, timestamp, series) if c]).to_pandas()
+    rows = table.select([c for c in (spec.target, timestamp, series) if c])
+    rows = rows.set_column(
+        rows.column_names.index(timestamp), timestamp, moments(rows[timestamp], timestamp)
+    )
+    frame = rows.to_pandas()
     frame = frame[frame[spec.target].notna() & frame[timestamp].notna()]
+    if frame.empty:
+        raise InvalidInputError(
+            f"no row has both a target '{spec.target}' and a time '{timestamp}'", field="columns"
+        )
     check_target(frame[spec.target], spec)
     frame = frame.sort_values([timestamp], kind="stable").reset_index(drop=True)
     groups = [("", frame)] if series is None else list(frame.groupby(series, sort=True))
-    shortest = min(len(g) for _, g in groups)
-    lags = min(FORECAST_LAGS, max(1, shortest // 5))
+    return frame, timestamp, series, groups
+
+
+def forecast_lags(groups: Sequence[tuple[Any, pd.DataFrame]], series: str | None) -> int:
+    """How many previous values the model reads: up to FORECAST_LAGS, fewer for short series.
+    A series too short to learn from is refused, naming it."""
+    key, shortest = min(groups, key=lambda group: len(group[1]))
+    if len(shortest) < MIN_SERIES_ROWS:
+        which = f"series '{key}' of column '{series}'" if series else "the series"
+        raise InvalidInputError(
+            f"{which} has {len(shortest)} rows with a value and a time; a forecast needs at "
+            f"least {MIN_SERIES_ROWS} per series",
+            field="columns",
+        )
+    return min(FORECAST_LAGS, max(1, len(shortest) // 5))
+
+
+def check_forecast(table: pa.Table, spec: TrainingSpec) -> None:
+    """Refuse, before any run, a forecast its rows cannot train."""
+    _, _, series, groups = forecast_series(table, spec)
+    lags = forecast_lags(groups, series)
+    split_rows(sum(len(group) - lags for _, group in groups), spec.seed, ordered=True)
+
+
+def train_forecast(table: pa.Table, spec: TrainingSpec, report: Report) -> TrainedModel:
+    """A regression on each series' previous values and the calendar, judged by forecasting
+    the last rows of every series step by step (the hold-out horizon)."""
+    import numpy as np
+    import pandas as pd
+
+    frame, timestamp, series, groups = forecast_series(table, spec)
+    lags = forecast_lags(groups, series)
     parts, horizon = [], []
     for key, group in groups:
         values = group[spec.target].to_numpy(dtype=float)
@@ -929,6 +1039,16 @@ def forecast(
             field="unique_id",
         )
     offset = offset_of(frequency, setup.frequency)
+    if setup.frequency is not None:
+        learned = pd.tseries.frequencies.to_offset(setup.frequency)
+        if frequency and abs(period_days(offset) / period_days(learned) - 1) > 0.1:
+            raise InvalidInputError(
+                f"frequency '{frequency}' contradicts the series' own frequency, "
+                f"{frequency_name(setup.frequency)} ('{setup.frequency}'), learned from its "
+                "data; leave frequency out or send that one",
+                field="frequency",
+            )
+        offset = learned  # the series' own anchoring: quarter starts stay quarter starts
     last = pd.Timestamp(history[-1][0])
     try:
         dates = pd.date_range(last, periods=steps + 1, freq=offset)[1:]

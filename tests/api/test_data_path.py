@@ -153,7 +153,7 @@ def test_upload_validates_and_every_datalake_endpoint_reads_the_tables(
     assert (dataset["validation_status"], dataset["is_valid"], dataset["dataset_usability"]) == (
         "invalid",
         False,
-        "67%",
+        "66%",
     )
 
     # The file's error report names each failed expectation with samples and row numbers.

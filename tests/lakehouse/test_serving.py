@@ -84,7 +84,7 @@ def test_requests_are_checked_and_named(tmp_path: Path) -> None:
         ({**row, "hue": True}, "features.hue", "expects a number"),
         ({**row, "organic": "maybe"}, "features.organic", "true or false"),
         ({**row, "grade": ["dark"]}, "features.grade", "single value"),
-        ({**row, "vintage": 1999}, "features.vintage", "not an input"),
+        ({**row, "vintage": 1999}, "features.vintage", "not a column of the data"),
         ({k: v for k, v in row.items() if k != "hue"}, "features.hue", "is required"),
     ]:
         with pytest.raises(InvalidInputError, match=message) as raised:
