@@ -12,6 +12,10 @@ from lakehouse.store.engine import redacted
 from lakehouse.tracking import check_tracking_store
 
 
+class Starting(Exception):  # noqa: N818 - a state, not a failure
+    """A component that works but is not yet at full speed; the message says how far it is."""
+
+
 @dataclass(frozen=True)
 class ComponentHealth:
     name: str
@@ -24,9 +28,12 @@ class ComponentHealth:
 
 
 def probe(name: str, check: Callable[[], str]) -> ComponentHealth:
-    """Run `check`; its return value is the detail when it succeeds, its error when it fails."""
+    """Run `check`; its return value is the detail when it succeeds, its error when it fails,
+    and a component still starting says so."""
     try:
         return ComponentHealth(name, "ok", check())
+    except Starting as exc:
+        return ComponentHealth(name, "starting", str(exc))
     except Exception as exc:  # a probe reports every failure instead of raising it
         return ComponentHealth(name, "error", f"{type(exc).__name__}: {exc}")
 

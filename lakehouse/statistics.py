@@ -22,7 +22,7 @@ def column_statistics(table: pa.Table) -> pa.Table:
         if name.startswith("_"):
             continue
         column = frame[name]
-        values = column.drop_nulls()
+        values = column.drop_nulls().alias("value")  # a column may be named "count"
         numeric = column.dtype.is_numeric()
         top = values.value_counts(sort=True).head(TOP_VALUES)
         row: dict[str, Any] = {

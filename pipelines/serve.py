@@ -21,7 +21,9 @@ from lakehouse.tracking import tracking_uri
 from pipelines.instance import prepare_dagster_home
 
 ROOT = Path(__file__).resolve().parents[1]
-STARTUP_TIMEOUT = 120.0
+BANNER = "Strata is running on embedded defaults"
+# Two warm workers import every model library once; on two busy cores that takes a while.
+STARTUP_TIMEOUT = 300.0
 
 
 class ProcessGroup:
@@ -45,16 +47,19 @@ class ProcessGroup:
     def wait_until_up(self, url: str) -> bool:
         """Wait for `url` to answer 200; False when asked to stop first."""
         deadline = time.monotonic() + STARTUP_TIMEOUT
+        last = "no answer"
         while not self.stopping.is_set() and not self.orphaned():
             if (name := self.exited()) is not None:
                 raise SystemExit(f"{name} exited during start-up")
             try:
-                if httpx.get(url, timeout=2).status_code == 200:
+                response = httpx.get(url, timeout=2)
+                if response.status_code == 200:
                     return True
-            except httpx.HTTPError:
-                pass
+                last = response.text[:1000]
+            except httpx.HTTPError as exc:
+                last = str(exc)
             if time.monotonic() > deadline:
-                raise SystemExit(f"{url} did not answer within {STARTUP_TIMEOUT:.0f}s")
+                raise SystemExit(f"{url} was not up within {STARTUP_TIMEOUT:.0f}s: {last}")
             time.sleep(0.25)
         return False
 
@@ -136,15 +141,23 @@ def main() -> int:
         {**dagster_env, "MLFLOW_BACKEND_STORE_URI": tracking_uri(settings)},
     )  # fmt: skip
     try:
-        if not group.wait_until_up(f"{api}/api/v1/utils/health-check/"):
-            return 0
+        # The banner comes once every part answers and the run workers have imported every
+        # library they preload: from then on no request waits for a process still starting.
+        for url in (
+            f"{api}/api/v1/utils/health-check/",
+            f"{dagster}/server_info",
+            f"{mlflow}/health",
+            f"{api}/api/v1/utils/health",
+        ):
+            if not group.wait_until_up(url):
+                return 0
         quickstart = (
             f"  quickstart   {api}/   (no login, sandbox tenant '{settings.quickstart_tenant}')\n"
             if settings.quickstart
             else ""
         )
         print(
-            "\nStrata is running on embedded defaults\n"
+            f"\n{BANNER}\n"
             f"  API          {api}   (OpenAPI docs: {api}/schema/swagger)\n"
             f"  Dagster UI   {dagster}   (daemon running)\n"
             f"  MLflow UI    {mlflow}   (experiments and registered models)\n"
@@ -154,10 +167,6 @@ def main() -> int:
             "Press Ctrl-C to stop.\n",
             flush=True,
         )
-        if not group.wait_until_up(f"{dagster}/server_info"):
-            return 0
-        if not group.wait_until_up(f"{mlflow}/health"):
-            return 0
         while not group.stopping.is_set() and not group.orphaned():
             if (name := group.exited()) is not None:
                 print(f"{name} exited; stopping the platform", file=sys.stderr, flush=True)

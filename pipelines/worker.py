@@ -7,9 +7,44 @@ import logging
 import os
 import signal
 import sys
+import threading
+from collections.abc import Sequence
 from multiprocessing.connection import Connection
+from typing import Any
 
 log = logging.getLogger("strata.worker")
+
+# Only models need these. A worker takes runs once the rest of its preload is imported (what
+# validating an upload needs), and imports these while it has no run: the first upload after
+# start waits for no model library, and the first training finds them loaded.
+MODEL_MODULES = frozenset({"mlflow", "sklearn", "xgboost", "lightgbm", "shap"})
+
+
+def _preload(module: str) -> None:
+    try:
+        importlib.import_module(module)
+    except ImportError as exc:
+        log.warning("worker could not preload %s: %s", module, exc)
+
+
+class _Channel:
+    """The worker's end of the pipe, shared by the run loop and the warming thread."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self._lock = threading.Lock()
+
+    def send(self, *message: Any) -> None:
+        with self._lock:
+            self.conn.send(message)
+
+
+def _warm(modules: Sequence[str], idle: threading.Event, channel: _Channel) -> None:
+    """Import `modules` one by one, each only while no run executes; then say so."""
+    for module in modules:
+        idle.wait()
+        _preload(module)
+    channel.send("warm")
 
 
 def serve(conn: Connection, preload: list[str]) -> None:
@@ -17,10 +52,8 @@ def serve(conn: Connection, preload: list[str]) -> None:
     # The supervisor decides when workers stop; a Ctrl-C in the terminal must not kill a run.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     for module in preload:
-        try:
-            importlib.import_module(module)
-        except ImportError as exc:
-            log.warning("worker could not preload %s: %s", module, exc)
+        if module not in MODEL_MODULES:
+            _preload(module)
 
     from dagster import DagsterInstance, DagsterRunStatus, build_reconstructable_job
 
@@ -30,7 +63,13 @@ def serve(conn: Connection, preload: list[str]) -> None:
 
     instance = DagsterInstance.get()
     importlib.import_module("pipelines.definitions")
-    conn.send(("ready", os.getpid()))
+    channel = _Channel(conn)
+    later = [module for module in preload if module in MODEL_MODULES]
+    idle = threading.Event()
+    idle.set()
+    channel.send("ready", os.getpid(), not later)
+    if later:
+        threading.Thread(target=_warm, args=(later, idle, channel), daemon=True).start()
     while True:
         try:
             message = conn.recv()
@@ -39,6 +78,7 @@ def serve(conn: Connection, preload: list[str]) -> None:
         if message[0] != "run":
             return
         run_id: str = message[1]
+        idle.clear()
         run = instance.get_run_by_id(run_id)
         if run is not None and run.status == DagsterRunStatus.NOT_STARTED:
             job = build_reconstructable_job(
@@ -51,7 +91,8 @@ def serve(conn: Connection, preload: list[str]) -> None:
                 current = instance.get_run_by_id(run_id)
                 if current is not None and not current.is_finished:
                     instance.report_run_failed(current, f"executor error: {exc}")
-        conn.send(("done", run_id))
+        idle.set()
+        channel.send("done", run_id)
 
 
 if __name__ == "__main__":

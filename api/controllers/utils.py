@@ -28,7 +28,8 @@ class UtilsController(Controller):
 
     @get("/health", operation_id="health", opt=PUBLIC, sync_to_thread=True)
     def health(self, platform: Platform) -> Response[HealthReport]:
-        """Reach the metadata store, the Dagster instance, the Iceberg catalog and MLflow."""
+        """Reach the metadata store, the Dagster instance, the Iceberg catalog and MLflow; 503
+        while one fails (degraded) or is still starting (starting)."""
         settings = platform.settings
         probes = (
             lambda: health.metadata_store(platform.store),
@@ -38,8 +39,10 @@ class UtilsController(Controller):
         )
         with ThreadPoolExecutor(max_workers=len(probes)) as pool:
             results = list(pool.map(lambda probe: probe(), probes))
+        states = {r.status for r in results}
+        overall = next((s for s in ("error", "starting") if s in states), "ok")
         report = HealthReport(
-            status="ok" if all(r.ok for r in results) else "degraded",
+            status="degraded" if overall == "error" else overall,
             components={r.name: ComponentStatus(status=r.status, detail=r.detail) for r in results},
         )
         status = HTTP_200_OK if report.status == "ok" else HTTP_503_SERVICE_UNAVAILABLE

@@ -24,7 +24,7 @@ from lakehouse.errors import (
     NotFoundError,
     ServiceUnavailableError,
 )
-from lakehouse.health import ComponentHealth, probe
+from lakehouse.health import ComponentHealth, Starting, probe
 from lakehouse.settings import Settings, child_env
 from lakehouse.store.engine import SCHEMA_LOCK
 from pipelines.gateway.base import LAUNCHER_TAG, RunEvent, RunGateway, RunView, run_tags
@@ -41,6 +41,9 @@ class _Worker:
     process: subprocess.Popen[bytes]
     conn: Connection
     ready: bool = False
+    """It takes runs: it imported what validating data needs."""
+    warm: bool = False
+    """It imported every library it preloads, the model libraries too."""
     run_id: str | None = None
     cancel_requested: bool = False
 
@@ -140,6 +143,11 @@ class WorkerPool:
         with self._lock:
             return sum(w.ready and w.process.poll() is None for w in self._workers)
 
+    @property
+    def warm_count(self) -> int:
+        with self._lock:
+            return sum(w.warm and w.process.poll() is None for w in self._workers)
+
     def _dispatch(self) -> None:
         for worker in self._workers:
             if not self._queue:
@@ -188,7 +196,10 @@ class WorkerPool:
             else:
                 if message[0] == "ready":
                     worker.ready = True
+                    worker.warm = bool(message[2])
                     self._early_deaths = 0
+                elif message[0] == "warm":
+                    worker.warm = True
                 elif message[0] == "done":
                     worker.run_id = None
             self._dispatch()
@@ -385,8 +396,15 @@ class EmbeddedRunGateway(RunGateway):
             self.instance.get_runs_count()
             pool = self._pool
             ready = pool.ready_count if pool is not None else 0
-            home = self.settings.dagster_dir
-            return f"embedded: instance at {home}, {ready}/{self.settings.workers} workers ready"
+            warm = pool.warm_count if pool is not None else 0
+            wanted = self.settings.workers
+            detail = (
+                f"embedded: instance at {self.settings.dagster_dir}, {ready}/{wanted} workers "
+                f"ready, {warm}/{wanted} with the model libraries loaded"
+            )
+            if warm < wanted:
+                raise Starting(detail)
+            return detail
 
         return probe("dagster", check)
 

@@ -517,7 +517,7 @@ def test_bad_training_requests_leave_nothing_behind(sqlite_client: TestClient) -
     size = {"column_name": "size", "attribute_name": "Feature"}
     cases = [
         (request(dataset_id=9999), 404, "dataset_id", "not found"),
-        (request(dataset_id=invalid), 422, "dataset_id", "not validated"),
+        (request(dataset_id=invalid), 422, "dataset_id", "is below the 80%"),
         (
             request(columns=[size, {"column_name": "nope", "attribute_name": "Target"}]),
             422,
