@@ -330,6 +330,10 @@ def inferred_specs(
 
 
 def _inferred_type(text: pl.Series, null_markers: Collection[str] | None) -> ColumnType:
+    given = missing_as_null(text, markers_for(ColumnType.INTEGER, null_markers))
+    count = len(given) - given.null_count()
+    if not count:
+        return ColumnType.STRING
     for candidate in (
         ColumnType.INTEGER,
         ColumnType.FLOAT,
@@ -337,10 +341,6 @@ def _inferred_type(text: pl.Series, null_markers: Collection[str] | None) -> Col
         ColumnType.DATE,
         ColumnType.DATETIME,
     ):
-        given = missing_as_null(text, markers_for(candidate, null_markers))
-        count = len(given) - given.null_count()
-        if not count:
-            continue
         try:
             typed = typed_values(given, candidate)
         except AmbiguousDatesError:

@@ -18,7 +18,7 @@ from lakehouse.logs import configure_logging
 from lakehouse.settings import Settings, child_env
 from lakehouse.store import MetadataStore
 from lakehouse.tracking import tracking_uri
-from pipelines.instance import prepare_dagster_home
+from pipelines.instance import open_instance
 
 ROOT = Path(__file__).resolve().parents[1]
 BANNER = "Strata is running on embedded defaults"
@@ -92,7 +92,9 @@ def main() -> int:
     configure_logging()
     settings = Settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    prepare_dagster_home(settings)
+    # Dagster creates its storage when an instance first opens it; four processes doing so at
+    # once can leave two migration heads behind. Created here, the children only open it.
+    open_instance(settings).dispose()
     store = MetadataStore(settings.database_url)
     first_start = bootstrap(store, settings)
     store.dispose()

@@ -140,3 +140,77 @@ def test_types_are_inferred_without_a_template() -> None:
     outcome = validate_rows(rows, inferred_specs(rows))
     assert outcome.passed_rows == 2 and outcome.rejects.num_rows == 0
     assert outcome.silver.column("ok").to_pylist() == [True, False]
+
+
+def test_blank_fields_and_null_markers_are_missing_values() -> None:
+    specs = check_columns(
+        [
+            ColumnInput("n", "int", default_value="-1"),
+            ColumnInput("x", "float", required=True),
+            ColumnInput("flag", "bool"),
+            ColumnInput("day", "date"),
+            ColumnInput("note", "string"),
+        ]
+    )
+    rows = bronze(
+        {
+            "n": ["1", " ", "NA", "null"],
+            "x": ["1.5", "2", "NaN", "3"],
+            "flag": ["yes", "N/A", "", "None"],
+            "day": ["2025-01-01", "NULL", "\t", "2025-01-04"],
+            "note": ["NA", "  ", "", "ok"],
+        }
+    )
+    outcome = validate_rows(rows, specs)
+    # Only `required` fails on a gap: row 3 lacks x.
+    assert outcome.rejects.column("_row_number").to_pylist() == [3]
+    assert outcome.silver.select(["n", "flag", "day", "note"]).to_pylist() == [
+        {"n": 1, "flag": True, "day": date(2025, 1, 1), "note": "NA"},
+        {"n": -1, "flag": None, "day": None, "note": None},
+        {"n": -1, "flag": None, "day": date(2025, 1, 4), "note": "ok"},
+    ]
+    [failure] = outcome.file_report(1)["failed_expectations"]
+    assert (failure["column"], failure["failed_count"], failure["samples"][0]["value"]) == (
+        "x",
+        1,
+        "NaN",
+    )
+    # A template's own markers replace the usual ones, in text columns too.
+    outcome = validate_rows(rows, specs, null_markers=["NA"])
+    assert outcome.rejects.column("_failed_expectations").to_pylist() == [
+        "expect_column_values_to_match_regex(n)",  # "null" is no longer missing
+        "expect_column_values_to_match_regex(x)",  # nor is "NaN" ...
+        "expect_column_values_to_match_regex(flag)",  # nor "None"
+    ]
+    assert outcome.silver.column("note").to_pylist() == [None]
+
+
+def test_inference_sees_through_gaps_and_a_few_bad_values() -> None:
+    count = [str(i) for i in range(100)]
+    count[5], count[6], count[7] = "NA", "", "many"
+    specs = inferred_specs(
+        bronze(
+            {
+                "count": count,
+                "price": [f"{i / 4}" if i % 9 else "nan" for i in range(100)],
+                "quarter": [f"{2000 + i // 4} Q{i % 4 + 1}" for i in range(100)],
+                "code": [f"A{i}" if i % 3 else str(i) for i in range(100)],
+                "empty": ["NA"] * 100,
+            }
+        )
+    )
+    assert [(s.column_name, s.data_type) for s in specs] == [
+        ("count", ColumnType.INTEGER),
+        ("price", ColumnType.FLOAT),
+        ("quarter", ColumnType.DATE),
+        ("code", ColumnType.STRING),
+        ("empty", ColumnType.STRING),
+    ]
+
+
+def test_an_ambiguous_date_column_fails_as_a_column() -> None:
+    specs = check_columns([ColumnInput("day", "date")])
+    outcome = validate_rows(bronze({"day": ["01/02/2024", "03/04/2024"]}), specs)
+    [problem] = outcome.column_failures
+    assert problem.column == "day" and "day-first" in (problem.detail or "")
+    assert outcome.rejects.num_rows == 0 and outcome.missing_columns == []
