@@ -178,9 +178,10 @@ def test_blank_fields_and_null_markers_are_missing_values() -> None:
     # A template's own markers replace the usual ones, in text columns too.
     outcome = validate_rows(rows, specs, null_markers=["NA"])
     assert outcome.rejects.column("_failed_expectations").to_pylist() == [
-        "expect_column_values_to_match_regex(n)",  # "null" is no longer missing
-        "expect_column_values_to_match_regex(x)",  # nor is "NaN" ...
-        "expect_column_values_to_match_regex(flag)",  # nor "None"
+        # "N/A" and "NULL" are no longer missing, nor are "NaN", "null" and "None".
+        "expect_column_values_to_match_regex(flag); expect_column_values_to_be_castable(day)",
+        "expect_column_values_to_match_regex(x)",
+        "expect_column_values_to_match_regex(n); expect_column_values_to_match_regex(flag)",
     ]
     assert outcome.silver.column("note").to_pylist() == [None]
 

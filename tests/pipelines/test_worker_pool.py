@@ -74,3 +74,23 @@ def test_logs_page_by_offset(tmp_path: Path) -> None:
         assert gateway.logs(run_id, offset=len(everything)) == []
     finally:
         gateway.close()
+
+
+def test_workers_take_runs_before_the_model_libraries_and_health_says_when_warm(
+    tmp_path: Path,
+) -> None:
+    settings = make_settings(tmp_path, workers=1, worker_preload=["pyarrow", "sklearn"])
+    gateway = EmbeddedRunGateway(settings)
+    gateway.start()
+    try:
+        starting = gateway.health()
+        assert starting.status == "starting", starting
+        assert "0/1 workers ready, 0/1 with the model libraries loaded" in starting.detail
+        deadline = time.monotonic() + 120
+        while gateway.health().status != "ok":
+            assert time.monotonic() < deadline, gateway.health()
+            time.sleep(0.05)
+        assert "1/1 workers ready, 1/1 with the model libraries loaded" in gateway.health().detail
+        assert gateway.pool.ready_count == gateway.pool.warm_count == 1
+    finally:
+        gateway.close()
