@@ -699,19 +699,17 @@ def create_batch_prediction(
 ) -> Prediction:
     """Record a batch prediction of a dataset, checked to hold the features the model needs
     (`required_features`, by default all); one it may go without is imputed."""
-    from pyiceberg.exceptions import NoSuchTableError
 
     predictor = get_predictor(session, actor, predictor_id)
     refuse_forecast(predictor, "batch prediction")
     version = servable(predictor)
     dataset = datasets.get_dataset(session, actor, dataset_id)
-    try:
-        table = catalog.load_table(dataset.tables.silver.identifier)
-    except NoSuchTableError:
+    if dataset.validation_status in ("pending", "running"):
         raise ConflictError(
             f"dataset {dataset_id} has no validated rows yet ({dataset.validation_status})",
             field="dataset_id",
-        ) from None
+        )
+    table = validated_table(catalog, dataset)  # the rows that passed, of a valid dataset
     present = {f.name for f in table.schema().fields}
     needed = feature_columns(predictor) if required_features is None else required_features
     missing = [c for c in needed if c not in present]
