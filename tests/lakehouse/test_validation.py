@@ -187,7 +187,7 @@ def test_blank_fields_and_null_markers_are_missing_values() -> None:
 
 
 def test_inference_sees_through_gaps_and_a_few_bad_values() -> None:
-    count = [str(i) for i in range(100)]
+    count: list[str | None] = [str(i) for i in range(100)]
     count[5], count[6], count[7] = "NA", "", "many"
     specs = inferred_specs(
         bronze(
