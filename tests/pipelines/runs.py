@@ -33,10 +33,13 @@ def wait_for(
 
 
 def wait_for_workers(client: TestClient, ready: int, timeout: float = 120) -> None:
+    """Wait until `ready` workers take runs and have loaded every library they preload."""
     deadline = time.monotonic() + timeout
-    while (
-        f"{ready}/"
-        not in client.get("/api/v1/utils/health").json()["components"]["dagster"]["detail"]
-    ):
-        assert time.monotonic() < deadline, "workers never became ready"
+    wanted = f", {ready}/"
+    while True:
+        detail = client.get("/api/v1/utils/health").json()["components"]["dagster"]["detail"]
+        ready_part, _, warm_part = detail.partition(" workers ready")
+        if wanted in ready_part and wanted in warm_part:
+            return
+        assert time.monotonic() < deadline, f"workers never became ready: {detail}"
         time.sleep(0.1)
