@@ -254,4 +254,4 @@ def usability_text(dataset: Dataset) -> str | None:
         return whole_percent(dataset.passed_rows, dataset.total_rows)
     if dataset.dataset_usability is None:
         return None
-    return f"{math.floor(dataset.dataset_usability * 100)}%"
+    return f"{math.floor(dataset.dataset_usability * 100 + 1e-9)}%"  # 0.29 * 100 is 28.99...

@@ -28,7 +28,7 @@ _CLOCK = ("", " %H:%M", " %H:%M:%S%.f")
 class AmbiguousDatesError(InvalidInputError):
     """Every date of a column reads as day-first and as month-first, to different dates."""
 
-    def __init__(self, column: str, sample: str) -> None:
+    def __init__(self, column: str, sample: str, share: float = 1.0) -> None:
         super().__init__(
             f"column '{column}': dates such as '{sample}' read both day-first and month-first, "
             "and no value in the column tells which; write them as YYYY-MM-DD, or give the "
@@ -37,6 +37,8 @@ class AmbiguousDatesError(InvalidInputError):
         )
         self.column = column
         self.sample = sample
+        self.share = share
+        """The share of the column's given values that read as dates at all."""
 
 
 @dataclass(frozen=True)
@@ -90,8 +92,9 @@ def _quarter(text: pl.Series) -> pl.Series:
 def _month_name(text: pl.Series) -> pl.Series:
     import polars as pl
 
-    # "Mar 2024", "March 2024", "Mar-2024": read as the first of the month.
+    # "Mar 2024", "March 2024", "Mar-2024", "Sept 2024": read as the first of the month.
     spaced = text.str.replace(r"^([A-Za-z]{3,9})[ ./-]*([0-9]{4})$", "1 $1 $2")
+    spaced = spaced.str.replace(r"(?i) sept ", " Sep ")
     return pl.select(
         pl.coalesce(
             spaced.str.to_datetime(f, strict=False, time_unit="us", time_zone="UTC")
@@ -110,9 +113,9 @@ def _year_month(text: pl.Series) -> pl.Series:
     return _formats("%Y-%m-%d")(first_of_month)
 
 
-def _numeric(order: str) -> Callable[[pl.Series], pl.Series]:
+def _numeric(order: str, clocks: tuple[str, ...] = ("",)) -> Callable[[pl.Series], pl.Series]:
     day, month = ("%d", "%m") if order == DAY_FIRST else ("%m", "%d")
-    return _formats(*(f"{day}{sep}{month}{sep}%Y{clock}" for sep in "/-." for clock in _CLOCK))
+    return _formats(*(f"{day}{sep}{month}{sep}%Y{clock}" for sep in "/-." for clock in clocks))
 
 
 _ISO_DATE = ("%Y-%m-%d", "%Y/%m/%d")
@@ -139,7 +142,10 @@ DATETIME_SPELLINGS = (
             *_ISO_DATE,
         ),
     ),
-    *DATE_SPELLINGS[1:],
+    *(
+        Spelling(s.name, _numeric(s.name, _CLOCK)) if s.name in (DAY_FIRST, MONTH_FIRST) else s
+        for s in DATE_SPELLINGS[1:]
+    ),
 )
 
 
@@ -171,7 +177,12 @@ def read_dates(raw: pl.Series, *, with_time: bool) -> pl.Series:
         winners = [s for s in spellings if counts[s.name] == best]
         chosen = winners[0]
         if {DAY_FIRST, MONTH_FIRST} <= {s.name for s in winners}:
-            chosen = _day_or_month_first(raw.name, given.unique())
+            try:
+                chosen = _day_or_month_first(raw.name, given.unique(maintain_order=True), spellings)
+            except AmbiguousDatesError as exc:
+                day_first = next(s for s in spellings if s.name == DAY_FIRST)
+                share = _read_with(day_first, given).count() / len(given)
+                raise AmbiguousDatesError(exc.column, exc.sample, share) from None
         if len(sample) > min(len(given), SAMPLE_VALUES) // 2:
             typed = _read_with(chosen, text)  # mostly distinct values: read them all
         else:
@@ -187,8 +198,10 @@ def read_dates(raw: pl.Series, *, with_time: bool) -> pl.Series:
     return typed.alias(raw.name)
 
 
-def _day_or_month_first(column: str, distinct: pl.Series) -> Spelling:
-    by_name = {s.name: s for s in DATE_SPELLINGS}
+def _day_or_month_first(
+    column: str, distinct: pl.Series, spellings: tuple[Spelling, ...]
+) -> Spelling:
+    by_name = {s.name: s for s in spellings}
     day_first = _read_with(by_name[DAY_FIRST], distinct)
     month_first = _read_with(by_name[MONTH_FIRST], distinct)
     if day_first.count() > month_first.count():

@@ -55,5 +55,5 @@ def failure_message(exc: BaseException) -> str:
     first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
     return (
         f"unexpected {type(exc).__name__}{': ' + first_line if first_line else ''}; "
-        "the run's log (/api/v1/runs/{run_id}/logs or the Dagster UI) holds the traceback"
+        "the run's log (GET /api/v1/runs/<run id>/logs, or the Dagster UI) holds the traceback"
     )

@@ -22,10 +22,6 @@ class ComponentHealth:
     status: str
     detail: str
 
-    @property
-    def ok(self) -> bool:
-        return self.status == "ok"
-
 
 def probe(name: str, check: Callable[[], str]) -> ComponentHealth:
     """Run `check`; its return value is the detail when it succeeds, its error when it fails,

@@ -120,7 +120,17 @@ def land_silver(
         snapshot_id = replace_table(catalog, silver, outcome.silver)
         replace_table(catalog, rejects, outcome.rejects)
         threshold = templates.valid_usability(template, valid_usability)
-        problems = [f.detail or f"column '{f.column}' is missing" for f in outcome.column_failures]
+        problems = list(
+            dict.fromkeys(
+                f.detail
+                or (
+                    f"column '{f.column}' is missing"
+                    if f.column in outcome.missing_columns
+                    else f"column '{f.column}' failed {f.expectation}"
+                )
+                for f in outcome.column_failures
+            )
+        )
         if outcome.usability < threshold:
             problems.append(
                 f"its usability {whole_percent(outcome.passed_rows, outcome.total_rows)} "

@@ -95,9 +95,15 @@ def validated_table(catalog: Catalog, dataset: Dataset) -> Any:
     from pyiceberg.exceptions import NoSuchTableError
 
     if dataset.validation_status == "invalid":
-        raise InvalidInputError(
-            f"dataset {dataset.id} is not valid: {dataset.validation_error}", field="dataset_id"
-        )
+        problem = dataset.validation_error or "it did not pass validation"
+        if "usability" not in problem:
+            threshold = dataset.usability_threshold
+            needs = f"{threshold:.0%}" if threshold is not None else "the platform's threshold"
+            problem += (
+                f"; its usability is {datasets.usability_text(dataset)}, and a valid dataset "
+                f"needs {needs}"
+            )
+        raise InvalidInputError(f"dataset {dataset.id} is not valid: {problem}", field="dataset_id")
     if dataset.validation_status != "valid":
         raise InvalidInputError(
             f"dataset {dataset.id} is not validated ({dataset.validation_status}); "
@@ -157,7 +163,7 @@ def training_spec(predictor: Predictor) -> TrainingSpec:
     )
 
 
-def check_spec(spec: TrainingSpec, table: Any) -> None:
+def check_spec(spec: TrainingSpec, table: Any, *, incremental: bool = False) -> None:
     """Refuse now, before any run, what training would refuse later."""
     from lakehouse.training import check_forecast, check_target
 
@@ -167,7 +173,8 @@ def check_spec(spec: TrainingSpec, table: Any) -> None:
         series = spec.single(Attribute.SERIES, required=False)
         if series is not None:
             columns.append(series)
-        check_forecast(table.scan(selected_fields=tuple(columns)).to_arrow(), spec)
+        rows = table.scan(selected_fields=tuple(columns)).to_arrow()
+        check_forecast(rows, spec, counted=not incremental)
         return
     if not spec.features:
         raise InvalidInputError("at least one column must be a Feature", field="columns")
@@ -204,19 +211,21 @@ def create_predictor(
     roles = parse_roles(new.columns, known)
     hyperparameters = checked_hyperparameters(algorithm, new.hyperparameters)
     spec = TrainingSpec(problem, roles, algorithm, hyperparameters=hyperparameters)
-    check_spec(spec, table)
-    if new.shap_enabled and problem is ProblemType.FORECAST:
-        raise InvalidInputError(
-            "SHAP explains Classification and Regression models, not forecasts",
-            field="shap_enabled",
-        )
-    columns = [{"column_name": r.column_name, "attribute_name": r.attribute.value} for r in roles]
     existing = session.scalars(
         select(Predictor).where(
             Predictor.tenant_id == actor.tenant_id,
             Predictor.predictor_name == new.predictor_name,
         )
     ).first()
+    # An incremental training also learns from the rows its predictor holds already.
+    incremental = new.is_incremental and existing is not None and existing.model_version is not None
+    check_spec(spec, table, incremental=incremental)
+    if new.shap_enabled and problem is ProblemType.FORECAST:
+        raise InvalidInputError(
+            "SHAP explains Classification and Regression models, not forecasts",
+            field="shap_enabled",
+        )
+    columns = [{"column_name": r.column_name, "attribute_name": r.attribute.value} for r in roles]
     if existing is not None and existing.model_version is None:
         if existing.training_status in ("submitted", "running"):
             raise ConflictError(
@@ -843,9 +852,13 @@ def series_history(
             f"dataset {dataset.id} lacks the column '{missing[0]}' the model reads",
             field="dataset_id",
         )
+    from lakehouse.training import moments
+
     rows = table.scan(selected_fields=tuple(columns)).to_arrow()
     if setup.series is not None:
         rows = rows.filter(pc.equal(pc.cast(rows[setup.series], "string"), unique_id or ""))
+    at = rows.column_names.index(setup.timestamp)
+    rows = rows.set_column(at, setup.timestamp, moments(rows[setup.timestamp], setup.timestamp))
     frame = rows.to_pandas().dropna(subset=[setup.target, setup.timestamp])
     frame = frame.sort_values(setup.timestamp).tail(setup.lags)
     try:

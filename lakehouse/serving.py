@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from cachetools import LRUCache
 
 from lakehouse.errors import InvalidInputError
-from lakehouse.templates import FALSE_WORDS, TRUE_WORDS, ColumnType
+from lakehouse.templates import FALSE_WORDS, NULL_MARKERS, TRUE_WORDS, ColumnType
 from lakehouse.training import FeatureInput, TrainedModel
 
 if TYPE_CHECKING:
@@ -90,7 +90,7 @@ class ServingModel:
         values: dict[str, Any] = {}
         for name, spec in self.inputs.items():
             value = features.get(name)
-            if value is None or (isinstance(value, str) and not value.strip()):
+            if value is None or (isinstance(value, str) and _missing(value, spec.data_type)):
                 if spec.required:
                     raise InvalidInputError(
                         f"feature '{name}' is required ({spec.data_type})",
@@ -172,6 +172,12 @@ class Block:
             found = np.asarray(self.pipeline.transform(row))
             self.encoded[values] = found
         return found
+
+
+def _missing(text: str, data_type: str) -> bool:
+    """A field a dataset would hold as missing: blank, or a null marker in a typed column."""
+    stripped = text.strip()
+    return not stripped or (data_type != ColumnType.STRING.value and stripped in NULL_MARKERS)
 
 
 def _spelling(value: Any) -> str:

@@ -783,6 +783,8 @@ def infer_frequency(timestamps: pd.Series) -> str | None:
     days = step / pd.Timedelta(days=1)
     for _, length, start, end in PERIODS:
         if abs(days - length) <= length * 0.1:
+            if start == "W":  # weeks on the series' own weekday
+                return f"W-{moments[-1].day_name()[:3].upper()}"
             if start == end:
                 return start
             return end if bool(moments.is_month_end.all()) else start
@@ -795,6 +797,33 @@ def period_days(offset: Any) -> float:
 
     start = pd.Timestamp("2001-01-01")
     return float((start + 12 * offset - start) / pd.Timedelta(days=1)) / 12
+
+
+def same_period(asked: Any, learned: Any) -> bool:
+    """Whether two offsets step by about the same time; one too large to step says no."""
+    try:
+        return abs(period_days(asked) / period_days(learned) - 1) <= 0.1
+    except (ValueError, OverflowError, ZeroDivisionError):  # out of pandas' date range
+        return False
+
+
+def stepping(offset: Any, last: Any) -> Any:
+    """The offset a forecast steps by from `last`: an anchored one (month starts, Sundays)
+    when `last` is on its anchor, else the same length of time from `last` itself, so that
+    no step is skipped or shortened."""
+    import pandas as pd
+
+    if offset.is_on_offset(last):
+        return offset
+    n = offset.n
+    months = {"MonthBegin": 1, "MonthEnd": 1, "QuarterBegin": 3, "QuarterEnd": 3}
+    months |= {"YearBegin": 12, "YearEnd": 12}
+    name = type(offset).__name__
+    if name in months:
+        return pd.DateOffset(months=months[name] * n)
+    if name == "Week":
+        return pd.DateOffset(weeks=n)
+    return offset
 
 
 def frequency_name(alias: str) -> str:
@@ -821,11 +850,12 @@ def moments(column: pa.ChunkedArray | pa.Array, name: str) -> pa.Array:
     if values.dtype == pl.Date or isinstance(values.dtype, pl.Datetime):
         read = values.cast(pl.Datetime("us")).dt.replace_time_zone(None)
     elif values.dtype.is_integer():
+        # Whole years (2019), YYYYMMDD (20190301) or epoch seconds, by their digits.
         given = values.drop_nulls()
         if len(given) and given.is_between(1000, 9999).all():
             read = pl.select(pl.datetime(values, 1, 1, time_unit="us")).to_series()
         else:
-            read = pl.from_epoch(values, time_unit="s").dt.cast_time_unit("us")
+            read = read_dates(values.cast(pl.String), with_time=True).dt.replace_time_zone(None)
     else:
         text = values.cast(pl.String).str.strip_chars().replace("", None)
         try:
@@ -888,11 +918,22 @@ def forecast_lags(groups: Sequence[tuple[Any, pd.DataFrame]], series: str | None
     return min(FORECAST_LAGS, max(1, len(shortest) // 5))
 
 
-def check_forecast(table: pa.Table, spec: TrainingSpec) -> None:
-    """Refuse, before any run, a forecast its rows cannot train."""
+def check_forecast(table: pa.Table, spec: TrainingSpec, *, counted: bool = True) -> None:
+    """Refuse, before any run, a forecast its rows cannot train; `counted` False checks the
+    columns only (an incremental training also learns from the rows it has)."""
     _, _, series, groups = forecast_series(table, spec)
+    if not counted:
+        return
     lags = forecast_lags(groups, series)
-    split_rows(sum(len(group) - lags for _, group in groups), spec.seed, ordered=True)
+    rows = sum(len(group) - lags for _, group in groups)
+    try:
+        split_rows(rows, spec.seed, ordered=True)
+    except InvalidInputError:
+        raise InvalidInputError(
+            f"the series leave {rows} rows to learn from after their first {lags} values; "
+            "a forecast needs at least 6 (one series of 7 rows, say) to train, validate and test",
+            field="columns",
+        ) from None
 
 
 def train_forecast(table: pa.Table, spec: TrainingSpec, report: Report) -> TrainedModel:
@@ -1038,10 +1079,15 @@ def forecast(
             f"series '{key}' has {len(history)} values; the model needs the last {setup.lags}",
             field="unique_id",
         )
+    if not frequency and setup.frequency is None:
+        raise InvalidInputError(
+            "the series' own frequency could not be learned from its dates; send frequency",
+            field="frequency",
+        )
     offset = offset_of(frequency, setup.frequency)
     if setup.frequency is not None:
         learned = pd.tseries.frequencies.to_offset(setup.frequency)
-        if frequency and abs(period_days(offset) / period_days(learned) - 1) > 0.1:
+        if frequency and not same_period(offset, learned):
             raise InvalidInputError(
                 f"frequency '{frequency}' contradicts the series' own frequency, "
                 f"{frequency_name(setup.frequency)} ('{setup.frequency}'), learned from its "
@@ -1051,7 +1097,8 @@ def forecast(
         offset = learned  # the series' own anchoring: quarter starts stay quarter starts
     last = pd.Timestamp(history[-1][0])
     try:
-        dates = pd.date_range(last, periods=steps + 1, freq=offset)[1:]
+        step = stepping(offset, last)
+        dates = pd.DatetimeIndex([last + k * step for k in range(1, steps + 1)])
     except (ValueError, OverflowError) as exc:  # a zero step, or dates past pandas' range
         raise InvalidInputError(
             f"frequency '{frequency or setup.frequency}' cannot step {steps} times on from "

@@ -236,7 +236,8 @@ def validate_rows(
             values = typed_values(given, spec.data_type)
         except AmbiguousDatesError as exc:
             column_failures.append(Failure(spec.column_name, UNAMBIGUOUS, detail=exc.message))
-            values = pl.Series(spec.column_name, [None] * frame.height, dtype=pl.Date)
+            kind = pl.Date if spec.data_type is ColumnType.DATE else pl.Datetime("us", "UTC")
+            values = pl.Series(spec.column_name, [None] * frame.height, dtype=kind)
         filled = given
         if spec.default_value is not None:
             filled = given.fill_null(spec.default_value)
@@ -343,8 +344,10 @@ def _inferred_type(text: pl.Series, null_markers: Collection[str] | None) -> Col
     ):
         try:
             typed = typed_values(given, candidate)
-        except AmbiguousDatesError:
-            return candidate  # dates for sure; the silver step says they are ambiguous
+        except AmbiguousDatesError as exc:
+            if exc.share >= INFERRED_SHARE:
+                return candidate  # dates for sure; the silver step says they are ambiguous
+            continue
         if len(typed) - typed.null_count() >= INFERRED_SHARE * count:
             return candidate
     return ColumnType.STRING

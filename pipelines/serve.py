@@ -8,6 +8,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 
@@ -44,24 +45,29 @@ class ProcessGroup:
         """Whoever started us (make, a shell) is gone, e.g. `make up` got SIGTERM."""
         return os.getppid() != self._launched_by
 
-    def wait_until_up(self, url: str) -> bool:
-        """Wait for `url` to answer 200; False when asked to stop first."""
-        deadline = time.monotonic() + STARTUP_TIMEOUT
+    def wait_until_up(
+        self,
+        url: str,
+        deadline: float,
+        is_up: Callable[[httpx.Response], bool] = lambda response: response.status_code == 200,
+    ) -> httpx.Response | None:
+        """Wait for `url` to answer as `is_up` wants by `deadline` (monotonic); None when
+        asked to stop first."""
         last = "no answer"
         while not self.stopping.is_set() and not self.orphaned():
             if (name := self.exited()) is not None:
                 raise SystemExit(f"{name} exited during start-up")
             try:
                 response = httpx.get(url, timeout=2)
-                if response.status_code == 200:
-                    return True
+                if is_up(response):
+                    return response
                 last = response.text[:1000]
-            except httpx.HTTPError as exc:
+            except (httpx.HTTPError, ValueError) as exc:
                 last = str(exc)
             if time.monotonic() > deadline:
                 raise SystemExit(f"{url} was not up within {STARTUP_TIMEOUT:.0f}s: {last}")
             time.sleep(0.25)
-        return False
+        return None
 
     def stop(self, grace: float = 15.0) -> None:
         for process in self.children.values():
@@ -145,14 +151,24 @@ def main() -> int:
     try:
         # The banner comes once every part answers and the run workers have imported every
         # library they preload: from then on no request waits for a process still starting.
+        deadline = time.monotonic() + STARTUP_TIMEOUT
         for url in (
             f"{api}/api/v1/utils/health-check/",
             f"{dagster}/server_info",
             f"{mlflow}/health",
-            f"{api}/api/v1/utils/health",
         ):
-            if not group.wait_until_up(url):
+            if group.wait_until_up(url, deadline) is None:
                 return 0
+        health = group.wait_until_up(
+            f"{api}/api/v1/utils/health",
+            deadline,
+            lambda response: response.json().get("status") != "starting",
+        )
+        if health is None:
+            return 0
+        for name, component in health.json().get("components", {}).items():
+            if component.get("status") != "ok":  # e.g. no run workers: say so, and go on
+                print(f"warning: {name}: {component.get('detail')}", file=sys.stderr, flush=True)
         quickstart = (
             f"  quickstart   {api}/   (no login, sandbox tenant '{settings.quickstart_tenant}')\n"
             if settings.quickstart

@@ -27,6 +27,15 @@ def _preload(module: str) -> None:
         log.warning("worker could not preload %s: %s", module, exc)
 
 
+def _preload_quietly(module: str) -> None:
+    """Preload in the background: a library that fails to load fails the run that needs it,
+    not the worker."""
+    try:
+        _preload(module)
+    except Exception:
+        log.exception("worker could not preload %s", module)
+
+
 class _Channel:
     """The worker's end of the pipe, shared by the run loop and the warming thread."""
 
@@ -39,12 +48,37 @@ class _Channel:
             self.conn.send(message)
 
 
-def _warm(modules: Sequence[str], idle: threading.Event, channel: _Channel) -> None:
-    """Import `modules` one by one, each only while no run executes; then say so."""
-    for module in modules:
-        idle.wait()
-        _preload(module)
-    channel.send("warm")
+def _warm(modules: Sequence[str], running: threading.Lock, channel: _Channel) -> None:
+    """Import `modules` one by one, each while no run executes (a run that arrives waits for
+    the import under way, never races it); then say so."""
+    try:
+        for module in modules:
+            with running:
+                _preload_quietly(module)
+    finally:
+        channel.send("warm")
+
+
+def _execute(instance: Any, run_id: str) -> None:
+    from dagster import DagsterRunStatus, build_reconstructable_job
+
+    # execute_run is the entry point Dagster's own run worker uses; the public execute_job
+    # would create a second run instead of executing the one the gateway already created.
+    from dagster._core.execution.api import execute_run
+
+    run = instance.get_run_by_id(run_id)
+    if run is None or run.status != DagsterRunStatus.NOT_STARTED:
+        return
+    job = build_reconstructable_job(
+        "pipelines.definitions", "job_named", reconstructable_args=(run.job_name,)
+    )
+    try:
+        execute_run(job, run, instance)
+    except Exception as exc:  # execute_run records step failures; this is anything else
+        log.exception("run %s crashed the executor", run_id)
+        current = instance.get_run_by_id(run_id)
+        if current is not None and not current.is_finished:
+            instance.report_run_failed(current, f"executor error: {exc}")
 
 
 def serve(conn: Connection, preload: list[str]) -> None:
@@ -55,21 +89,16 @@ def serve(conn: Connection, preload: list[str]) -> None:
         if module not in MODEL_MODULES:
             _preload(module)
 
-    from dagster import DagsterInstance, DagsterRunStatus, build_reconstructable_job
-
-    # execute_run is the entry point Dagster's own run worker uses; the public execute_job
-    # would create a second run instead of executing the one the gateway already created.
-    from dagster._core.execution.api import execute_run
+    from dagster import DagsterInstance
 
     instance = DagsterInstance.get()
     importlib.import_module("pipelines.definitions")
     channel = _Channel(conn)
     later = [module for module in preload if module in MODEL_MODULES]
-    idle = threading.Event()
-    idle.set()
+    running = threading.Lock()
     channel.send("ready", os.getpid(), not later)
     if later:
-        threading.Thread(target=_warm, args=(later, idle, channel), daemon=True).start()
+        threading.Thread(target=_warm, args=(later, running, channel), daemon=True).start()
     while True:
         try:
             message = conn.recv()
@@ -78,20 +107,8 @@ def serve(conn: Connection, preload: list[str]) -> None:
         if message[0] != "run":
             return
         run_id: str = message[1]
-        idle.clear()
-        run = instance.get_run_by_id(run_id)
-        if run is not None and run.status == DagsterRunStatus.NOT_STARTED:
-            job = build_reconstructable_job(
-                "pipelines.definitions", "job_named", reconstructable_args=(run.job_name,)
-            )
-            try:
-                execute_run(job, run, instance)
-            except Exception as exc:  # execute_run records step failures; this is anything else
-                log.exception("run %s crashed the executor", run_id)
-                current = instance.get_run_by_id(run_id)
-                if current is not None and not current.is_finished:
-                    instance.report_run_failed(current, f"executor error: {exc}")
-        idle.set()
+        with running:
+            _execute(instance, run_id)
         channel.send("done", run_id)
 
 
