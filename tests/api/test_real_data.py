@@ -241,7 +241,7 @@ def test_a_few_bad_rows_still_train_and_the_figures_say_so(
     )
     assert full["prediction"] in ("left", "stayed")
     assert set(full["probabilities"]) == {"left", "stayed"}
-    for gap in ({"charges": None}, {"charges": ""}, {"charges": "  "}):
+    for gap in ({"charges": None}, {"charges": ""}, {"charges": "  "}, {"charges": "NA"}):
         answer = call(
             client,
             "POST",
@@ -409,6 +409,15 @@ def test_periods_ingest_typed_and_forecast_after_the_last_one(
         low, high = step_days
         assert all(low <= step.days <= high for step in dates[1:] - dates[:-1]), points
         assert low <= (dates[0] - last).days <= high
+    # From the dataset's own rows, read as training read them, the forecast is the same.
+    from_rows = call(
+        client,
+        "POST",
+        "inference/forecast",
+        headers,
+        json={"train_id": model["id"], "steps": 3, "dataset_id": entry["id"]},
+    )["forecast"]
+    assert from_rows == points
     refused = client.post(
         "/api/v1/inference/forecast",
         json={"train_id": model["id"], "steps": 3, "frequency": contradiction},
@@ -468,3 +477,45 @@ def test_a_timestamp_that_does_not_parse_is_refused_before_anything_is_recorded(
     )
     assert refused.status_code == 422 and "at least 5" in refused.json()["detail"], refused.text
     assert call(client, "GET", "train/list", headers)["data"] == []
+
+
+def test_a_text_timestamp_forecasts_from_its_dataset_rows_in_time_order(
+    api: tuple[TestClient, dict[str, str]],
+) -> None:
+    client, headers = api
+    template = {
+        "template_name": "text periods",
+        "template_schema": [
+            {"column_name": "period", "data_type": "String"},
+            {"column_name": "visitors", "data_type": "Float"},
+        ],
+    }
+    template_id = call(client, "POST", "template/", headers, json=template)["id"]
+    # Month names sort alphabetically (Apr before Jan): only reading them orders them in time.
+    frame = pd.DataFrame(
+        {"period": periods("month name", 36), "visitors": 100 + np.arange(36) * 3.0}
+    ).sample(frac=1, random_state=0)
+    entry = ingested(client, headers, "months", as_csv(frame), template_id=template_id)
+    model = trained(
+        client,
+        headers,
+        {
+            "dataset_id": entry["id"],
+            "predictor_name": "months",
+            "domain": "Tourism",
+            "problem_type": "Forecast",
+            "algorithm": "Linear",
+            "columns": [
+                {"column_name": "period", "attribute_name": "Timestamp"},
+                {"column_name": "visitors", "attribute_name": "Target"},
+            ],
+        },
+    )
+    body = {"train_id": model["id"], "steps": 2}
+    trained_on = call(client, "POST", "inference/forecast", headers, json=body)["forecast"]
+    from_rows = call(
+        client, "POST", "inference/forecast", headers, json={**body, "dataset_id": entry["id"]}
+    )["forecast"]
+    assert [p["date"] for p in from_rows] == ["2013-01-01", "2013-02-01"]
+    assert from_rows == trained_on
+    assert from_rows[0]["value"] == pytest.approx(100 + 36 * 3.0, abs=6)
