@@ -199,6 +199,17 @@ class Platform:
             time.sleep(0.1)
         return entry
 
+    def timings(self, run_id: str) -> list[str]:
+        """The run's own step timings ("... (12.3 s)") and when each step started."""
+        events = httpx.get(
+            f"{self.url}/api/v1/runs/{run_id}/logs", params={"limit": 5000}, headers=self.headers
+        ).json()["events"]
+        return [
+            f"{e['timestamp']}  {e['message'][:110]}"
+            for e in events
+            if e["message"].endswith(" s)") or "STEP_START" in str(e.get("event_type"))
+        ]
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -213,12 +224,14 @@ def main() -> None:
             uploaded = time.perf_counter() - platform.banner_at
             entry = platform.train(dataset_id, "churn")
             trained = time.perf_counter() - platform.banner_at
+            first_steps = platform.timings(entry["last_run_id"])
             # The reference: the same work again, on the platform now warm.
             started = time.perf_counter()
             warm_id = platform.upload("churn-again", second)
             warm_upload = time.perf_counter() - started
-            platform.train(warm_id, "churn-again")
+            warm_entry = platform.train(warm_id, "churn-again")
             warm_training = time.perf_counter() - started
+            warm_steps = platform.timings(warm_entry["last_run_id"])
         finally:
             platform.stop()
     print(f"{args.rows} rows x 21 columns, no template, default algorithm ({entry['algorithm']})")
@@ -233,6 +246,11 @@ def main() -> None:
         f"warm platform, upload + train:  {warm_training:6.1f} s  "
         f"(first run {trained / warm_training:.2f}x)"
     )
+
+    for title, steps in (("first training", first_steps), ("warm training", warm_steps)):
+        print(f"{title}:")
+        for line in steps:
+            print(f"  {line}")
 
 
 if __name__ == "__main__":

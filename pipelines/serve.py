@@ -140,13 +140,19 @@ def main() -> int:
     )
     # MLflow's UI shows every tenant's runs and has no tenancy of its own: it is an operator's
     # tool, reachable from this machine only. The store URI (and any password in it) goes
-    # through the environment, not the command line every user can read.
+    # through the environment, not the command line every user can read. Its job runner (two
+    # busy worker processes for MLflow's own server-side jobs, which Strata never submits)
+    # stays off: it would take the cores from the first runs.
     group.start(
         "mlflow-ui",
         [str(bin_dir / "mlflow"), "server",
          "--default-artifact-root", settings.mlflow_artifact_root, "--host", "127.0.0.1",
          "--port", str(settings.mlflow_port), "--workers", "1"],
-        {**dagster_env, "MLFLOW_BACKEND_STORE_URI": tracking_uri(settings)},
+        {
+            **dagster_env,
+            "MLFLOW_BACKEND_STORE_URI": tracking_uri(settings),
+            "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",
+        },
     )  # fmt: skip
     try:
         # The banner comes once every part answers and the run workers have imported every
