@@ -165,9 +165,10 @@ def discard_dataset(db: Session, platform: Platform, actor: Principal, dataset_i
 def record_batch_prediction(
     db: Session, platform: Platform, actor: Principal, predictor_id: int, dataset_id: int
 ) -> Prediction:
-    """Record a batch prediction of a dataset holding every feature the model cannot impute."""
+    """Record a batch prediction of a dataset holding every feature the model cannot impute
+    (the model's inputs say which: the version is loaded once, as for real-time requests)."""
     predictor = predictors.get_predictor(db, actor, predictor_id)
-    predictors.refuse_forecast(predictor, "batch prediction")
+    predictors.refuse_forecast(predictor, "batch prediction")  # before loading its model
     model = platform.models.get(predictor.tables.model_name, predictors.servable(predictor))
     required = [f.column_name for f in model.inputs.values() if f.required]
     return predictors.create_batch_prediction(

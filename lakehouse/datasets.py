@@ -245,11 +245,14 @@ def read_statistics(catalog: Catalog, dataset: Dataset) -> list[dict[str, Any]]:
     return table.scan().to_arrow().to_pylist()
 
 
+def whole_percent(part: int, whole: int) -> str:
+    """`part` of `whole` as a whole percent, rounded down: 99.6% of rows passing is 99%."""
+    return f"{part * 100 // whole if whole else 0}%"
+
+
 def usability_text(dataset: Dataset) -> str | None:
     """The share of rows that passed, as a whole percent rounded down: never 100% while a
     row failed."""
-    from lakehouse.ingest import whole_percent
-
     if dataset.passed_rows is not None and dataset.total_rows is not None:
         return whole_percent(dataset.passed_rows, dataset.total_rows)
     if dataset.dataset_usability is None:

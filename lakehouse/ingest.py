@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from lakehouse.catalog import replace_table
+from lakehouse.datasets import whole_percent
 from lakehouse.errors import NotFoundError
 from lakehouse.formats import read_table
 from lakehouse.landing import LandingStore
@@ -17,6 +18,8 @@ if TYPE_CHECKING:
     import pyarrow as pa
     from pyiceberg.catalog import Catalog
     from sqlalchemy.orm import Session
+
+    from lakehouse.validation import Failure, ValidationOutcome
 
 FILE_ID = "_file_id"
 ROW_NUMBER = "_row_number"
@@ -120,17 +123,8 @@ def land_silver(
         snapshot_id = replace_table(catalog, silver, outcome.silver)
         replace_table(catalog, rejects, outcome.rejects)
         threshold = templates.valid_usability(template, valid_usability)
-        problems = list(
-            dict.fromkeys(
-                f.detail
-                or (
-                    f"column '{f.column}' is missing"
-                    if f.column in outcome.missing_columns
-                    else f"column '{f.column}' failed {f.expectation}"
-                )
-                for f in outcome.column_failures
-            )
-        )
+        # Every expectation on a missing column fails: the column is named once.
+        problems = list(dict.fromkeys(column_problem(f, outcome) for f in outcome.column_failures))
         if outcome.usability < threshold:
             problems.append(
                 f"its usability {whole_percent(outcome.passed_rows, outcome.total_rows)} "
@@ -159,9 +153,12 @@ def land_silver(
         )
 
 
-def whole_percent(part: int, whole: int) -> str:
-    """`part` of `whole` as a whole percent, rounded down: 99.6% of rows passing is 99%."""
-    return f"{part * 100 // whole if whole else 0}%"
+def column_problem(failure: Failure, outcome: ValidationOutcome) -> str:
+    if failure.detail:
+        return failure.detail
+    if failure.column in outcome.missing_columns:
+        return f"column '{failure.column}' is missing"
+    return f"column '{failure.column}' failed {failure.expectation}"
 
 
 def land_statistics(store: MetadataStore, catalog: Catalog, dataset_id: int) -> LayerResult:

@@ -165,7 +165,8 @@ def training_spec(predictor: Predictor) -> TrainingSpec:
 
 def check_spec(spec: TrainingSpec, table: Any, *, incremental: bool = False) -> None:
     """Refuse now, before any run, what training would refuse later."""
-    from lakehouse.training import check_forecast, check_target
+    from lakehouse.forecasting import check_forecast
+    from lakehouse.training import check_target
 
     target = spec.target
     if spec.problem_type is ProblemType.FORECAST:
@@ -852,7 +853,7 @@ def series_history(
             f"dataset {dataset.id} lacks the column '{missing[0]}' the model reads",
             field="dataset_id",
         )
-    from lakehouse.training import moments
+    from lakehouse.forecasting import moments
 
     rows = table.scan(selected_fields=tuple(columns)).to_arrow()
     if setup.series is not None:

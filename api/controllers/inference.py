@@ -28,9 +28,9 @@ from api.security import requires_permission
 from lakehouse import datasets, predictors
 from lakehouse.catalog import open_catalog
 from lakehouse.errors import InvalidInputError
+from lakehouse.forecasting import forecast
 from lakehouse.serving import ServingModel
 from lakehouse.store import Predictor
-from lakehouse.training import forecast
 
 READ = [requires_permission("models:read")]
 PREDICT = [requires_permission("models:predict")]

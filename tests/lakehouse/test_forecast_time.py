@@ -11,17 +11,8 @@ import pyarrow as pa
 import pytest
 
 from lakehouse.errors import InvalidInputError
-from lakehouse.training import (
-    Algorithm,
-    Attribute,
-    ColumnRole,
-    ProblemType,
-    TrainingSpec,
-    check_forecast,
-    forecast,
-    moments,
-    train,
-)
+from lakehouse.forecasting import check_forecast, forecast, moments
+from lakehouse.training import Algorithm, Attribute, ColumnRole, ProblemType, TrainingSpec, train
 
 SPEC = TrainingSpec(
     ProblemType.FORECAST,
