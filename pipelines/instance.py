@@ -47,3 +47,13 @@ def open_instance(settings: Settings) -> DagsterInstance:
 
     with SCHEMA_LOCK:  # a fresh instance migrates its SQLite storage with Alembic
         return DagsterInstance.from_config(str(prepare_dagster_home(settings)))
+
+
+def create_dagster_storage(settings: Settings) -> Path:
+    """Create the instance's storage before any Dagster process starts, and return the home.
+
+    Dagster creates its storage when an instance first opens it; several processes doing so at
+    once can leave two migration heads behind. Created first, the processes only open it.
+    """
+    open_instance(settings).dispose()
+    return settings.dagster_dir

@@ -19,7 +19,7 @@ from lakehouse.logs import configure_logging
 from lakehouse.settings import Settings, child_env
 from lakehouse.store import MetadataStore
 from lakehouse.tracking import tracking_uri
-from pipelines.instance import open_instance
+from pipelines.instance import create_dagster_storage
 
 ROOT = Path(__file__).resolve().parents[1]
 BANNER = "Strata is running on embedded defaults"
@@ -98,9 +98,7 @@ def main() -> int:
     configure_logging()
     settings = Settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    # Dagster creates its storage when an instance first opens it; four processes doing so at
-    # once can leave two migration heads behind. Created here, the children only open it.
-    open_instance(settings).dispose()
+    create_dagster_storage(settings)
     store = MetadataStore(settings.database_url)
     first_start = bootstrap(store, settings)
     store.dispose()

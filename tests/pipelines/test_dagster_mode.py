@@ -20,13 +20,15 @@ from litestar.testing import TestClient
 from api.app import create_app
 from lakehouse.catalog import open_catalog
 from lakehouse.settings import Settings
-from pipelines.instance import prepare_dagster_home
+from pipelines.instance import create_dagster_storage
 from tests.api.helpers import admin_headers
 from tests.conftest import make_settings
 from tests.pipelines.runs import submit_selfcheck, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
-LOCATION_QUERY = "{ workspaceOrError { ... on Workspace { locationEntries { name loadStatus } } } }"
+LOCATION_QUERY = """{ workspaceOrError { ... on Workspace { locationEntries {
+    name loadStatus locationOrLoadError { __typename ... on PythonError { message } }
+} } } }"""
 
 
 def free_port() -> int:
@@ -37,7 +39,7 @@ def free_port() -> int:
 
 def start_dagster(settings: Settings) -> list[subprocess.Popen[bytes]]:
     """A Dagster webserver and daemon on `settings`' instance, with Strata's code location."""
-    prepare_dagster_home(settings)
+    create_dagster_storage(settings)
     env = {**os.environ, **settings.as_env()}
     bin_dir = Path(sys.executable).parent
     workspace = str(ROOT / "workspace.yaml")
@@ -62,6 +64,12 @@ def wait_for_location(
             body = httpx.post(f"{url}/graphql", json={"query": LOCATION_QUERY}, timeout=5).json()
             entries = body["data"]["workspaceOrError"]["locationEntries"]
             if entries and all(e["loadStatus"] == "LOADED" for e in entries):
+                errors = [
+                    e["locationOrLoadError"]["message"]
+                    for e in entries
+                    if e["locationOrLoadError"]["__typename"] == "PythonError"
+                ]
+                assert not errors, f"the Dagster code location failed to load: {errors}"
                 return
         except (httpx.HTTPError, KeyError, TypeError):
             pass
