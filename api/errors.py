@@ -17,6 +17,7 @@ from litestar.status_codes import (
     HTTP_409_CONFLICT,
     HTTP_413_REQUEST_ENTITY_TOO_LARGE,
     HTTP_422_UNPROCESSABLE_ENTITY,
+    HTTP_429_TOO_MANY_REQUESTS,
     HTTP_500_INTERNAL_SERVER_ERROR,
     HTTP_503_SERVICE_UNAVAILABLE,
 )
@@ -31,6 +32,7 @@ from lakehouse.errors import (
     PermissionDeniedError,
     ServiceUnavailableError,
     StrataError,
+    TooManyRequestsError,
 )
 
 log = logging.getLogger("strata.api")
@@ -45,6 +47,7 @@ STATUS_OF: dict[type[StrataError], int] = {
     ConflictError: HTTP_409_CONFLICT,
     PayloadTooLargeError: HTTP_413_REQUEST_ENTITY_TOO_LARGE,
     ServiceUnavailableError: HTTP_503_SERVICE_UNAVAILABLE,
+    TooManyRequestsError: HTTP_429_TOO_MANY_REQUESTS,
 }
 
 
@@ -68,10 +71,18 @@ def status_of(exc: StrataError) -> int:
     )
 
 
+def error_headers(exc: StrataError) -> dict[str, str] | None:
+    """The headers an error answer carries: how to authenticate, or when to try again."""
+    if isinstance(exc, AuthenticationError):
+        return {"WWW-Authenticate": "Bearer"}
+    if isinstance(exc, TooManyRequestsError):
+        return {"Retry-After": str(exc.retry_after)}
+    return None
+
+
 def strata_error(_: Request, exc: StrataError) -> Response:
     status = status_of(exc)
-    headers = {"WWW-Authenticate": "Bearer"} if status == HTTP_401_UNAUTHORIZED else None
-    return _json(status, error_body(status, exc.message, field=exc.field), headers)
+    return _json(status, error_body(status, exc.message, field=exc.field), error_headers(exc))
 
 
 def validation_problem(exc: ValidationException) -> tuple[str, str | None, list[Any]]:
@@ -121,8 +132,7 @@ def shaped_handlers(shape: Shape) -> dict[Any, Any]:
 
     def on_strata(_: Request, exc: StrataError) -> Response:
         status = status_of(exc)
-        headers = {"WWW-Authenticate": "Bearer"} if status == HTTP_401_UNAUTHORIZED else None
-        return _json(status, shape(status, exc.message, exc.field), headers)
+        return _json(status, shape(status, exc.message, exc.field), error_headers(exc))
 
     def on_validation(_: Request, exc: ValidationException) -> Response:
         detail, field, _problems = validation_problem(exc)

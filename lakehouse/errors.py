@@ -44,6 +44,14 @@ class PayloadTooLargeError(StrataError):
     """An upload is larger than the configured limit."""
 
 
+class TooManyRequestsError(StrataError):
+    """The caller is over a limit; it may try again after `retry_after` seconds."""
+
+    def __init__(self, message: str, *, retry_after: int, field: str | None = None) -> None:
+        super().__init__(message, field=field)
+        self.retry_after = max(1, int(retry_after))
+
+
 def failure_message(exc: BaseException) -> str:
     """What a run that failed on `exc` tells its user: Strata's own errors say what to change;
     anything else says what broke and where the details are."""

@@ -106,6 +106,21 @@ class Settings(BaseSettings):
     max_upload_bytes: int = Field(
         1024**3, ge=1, description="Largest accepted upload request, in bytes (larger: 413)."
     )
+    max_columns: int = Field(
+        1000, ge=1, description="Most columns an uploaded file may have (more: 422 at upload)."
+    )
+    tenant_run_limit: int = Field(
+        20, ge=1, description="Most queued and running runs one tenant may have (more: 429)."
+    )
+    run_time_limit_seconds: float = Field(
+        3600, gt=0, description="Longest a run may take; past it the run fails, naming the limit."
+    )
+    login_failures_allowed: int = Field(
+        5, ge=1, description="Consecutive failed logins per user name or address before throttling."
+    )
+    login_throttle_seconds: int = Field(
+        60, ge=1, description="How long logins stay throttled after too many failures."
+    )
     quickstart: bool = Field(
         False, description="Serve the quickstart profile (/, /upload, /train...): no auth."
     )
