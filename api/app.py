@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 
 from litestar import Litestar
@@ -25,9 +27,14 @@ from api.errors import exception_handlers
 from api.platform import Platform
 from api.profiles.jobs import jobs_router
 from api.profiles.quickstart import quickstart_router
+from api.requests import StrataRequest
 from api.security import authentication
 from lakehouse.logs import configure_logging
 from lakehouse.settings import Settings
+
+# Threads of the synchronous handlers. The loop's default (cores + 4) is six here: six requests
+# waiting on a lock or a run would hold every one of them.
+HANDLER_THREADS = 64
 
 CONTROLLERS = [
     LoginController,
@@ -53,6 +60,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        handlers = ThreadPoolExecutor(HANDLER_THREADS, thread_name_prefix="strata-handler")
+        asyncio.get_running_loop().set_default_executor(handlers)
         platform = Platform(settings)
         platform.start()
         app.state.platform = platform
@@ -69,6 +78,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         lifespan=[lifespan],
         dependencies=DEPENDENCIES,
         middleware=[authentication()],
+        request_class=StrataRequest,
         exception_handlers=exception_handlers(settings.debug),
         openapi_config=OpenAPIConfig(
             title="Strata",

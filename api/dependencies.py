@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
+from typing import Any
 
+import anyio
+from litestar import Request
 from litestar.datastructures import State
 from litestar.di import Provide
 from sqlalchemy.orm import Session
 
 from api.platform import Platform
+from api.security import READ_METHODS
 
 
 def provide_platform(state: State) -> Platform:
@@ -16,8 +20,31 @@ def provide_platform(state: State) -> Platform:
     return platform
 
 
-def provide_db(state: State) -> Iterator[Session]:
-    yield from provide_platform(state).session()
+def _finish(session: Session, committed: bool) -> None:
+    try:
+        if committed:
+            session.commit()
+        else:
+            session.rollback()
+    finally:
+        session.close()
+
+
+async def provide_db(state: State, request: Request[Any, Any, Any]) -> AsyncIterator[Session]:
+    """The request's session, committed when the handler succeeds and rolled back otherwise.
+
+    A request that may write begins its transaction as a writer (see `lakehouse.store.engine`).
+    The transaction ends in AnyIO's worker threads, not in the pool that runs the handlers: a
+    burst of handlers waiting for the database lock cannot starve the commit that frees it.
+    """
+    writes = request.method not in READ_METHODS
+    session = provide_platform(state).store.new_session(writes=writes)
+    try:
+        yield session
+    except BaseException:
+        await anyio.to_thread.run_sync(_finish, session, False)
+        raise
+    await anyio.to_thread.run_sync(_finish, session, True)
 
 
 DEPENDENCIES = {

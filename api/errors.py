@@ -118,10 +118,18 @@ def http_status(exc: HTTPException) -> int:
     return status
 
 
+def http_detail(status: int, exc: HTTPException) -> str:
+    """What an HTTP error tells the client; a server error's own text stays in the log."""
+    if status == HTTP_500_INTERNAL_SERVER_ERROR:
+        log.error("server error %s: %s", status, exc.detail)
+        return "internal server error"
+    return str(exc.detail)
+
+
 def http_error(_: Request, exc: HTTPException) -> Response:
     status = http_status(exc)
     headers = dict(exc.headers or {})
-    return _json(status, error_body(status, exc.detail), headers)
+    return _json(status, error_body(status, http_detail(status, exc)), headers)
 
 
 Shape = Callable[[int, str, "str | None"], dict[str, Any]]
@@ -141,7 +149,7 @@ def shaped_handlers(shape: Shape) -> dict[Any, Any]:
 
     def on_http(_: Request, exc: HTTPException) -> Response:
         status = http_status(exc)
-        return _json(status, shape(status, str(exc.detail), None), dict(exc.headers or {}))
+        return _json(status, shape(status, http_detail(status, exc), None), dict(exc.headers or {}))
 
     def on_unexpected(request: Request, exc: Exception) -> Response:
         log.exception("unhandled error on %s %s", request.method, request.url.path)

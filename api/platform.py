@@ -5,16 +5,15 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import cached_property
 
 from cachetools import TTLCache
-from sqlalchemy.orm import Session
 
 from lakehouse.accounts import SessionIssuer
 from lakehouse.bootstrap import BootstrapResult, bootstrap
+from lakehouse.datasets import sweep_landing
 from lakehouse.landing import LandingStore
 from lakehouse.prediction_log import PredictionLog
 from lakehouse.predictors import ServingState, serving_state
@@ -86,7 +85,7 @@ class Platform:
         with self._serving_lock:
             state = self._serving.get(key)
         if state is None:
-            with self.store.session() as session:
+            with self.store.session(writes=False) as session:
                 state = serving_state(session, tenant_id, predictor_id)
             with self._serving_lock:
                 self._serving[key] = state
@@ -106,6 +105,12 @@ class Platform:
 
     def start(self) -> BootstrapResult:
         result = bootstrap(self.store, self.settings)
+        with self.store.session() as session:
+            swept = sweep_landing(session, self.landing)
+        if swept is None:
+            log.info("landing store not swept: an upload of another API process is in flight")
+        elif swept:
+            log.warning("removed %d leftovers of interrupted uploads: %s", len(swept), swept[:10])
         if self.settings.quickstart:
             with self.store.session() as session:
                 principal = sandbox_principal(session, self.settings.quickstart_tenant)
@@ -133,10 +138,6 @@ class Platform:
             self.prediction_log.close()
         self.store.dispose()
 
-    def session(self) -> Iterator[Session]:
-        with self.store.session() as session:
-            yield session
-
     def cached_principal(self, access_token: str) -> Principal | None:
         """The token's principal if resolved lately; the token itself is checked every time."""
         claims = self.issuer.signer.verify(access_token)
@@ -153,7 +154,7 @@ class Platform:
         claims = self.issuer.signer.verify(access_token)
         with self._principal_lock:
             generation = self._principal_generation
-        with self.store.session() as session:
+        with self.store.session(writes=False) as session:
             principal = self.issuer.principal_of(session, claims)
         if self.settings.principal_cache_seconds > 0:
             with self._principal_lock:

@@ -17,6 +17,9 @@ from lakehouse.errors import AuthenticationError, PermissionDeniedError
 from lakehouse.rbac import Principal
 
 PUBLIC = {"exclude_from_auth": True}
+# Methods that read nothing a guard protects: OPTIONS answers which methods a path allows.
+UNGUARDED_METHODS = frozenset({"OPTIONS"})
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 class BearerTokenMiddleware(AbstractAuthenticationMiddleware):
@@ -44,6 +47,8 @@ def requires_permission(permission: str) -> Guard:
     """A guard admitting callers whose roles grant `permission`."""
 
     def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+        if connection.scope.get("method") in UNGUARDED_METHODS:
+            return
         principal: Principal = connection.user
         if not principal.can(permission):
             raise PermissionDeniedError(f"this action needs the '{permission}' permission")
@@ -67,5 +72,5 @@ def requires_service_token(connection: ASGIConnection[Any, Any, Any, Any], _: An
 
 async def forget_principals(request: Request[Any, Any, Any]) -> None:
     """After a change to users, roles or permissions, resolve every principal afresh."""
-    if request.method != "GET":
+    if request.method not in READ_METHODS:
         request.app.state.platform.forget_principals()

@@ -5,13 +5,20 @@ from __future__ import annotations
 from typing import Annotated
 
 from litestar import Controller, Request, get, post
+from litestar.di import Provide
 from litestar.enums import RequestEncodingType
-from litestar.params import Body, Parameter
+from litestar.params import Body
 from litestar.status_codes import HTTP_200_OK
 from sqlalchemy.orm import Session
 
 from api.platform import Platform
 from api.schemas import LoginForm, Message, TokenPair, UserPublic
+from api.secrets import (
+    PasswordReset,
+    provide_password_reset,
+    provide_refresh_token,
+    secrets_body,
+)
 from api.security import PUBLIC
 from lakehouse import accounts
 from lakehouse.rbac import Principal
@@ -62,17 +69,25 @@ class LoginController(Controller):
         status_code=HTTP_200_OK,
         opt=PUBLIC,
         sync_to_thread=True,
+        dependencies={"presented": Provide(provide_refresh_token)},
+        operation_class=secrets_body("refresh_token"),
     )
-    def refresh(self, db: Session, platform: Platform, refresh_token: str) -> TokenPair:
+    def refresh(self, db: Session, platform: Platform, presented: str) -> TokenPair:
         """Rotate a refresh token: the old one stops working, a new pair is returned."""
-        return token_pair(platform.issuer.refresh(db, refresh_token))
+        return token_pair(platform.issuer.refresh(db, presented))
 
     @post(
-        "/logout", operation_id="logout", status_code=HTTP_200_OK, opt=PUBLIC, sync_to_thread=True
+        "/logout",
+        operation_id="logout",
+        status_code=HTTP_200_OK,
+        opt=PUBLIC,
+        sync_to_thread=True,
+        dependencies={"presented": Provide(provide_refresh_token)},
+        operation_class=secrets_body("refresh_token"),
     )
-    def logout(self, db: Session, platform: Platform, refresh_token: str) -> Message:
+    def logout(self, db: Session, platform: Platform, presented: str) -> Message:
         """Revoke a refresh token and every token rotated from the same login."""
-        platform.issuer.logout(db, refresh_token)
+        platform.issuer.logout(db, presented)
         return Message(status=200, message="User successfully logged out")
 
     @post(
@@ -80,16 +95,12 @@ class LoginController(Controller):
         operation_id="reset_password",
         status_code=HTTP_200_OK,
         sync_to_thread=True,
+        dependencies={"reset": Provide(provide_password_reset)},
+        operation_class=secrets_body("user_name", "new_password"),
     )
-    def reset_password(
-        self,
-        db: Session,
-        request: Request,
-        user_name: str,
-        new_password: Annotated[str, Parameter(min_length=8, max_length=256)],
-    ) -> Message:
+    def reset_password(self, db: Session, request: Request, reset: PasswordReset) -> Message:
         """Set a new password for yourself, or for a user of your tenant as a user manager."""
-        accounts.reset_password(db, request.user, user_name, new_password)
+        accounts.reset_password(db, request.user, reset.user_name, reset.new_password)
         return Message(status=200, message="Password has been reset successfully")
 
     @get("/validate-token", operation_id="validate_token", tags=["Auth"])

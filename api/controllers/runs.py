@@ -15,6 +15,9 @@ from lakehouse.errors import NotFoundError
 from lakehouse.rbac import Principal
 from pipelines.gateway import RunView
 
+# Far beyond any run's event count, and within what every store's integers hold.
+MAX_LOG_OFFSET = 2**31 - 1
+
 
 def visible_run(platform: Platform, principal: Principal, run_id: str) -> RunView:
     """The run if it belongs to the caller's tenant; any other run is not found."""
@@ -62,7 +65,7 @@ class RunController(Controller):
         platform: Platform,
         request: Request,
         run_id: str,
-        offset: Annotated[int, Parameter(ge=0)] = 0,
+        offset: Annotated[int, Parameter(ge=0, le=MAX_LOG_OFFSET)] = 0,
         limit: Annotated[int, Parameter(ge=1, le=5000)] = 500,
     ) -> RunLogs:
         """A run's event log from `offset`; poll again from `next_offset`."""

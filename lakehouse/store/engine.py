@@ -21,14 +21,30 @@ MIGRATIONS = Path(__file__).with_name("migrations")
 # Alembic keeps its running context in module globals, so no two schema migrations may overlap
 # within one process: ours, Dagster's instance storage and MLflow's tracking store all use it.
 SCHEMA_LOCK = threading.Lock()
+SQLITE_BUSY_MS = 15_000
+WRITES = "strata_writes"
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # The driver's own transaction handling off: `_begin_immediate` starts every transaction.
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_MS}")
     cursor.close()
+
+
+def _begin(connection: Any) -> None:
+    """Begin a SQLite transaction; one that is meant to write takes the write lock at once.
+
+    A deferred transaction that has read and then writes cannot wait for another writer: SQLite
+    answers "database is locked" at once, whatever the busy timeout. Begun immediately, writers
+    queue on the busy timeout instead, and a race resolves to one winner and clear losers.
+    Reading transactions stay deferred, so readers never wait on writers.
+    """
+    immediate = connection.get_execution_options().get(WRITES, False)
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
 def _client_errors(context: ExceptionContext) -> None:
@@ -73,6 +89,7 @@ def open_engine(url: str) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         engine = create_engine(parsed, connect_args={"check_same_thread": False})
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _begin)
     else:
         engine = create_engine(parsed, pool_pre_ping=True)
     event.listen(engine, "handle_error", _client_errors)
@@ -86,6 +103,9 @@ class MetadataStore:
         self.url = url
         self.engine = open_engine(url)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._writing_sessions = sessionmaker(
+            self.engine.execution_options(**{WRITES: True}), expire_on_commit=False
+        )
 
     def migrate(self) -> None:
         """Apply every Alembic migration not yet applied."""
@@ -98,10 +118,14 @@ class MetadataStore:
             config.attributes["connection"] = connection
             command.upgrade(config, "head")
 
+    def new_session(self, *, writes: bool = True) -> Session:
+        """A session of one transaction; `writes=False` for one that only reads."""
+        return self._writing_sessions() if writes else self._sessions()
+
     @contextmanager
-    def session(self) -> Iterator[Session]:
+    def session(self, *, writes: bool = True) -> Iterator[Session]:
         """A session committed when the block ends cleanly, rolled back otherwise."""
-        session = self._sessions()
+        session = self.new_session(writes=writes)
         try:
             yield session
             session.commit()
