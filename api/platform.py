@@ -24,6 +24,7 @@ from lakehouse.security import TokenSigner, signing_secret
 from lakehouse.serving import ModelCache
 from lakehouse.settings import Settings
 from lakehouse.store import MetadataStore
+from lakehouse.throttle import Throttle
 from pipelines.gateway import RunGateway, open_gateway
 
 log = logging.getLogger("strata.api")
@@ -48,11 +49,12 @@ class Platform:
         self.issuer = SessionIssuer(
             TokenSigner(signing_secret(settings), timedelta(minutes=settings.access_token_minutes)),
             refresh_lifetime=timedelta(days=settings.refresh_token_days),
+            throttle=Throttle(settings.login_failures_allowed, settings.login_throttle_seconds),
         )
         self._warmup: threading.Thread | None = None
         self.sandbox: Sandbox | None = None
-        # Resolved principals by (user, tenant), reused for a few seconds between requests.
-        self._principals: TTLCache[tuple[int, str], Principal] = TTLCache(
+        # Resolved principals by (user, tenant, session), reused for a few seconds.
+        self._principals: TTLCache[tuple[int, str, str], Principal] = TTLCache(
             maxsize=10_000, ttl=settings.principal_cache_seconds or 1
         )
         self._principal_lock = threading.Lock()
@@ -142,10 +144,10 @@ class Platform:
         """The token's principal if resolved lately; the token itself is checked every time."""
         claims = self.issuer.signer.verify(access_token)
         with self._principal_lock:
-            return self._principals.get((claims.user_id, claims.tenant_id))
+            return self._principals.get((claims.user_id, claims.tenant_id, claims.session_id))
 
     def forget_principals(self) -> None:
-        """Resolve every principal afresh: users, roles or permissions changed."""
+        """Resolve every principal afresh: users, roles, permissions or sessions changed."""
         with self._principal_lock:
             self._principals.clear()
             self._principal_generation += 1
@@ -160,5 +162,6 @@ class Platform:
             with self._principal_lock:
                 # Read before a change that cleared the cache: keep it out of the cache.
                 if generation == self._principal_generation:
-                    self._principals[(claims.user_id, claims.tenant_id)] = principal
+                    key = (claims.user_id, claims.tenant_id, claims.session_id)
+                    self._principals[key] = principal
         return principal

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cache
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import ColumnElement
 
@@ -31,6 +31,7 @@ from lakehouse.security import (
     verify_password,
 )
 from lakehouse.store.models import RefreshToken, Tenant, User
+from lakehouse.throttle import Throttle, throttle_keys
 
 MIN_PASSWORD_LENGTH = 8
 MAX_PASSWORD_LENGTH = 256
@@ -155,20 +156,32 @@ class TokenPair:
 
 
 class SessionIssuer:
-    """Logs users in and rotates their refresh tokens."""
+    """Logs users in and rotates their refresh tokens; an access token lives as long as the
+    login session (the refresh-token family) it was issued in."""
 
-    def __init__(self, signer: TokenSigner, refresh_lifetime: timedelta) -> None:
+    def __init__(
+        self, signer: TokenSigner, refresh_lifetime: timedelta, throttle: Throttle
+    ) -> None:
         self.signer = signer
         self.refresh_lifetime = refresh_lifetime
+        self.throttle = throttle
 
-    def login(self, session: Session, username: str, password: str) -> TokenPair:
+    def login(
+        self, session: Session, username: str, password: str, address: str | None = None
+    ) -> TokenPair:
+        keys = throttle_keys(username, address)
+        self.throttle.check(session, keys)
         user = session.scalar(select(User).where(User.username == username))
         # Verify against a dummy hash when the user is unknown so timing does not reveal names.
         stored = user.password_hash if user is not None else _dummy_hash()
         if not verify_password(stored, password) or user is None:
+            # Counted even though this request fails.
+            self.throttle.failed(session, keys)
+            session.commit()
             raise AuthenticationError("incorrect username or password", field="password")
         if not user.is_active:
             raise AuthenticationError("this user is inactive", field="username")
+        self.throttle.succeeded(session, keys)
         return self._issue(session, user, family_id=str(uuid.uuid4()))
 
     def refresh(self, session: Session, refresh_token: str) -> TokenPair:
@@ -219,7 +232,7 @@ class SessionIssuer:
         )
         session.flush()
         return TokenPair(
-            access_token=self.signer.issue(user.id, user.tenant_id),
+            access_token=self.signer.issue(user.id, user.tenant_id, session_id=family_id),
             refresh_token=token,
             expires_in=int(self.signer.lifetime.total_seconds()),
         )
@@ -243,11 +256,25 @@ class SessionIssuer:
         return self.principal_of(session, self.signer.verify(access_token))
 
     def principal_of(self, session: Session, claims: AccessClaims) -> Principal:
-        """The principal of verified claims, read from the store."""
+        """The principal of verified claims, read from the store: the user must be active and
+        the login session live (logout, reuse detection and password resets end it)."""
         user = session.get(User, claims.user_id)
         if user is None or not user.is_active or user.tenant_id != claims.tenant_id:
             raise AuthenticationError("access token is invalid")
+        if not session_is_live(session, user.id, claims.session_id):
+            raise AuthenticationError("access token's session has ended; log in again")
         return rbac.principal_for(user)
+
+
+def session_is_live(session: Session, user_id: int, session_id: str) -> bool:
+    """Whether the login session `session_id` of the user has tokens and none of them revoked
+    (every revocation ends a whole family at once)."""
+    tokens, revoked = session.execute(
+        select(func.count(RefreshToken.id), func.count(RefreshToken.revoked_at)).where(
+            RefreshToken.family_id == session_id, RefreshToken.user_id == user_id
+        )
+    ).one()
+    return bool(tokens) and not revoked
 
 
 def revoke_tokens(session: Session, *criteria: ColumnElement[bool]) -> None:

@@ -67,6 +67,8 @@ def signing_secret(settings: Settings) -> str:
 class AccessClaims:
     user_id: int
     tenant_id: str
+    session_id: str
+    """The login session (refresh-token family) the token was issued in."""
     expires_at: datetime
 
 
@@ -77,16 +79,18 @@ class TokenSigner:
         self._secret = secret
         self.lifetime = lifetime
 
-    def issue(self, user_id: int, tenant_id: str) -> str:
-        return self.sign("access", {"sub": str(user_id), "tid": tenant_id}, self.lifetime)
+    def issue(self, user_id: int, tenant_id: str, session_id: str) -> str:
+        claims = {"sub": str(user_id), "tid": tenant_id, "sid": session_id}
+        return self.sign("access", claims, self.lifetime)
 
     def verify(self, token: str) -> AccessClaims:
-        claims = self.read("access", token, required=("sub", "tid"), what="access token")
+        claims = self.read("access", token, required=("sub", "tid", "sid"), what="access token")
         if not str(claims["sub"]).isdigit():
             raise AuthenticationError("access token is invalid")
         return AccessClaims(
             user_id=int(claims["sub"]),
             tenant_id=str(claims["tid"]),
+            session_id=str(claims["sid"]),
             expires_at=datetime.fromtimestamp(claims["exp"], UTC),
         )
 

@@ -47,10 +47,15 @@ class LoginController(Controller):
         self,
         db: Session,
         platform: Platform,
+        request: Request,
         data: Annotated[LoginForm, Body(media_type=RequestEncodingType.URL_ENCODED)],
     ) -> TokenPair:
-        """Exchange a username and password for an access token and a refresh token."""
-        return token_pair(platform.issuer.login(db, data.username, data.password))
+        """Exchange a username and password for an access token and a refresh token.
+
+        After a few consecutive failures under one user name or from one address, further
+        attempts are refused for a while with 429 and `Retry-After`."""
+        address = request.client.host if request.client else None
+        return token_pair(platform.issuer.login(db, data.username, data.password, address))
 
     @post(
         "/login/test-token",
@@ -88,6 +93,8 @@ class LoginController(Controller):
     def logout(self, db: Session, platform: Platform, presented: str) -> Message:
         """Revoke a refresh token and every token rotated from the same login."""
         platform.issuer.logout(db, presented)
+        db.commit()
+        platform.forget_principals()  # the session's access tokens end now in this process
         return Message(status=200, message="User successfully logged out")
 
     @post(
@@ -98,9 +105,13 @@ class LoginController(Controller):
         dependencies={"reset": Provide(provide_password_reset)},
         operation_class=secrets_body("user_name", "new_password"),
     )
-    def reset_password(self, db: Session, request: Request, reset: PasswordReset) -> Message:
+    def reset_password(
+        self, db: Session, platform: Platform, request: Request, reset: PasswordReset
+    ) -> Message:
         """Set a new password for yourself, or for a user of your tenant as a user manager."""
         accounts.reset_password(db, request.user, reset.user_name, reset.new_password)
+        db.commit()
+        platform.forget_principals()  # every session of the user ends now in this process
         return Message(status=200, message="Password has been reset successfully")
 
     @get("/validate-token", operation_id="validate_token", tags=["Auth"])

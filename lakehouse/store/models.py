@@ -124,6 +124,17 @@ class RefreshToken(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
+class LoginThrottle(Base):
+    """Consecutive failed logins under one key (a user name, or a client address), and until
+    when (epoch seconds) further attempts under it are refused."""
+
+    __tablename__ = "login_throttles"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    blocked_until: Mapped[float] = mapped_column(Float, default=0.0)
+
+
 class Template(Base):
     """A named list of typed columns; `template_schema` holds the checked column specs."""
 

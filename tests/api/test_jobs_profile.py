@@ -245,7 +245,7 @@ def test_train_follow_predict_and_merge(client: TestClient) -> None:
         (altered, "merge_token is invalid"),
         (expired, "merge_token has expired"),
         (elsewhere, "merge_token is invalid"),
-        (platform.issuer.signer.issue(1, tenant_id), "merge_token is invalid"),
+        (platform.issuer.signer.issue(1, tenant_id, "session-1"), "merge_token is invalid"),
     ]:
         response = post(client, "/api/train", headers, merge_token=bad, label=LABEL)
         refused(response, 422, "merge_token", words)

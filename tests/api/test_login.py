@@ -71,7 +71,7 @@ def test_expired_token_is_401(client: TestClient, settings: Settings) -> None:
     tenant_id = me(client, admin_headers(client))["tenant_id"]
     assert settings.secret_key is not None
     expired = TokenSigner(settings.secret_key.get_secret_value(), timedelta(minutes=-1)).issue(
-        user_id, tenant_id
+        user_id, tenant_id, "session-1"
     )
     response = client.get("/api/v1/validate-token", headers=bearer(expired))
     assert response.status_code == 401
@@ -93,7 +93,7 @@ def test_tampered_token_is_401(client: TestClient) -> None:
 def test_token_signed_with_another_secret_is_401(client: TestClient) -> None:
     user = me(client, admin_headers(client))
     foreign = TokenSigner("another-secret-" + "y" * 40, timedelta(minutes=5)).issue(
-        user["id"], user["tenant_id"]
+        user["id"], user["tenant_id"], "session-1"
     )
     response = client.post("/api/v1/login/test-token", headers=bearer(foreign))
     assert response.status_code == 401

@@ -22,13 +22,15 @@ def test_argon2_hash_verifies_only_the_password() -> None:
 
 def test_access_token_round_trip_and_expiry() -> None:
     signer = TokenSigner("k" * 48, timedelta(minutes=5))
-    claims = signer.verify(signer.issue(7, "tenant-a"))
+    claims = signer.verify(signer.issue(7, "tenant-a", "session-1"))
     assert (claims.user_id, claims.tenant_id) == (7, "tenant-a")
-    expired = TokenSigner("k" * 48, timedelta(seconds=-1)).issue(7, "tenant-a")
+    expired = TokenSigner("k" * 48, timedelta(seconds=-1)).issue(7, "tenant-a", "session-1")
     with pytest.raises(AuthenticationError, match="expired"):
         signer.verify(expired)
     with pytest.raises(AuthenticationError, match="invalid"):
-        TokenSigner("other" * 10, timedelta(minutes=5)).verify(signer.issue(7, "tenant-a"))
+        TokenSigner("other" * 10, timedelta(minutes=5)).verify(
+            signer.issue(7, "tenant-a", "session-1")
+        )
 
 
 def test_generated_secret_is_persisted_once(tmp_path: Path) -> None:
