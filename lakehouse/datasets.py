@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import math
+import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import event, select
+from sqlalchemy.orm import Session, SessionTransaction
 
 from lakehouse import templates
 from lakehouse.catalog import drop_table
 from lakehouse.errors import ConflictError, InvalidInputError, NotFoundError
 from lakehouse.formats import UnreadableFileError, format_of, read_table
-from lakehouse.landing import LandedFile, LandingStore
+from lakehouse.landing import LandedFile, LandingStore, safe_file_name
 from lakehouse.naming import table_name_from
 from lakehouse.rbac import Principal
 from lakehouse.store.models import DataFile, Dataset, Template, utcnow
@@ -27,6 +29,7 @@ USAGES: dict[str, str] = {
     "p": "Prediction",
     "tp": "Training and prediction",
 }
+UPLOAD_LOCK = "strata.landing_upload_lock"
 
 
 @dataclass(frozen=True)
@@ -83,6 +86,7 @@ def create_dataset(
     new: NewDataset,
     uploads: Sequence[Upload],
     max_bytes: int,
+    max_columns: int | None = None,
 ) -> Dataset:
     """Record a dataset and land its files; on any error nothing is kept."""
     if new.usage not in USAGES:
@@ -107,14 +111,18 @@ def create_dataset(
         usage=new.usage,
         template_id=template.id if template is not None else None,
         iceberg_table_name=table,
-        data_source=format_of(uploads[0].file_name).value,
+        data_source=format_of(safe_file_name(uploads[0].file_name)).value,
         created_by=actor.username,
         validation_status="pending",
     )
     session.add(dataset)
     session.flush()
+    hold_landing(session, landing)
+    # SQLite gives a new row the id of a dataset rolled back or deleted last: whatever an
+    # interrupted upload or deletion left in that id's folder is not this dataset's.
+    landing.remove_dataset(actor.tenant_id, dataset.id)
     try:
-        add_files(session, actor, landing, dataset, uploads, max_bytes)
+        add_files(session, actor, landing, dataset, uploads, max_bytes, max_columns)
     except BaseException:
         landing.remove_dataset(actor.tenant_id, dataset.id)
         raise
@@ -128,30 +136,32 @@ def add_files(
     dataset: Dataset,
     uploads: Sequence[Upload],
     max_bytes: int,
+    max_columns: int | None = None,
 ) -> list[DataFile]:
-    """Land and measure files of a dataset; a file that cannot be read keeps none of them."""
+    """Land and measure files of a dataset; a file that cannot be read, or has more than
+    `max_columns` columns, keeps none of them. Each file is stored under its safe name."""
     if not uploads:
         raise InvalidInputError("at least one file is required", field="files")
-    for upload in uploads:
-        format_of(upload.file_name)  # refuse an unsupported extension before copying anything
+    names = [safe_file_name(upload.file_name) for upload in uploads]
+    for name in names:
+        format_of(name)  # refuse an unsupported extension before copying anything
+    hold_landing(session, landing)
     landed: list[LandedFile] = []
     try:
         added = []
-        for upload in uploads:
-            file = landing.receive(
-                actor.tenant_id, dataset.id, upload.file_name, upload.stream, max_bytes
-            )
+        for upload, name in zip(uploads, names, strict=True):
+            file = landing.receive(actor.tenant_id, dataset.id, name, upload.stream, max_bytes)
             landed.append(file)
-            table = read_table(file.path, upload.file_name)
+            table = read_table(file.path, name, max_columns)
             if dataset.template is not None:
-                _check_template_columns(dataset.template, table.column_names, upload.file_name)
+                _check_template_columns(dataset.template, table.column_names, name)
             added.append(
                 DataFile(
                     dataset_id=dataset.id,
                     tenant_id=actor.tenant_id,
-                    file_name=upload.file_name,
+                    file_name=name,
                     stored_path=file.relative_path,
-                    file_format=format_of(upload.file_name).value,
+                    file_format=format_of(name).value,
                     size_bytes=file.size_bytes,
                     sha256=file.sha256,
                     total_fields=table.num_columns,
@@ -167,6 +177,69 @@ def add_files(
     dataset.modified_at = utcnow()
     session.flush()
     return added
+
+
+def hold_landing(session: Session, landing: LandingStore) -> None:
+    """Hold the landing store's upload lock until the session's transaction ends, so that
+    files landed but not yet committed are never taken for leftovers by sweep_landing."""
+    if UPLOAD_LOCK in session.info:
+        return
+    session.connection()  # a transaction whose end releases the lock, even if nothing is written
+    session.info[UPLOAD_LOCK] = landing.upload_lock()
+    if not session.info.get(f"{UPLOAD_LOCK}.listening"):
+        session.info[f"{UPLOAD_LOCK}.listening"] = True
+        event.listen(session, "after_transaction_end", _release_landing)
+
+
+def _release_landing(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is None and (handle := session.info.pop(UPLOAD_LOCK, None)):
+        handle.close()
+
+
+def sweep_landing(session: Session, landing: LandingStore) -> list[str] | None:
+    """Remove what interrupted uploads left in the landing store: partial (`.part`) files and
+    every dataset folder or file no committed record names. Returns the paths removed,
+    relative to the store, or None when an upload is in flight and the sweep was skipped.
+
+    Uploads hold the store's shared lock from before their first file lands until their
+    transaction commits or rolls back (hold_landing), and the sweep runs only holding the
+    lock alone. So a file of a live upload, in this process or another API worker's, is never
+    taken for a leftover, whatever its age, while an upload whose process died holds no lock
+    and leaves nothing the sweep keeps. An age limit could not tell a slow upload from a dead
+    one; a skipped sweep only waits for the next start, and create_dataset clears a folder it
+    is given in any case.
+    """
+    handle = landing.sweep_lock()
+    if handle is None:
+        return None
+    with handle:
+        kept_folders = {
+            landing.dataset_folder(tenant_id, dataset_id)
+            for dataset_id, tenant_id in session.execute(select(Dataset.id, Dataset.tenant_id))
+        }
+        kept_files = {
+            landing.tenant_area(tenant_id) / stored_path
+            for tenant_id, stored_path in session.execute(
+                select(DataFile.tenant_id, DataFile.stored_path)
+            )
+        }
+        removed: list[Path] = []
+        areas = (
+            sorted(p for p in landing.root.iterdir() if p.is_dir()) if landing.root.exists() else []
+        )
+        for area in areas:
+            # Only dataset folders, named by id: merged and scored files live beside them.
+            for folder in sorted(p for p in area.iterdir() if p.is_dir() and p.name.isdigit()):
+                if folder not in kept_folders:
+                    removed.append(folder)
+                    continue
+                removed.extend(p for p in sorted(folder.iterdir()) if p not in kept_files)
+        for path in removed:
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
+    return [path.relative_to(landing.root).as_posix() for path in removed]
 
 
 def _check_template_columns(template: Template, columns: list[str], file_name: str) -> None:

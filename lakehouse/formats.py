@@ -64,8 +64,17 @@ def format_of(file_name: str) -> FileFormat:
     suffix = PurePath(file_name).suffix.lower()
     if suffix not in EXTENSIONS:
         known = ", ".join(sorted(EXTENSIONS))
-        raise UnreadableFileError(file_name, f"unsupported extension '{suffix}'; expected {known}")
+        found = f"unsupported extension '{suffix}'" if suffix else "has no extension"
+        raise UnreadableFileError(file_name, f"{found}; expected {known}")
     return EXTENSIONS[suffix]
+
+
+def check_width(file_name: str, count: int, max_columns: int | None) -> None:
+    """Refuse a file with more columns than `max_columns` (no limit when None)."""
+    if max_columns is not None and count > max_columns:
+        raise UnreadableFileError(
+            file_name, f"has {count} columns; a file may have at most {max_columns}"
+        )
 
 
 @dataclass(frozen=True)
@@ -101,13 +110,20 @@ def sniff_text(path: Path, file_name: str, default_delimiter: str) -> TextDialec
     return TextDialect(encoding=encoding, delimiter=delimiter)
 
 
-def _read_delimited(path: Path, file_name: str, default_delimiter: str) -> pa.Table:
+def _read_delimited(
+    path: Path, file_name: str, default_delimiter: str, max_columns: int | None
+) -> pa.Table:
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
     dialect = sniff_text(path, file_name, default_delimiter)
     with path.open("r", encoding=dialect.encoding, newline="") as handle:
-        header = next(csv.reader(handle, delimiter=dialect.delimiter), [])
+        try:
+            header = next(csv.reader(handle, delimiter=dialect.delimiter), [])
+        except csv.Error as exc:  # a header field longer than the csv module's field limit
+            raise UnreadableFileError(file_name, f"has an unreadable header: {exc}") from exc
+    # The header alone says how wide the file is: a file too wide is refused unread.
+    check_width(file_name, len(header), max_columns)
     names = [name.strip() for name in header]
 
     def read(use_threads: bool, on_invalid: Any = None) -> pa.Table:
@@ -150,11 +166,13 @@ def _read_delimited(path: Path, file_name: str, default_delimiter: str) -> pa.Ta
     return table.rename_columns(names)
 
 
-def _read_typed(path: Path, file_name: str, fmt: FileFormat) -> pa.Table:
+def _read_typed(path: Path, file_name: str, fmt: FileFormat, max_columns: int | None) -> pa.Table:
     import polars as pl
 
     try:
         if fmt is FileFormat.PARQUET:
+            # The schema alone says how wide the file is: a file too wide is refused unread.
+            check_width(file_name, len(pl.read_parquet_schema(path)), max_columns)
             frame = pl.read_parquet(path)
         elif fmt is FileFormat.NDJSON:
             frame = pl.read_ndjson(path, infer_schema_length=None)
@@ -232,15 +250,21 @@ def pickled_columns(data: Any) -> dict[str, Any]:
     return columns
 
 
-def read_table(path: Path, file_name: str) -> pa.Table:
-    """The file as a table of strings; UnreadableFileError says what is wrong with it."""
+def read_table(path: Path, file_name: str, max_columns: int | None = None) -> pa.Table:
+    """The file as a table of strings; UnreadableFileError says what is wrong with it.
+
+    A file with more than `max_columns` columns is refused, from its header or schema alone
+    where the format has one (CSV, TSV, Parquet), else once read.
+    """
     fmt = format_of(file_name)
     if path.stat().st_size == 0:
         raise UnreadableFileError(file_name, "is empty")
     if fmt in (FileFormat.CSV, FileFormat.TSV):
-        table = _read_delimited(path, file_name, "\t" if fmt is FileFormat.TSV else ",")
+        delimiter = "\t" if fmt is FileFormat.TSV else ","
+        table = _read_delimited(path, file_name, delimiter, max_columns)
     else:
-        table = _read_typed(path, file_name, fmt)
+        table = _read_typed(path, file_name, fmt, max_columns)
+    check_width(file_name, table.num_columns, max_columns)
     names = table.column_names
     if not names or all(not name for name in names):
         raise UnreadableFileError(file_name, "has no header row")

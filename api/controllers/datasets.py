@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import unicodedata
+from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from litestar import Controller, Request, delete, get, post
 from litestar.datastructures import UploadFile
@@ -36,6 +39,7 @@ from lakehouse import datasets
 from lakehouse.catalog import open_catalog
 from lakehouse.errors import ConflictError, InvalidInputError
 from lakehouse.formats import preview_lines
+from lakehouse.landing import safe_file_name
 from lakehouse.store import DataFile, Dataset
 from pipelines.gateway import TENANT_TAG
 from pipelines.names import DATASET_STATISTICS_JOB
@@ -60,7 +64,22 @@ def uploads_of(form: dict[str, Any]) -> list[datasets.Upload]:
 
 
 def file_public(data_file: DataFile) -> FilePublic:
-    return FilePublic.model_validate(data_file, from_attributes=True)
+    fields = {name: getattr(data_file, name) for name in FilePublic.model_fields}
+    # A file recorded before names were made safe may hold a NUL or a path: show it safe too.
+    return FilePublic.model_validate({**fields, "file_name": safe_file_name(data_file.file_name)})
+
+
+def attachment(path: Path, file_name: str) -> File:
+    """A download of `path`, saved under the file's safe name (RFC 6266): `filename` in ASCII
+    for every client, and the name itself in `filename*` when it is not plain ASCII."""
+    name = safe_file_name(file_name)
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    # Some clients decode %XX in `filename`, which is meant to be taken literally.
+    fallback = safe_file_name(ascii_name.replace("%", "_"))
+    disposition = f'attachment; filename="{fallback}"'
+    if fallback != name:
+        disposition += f"; filename*=UTF-8''{quote(name, safe='')}"
+    return File(path, filename=name, headers={"Content-Disposition": disposition})
 
 
 def ensure_idle(platform: Platform, dataset: Dataset) -> None:
@@ -143,6 +162,7 @@ class DatasetController(Controller):
             datasets.NewDataset(dataset_name, usage, template_id, iceberg_table_name),
             uploads_of(data),
             platform.settings.max_upload_bytes,
+            platform.settings.max_columns,
         )
         work.start_ingestion(db, platform, dataset)
         return uploaded(dataset, dataset.files)
@@ -282,6 +302,7 @@ class FileController(Controller):
             dataset,
             uploads_of(data),
             platform.settings.max_upload_bytes,
+            platform.settings.max_columns,
         )
         work.start_ingestion(db, platform, dataset)
         return uploaded(dataset, added)
@@ -298,8 +319,9 @@ class FileController(Controller):
     ) -> StatusMessage:
         """Delete a file; the dataset is ingested and validated again without its rows."""
         ensure_idle(platform, datasets.get_file(db, request.user, file_id).dataset)
-        dataset = datasets.delete_file(db, request.user, platform.landing, file_id)
-        work.start_ingestion(db, platform, dataset)
+        with work.room_for_a_run(db, platform, request.user.tenant_id):  # before the file goes
+            dataset = datasets.delete_file(db, request.user, platform.landing, file_id)
+            work.start_ingestion(db, platform, dataset)
         return StatusMessage(status_code=200, message="File deleted successfully")
 
     @get("/list", operation_id="list_files", guards=READ, sync_to_thread=True)
@@ -343,8 +365,8 @@ class FileController(Controller):
         if file_id is not None:
             data_file = datasets.get_file(db, request.user, file_id)
             path = platform.landing.resolve(request.user.tenant_id, data_file.stored_path)
-            return File(path, filename=data_file.file_name)
+            return attachment(path, data_file.file_name)
         if file_path is None:
             raise InvalidInputError("give file_id or file_path", field="file_path")
         path = platform.landing.resolve(request.user.tenant_id, file_path)
-        return File(path, filename=path.name.partition("_")[2] or path.name)
+        return attachment(path, path.name.partition("_")[2] or path.name)

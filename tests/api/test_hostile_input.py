@@ -167,3 +167,29 @@ def test_hostile_input_gets_a_clear_4xx(
     body = response.json()
     assert body["status_code"] == response.status_code
     assert isinstance(body["detail"], str) and body["detail"]
+
+
+NUL_NAMES = [b"\x00", b"../\x00/..", b"a\x00.doc", b"\x00.exe"]
+
+
+@pytest.mark.parametrize("file_name", NUL_NAMES, ids=[repr(n) for n in NUL_NAMES])
+def test_nul_in_a_multipart_file_name_is_a_4xx_that_commits_nothing(
+    client: TestClient, file_name: bytes
+) -> None:
+    headers = admin_headers(client)
+    # Sent byte for byte: HTTP clients percent-encode a NUL in a file name.
+    body = (
+        b'--b\r\nContent-Disposition: form-data; name="files"; filename="'
+        + file_name
+        + b'"\r\nContent-Type: text/csv\r\n\r\na\n1\n\r\n--b--\r\n'
+    )
+    response = client.post(
+        "/api/v1/dataset/upload",
+        params={"dataset_name": "d", "usage": "t"},
+        content=body,
+        headers={**headers, "Content-Type": "multipart/form-data; boundary=b"},
+    )
+    assert response.status_code == 422, response.text
+    assert response.json()["field"] == "files"
+    assert "\x00" not in response.json()["detail"]
+    assert client.get("/api/v1/dataset/list", headers=headers).json()["total"] == 0

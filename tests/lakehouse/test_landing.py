@@ -1,4 +1,4 @@
-"""The landing store: streamed copies, size limit, safe names and the tenant wall."""
+"""The landing store: streamed copies, size limit, safe names, its lock and the tenant wall."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from lakehouse.errors import InvalidInputError, NotFoundError, PayloadTooLargeError
-from lakehouse.landing import LandingStore, safe_file_name
+from lakehouse.errors import NotFoundError, PayloadTooLargeError
+from lakehouse.landing import MAX_FILE_NAME, LandingStore, safe_file_name
 
 TENANT = "eb128f85-c955-4f2f-b109-0afa1aed409c"
 OTHER = "0b128f85-c955-4f2f-b109-0afa1aed409c"
@@ -37,18 +37,58 @@ def test_over_the_limit_keeps_nothing(tmp_path: Path) -> None:
     ("given", "expected"),
     [
         ("../../etc/passwd", "passwd"),
+        ("../../../evil.csv", "evil.csv"),
         ("C:\\Users\\me\\data.csv", "data.csv"),
         ("na\x00me.csv", "name.csv"),
+        ("\x00.csv", "file.csv"),
+        ("..\x00/..csv", "file.csv"),
+        ("../..", "file"),
+        ("", "file"),
+        (".hidden.csv", "hidden.csv"),
+        ("a..b...csv", "a.b.csv"),
+        ("  sales \t report.  .csv", "sales report.csv"),
+        ('q"u<o>t:e|s?*.csv', "q_u_o_t_e_s__.csv"),
+        ("evil\u202eVSC.exe", "evilVSC.exe"),
+        ("line\u2028break.tsv", "line break.tsv"),
+        ("Cafe\u0301.csv", "Caf\u00e9.csv"),
+        ("données.parquet", "données.parquet"),
         ("x" * 300 + ".csv", "x" * 196 + ".csv"),
+        ("data.no-extension!", "data.no-extension!"),
     ],
 )
-def test_file_names_lose_their_paths(given: str, expected: str) -> None:
+def test_file_names_are_made_safe(given: str, expected: str) -> None:
     assert safe_file_name(given) == expected
+    assert safe_file_name(expected) == expected
 
 
-def test_unusable_file_name_is_refused() -> None:
-    with pytest.raises(InvalidInputError, match="not a usable file name"):
-        safe_file_name("../..")
+def test_safe_names_fit_a_file_system_in_bytes() -> None:
+    name = safe_file_name("é" * 300 + ".csv")
+    assert name.endswith("é.csv") and len(name.encode()) <= MAX_FILE_NAME
+    assert safe_file_name(name) == name
+
+
+def test_odd_names_land_under_their_safe_name(tmp_path: Path) -> None:
+    store = LandingStore(tmp_path / "landing")
+    landed = store.receive(
+        TENANT, 3, "../\x00\x1b[31m" + "é" * 250 + ".csv", io.BytesIO(b"a\n"), 10
+    )
+    assert landed.path.parent == store.dataset_folder(TENANT, 3)
+    assert landed.path.read_bytes() == b"a\n"
+    assert landed.relative_path == f"3/{landed.path.name}"
+    assert landed.path.name.endswith("é.csv") and "[31m" in landed.path.name
+
+
+def test_the_sweep_waits_for_no_upload_and_skips_while_one_is_in_flight(tmp_path: Path) -> None:
+    store = LandingStore(tmp_path / "landing")
+    upload = store.upload_lock()
+    assert store.sweep_lock() is None
+    second = store.upload_lock()  # uploads share the lock
+    upload.close()
+    assert store.sweep_lock() is None
+    second.close()
+    sweep = store.sweep_lock()
+    assert sweep is not None
+    sweep.close()
 
 
 def test_paths_outside_the_tenant_area_are_not_found(tmp_path: Path) -> None:
