@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 import signal
 import subprocess
@@ -9,6 +11,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 
@@ -25,25 +28,88 @@ ROOT = Path(__file__).resolve().parents[1]
 BANNER = "Strata is running on embedded defaults"
 # Two warm workers import every model library once; on two busy cores that takes a while.
 STARTUP_TIMEOUT = 300.0
+# A child that dies is started again after 1 s, then 2 s, 4 s ... up to 30 s while it keeps
+# dying; one that stayed up for a minute had recovered, and starts over at 1 s.
+FIRST_RESTART_DELAY, MAX_RESTART_DELAY, STABLE_AFTER = 1.0, 30.0, 60.0
+# How long what a dead child started has to stop on SIGTERM before it is killed.
+GROUP_GRACE = 5.0
+# The daemon launches the Dagster-mode runs as its descendants, which inherit its niceness:
+# a busy run then never takes the cores from the API.
+DAEMON_NICENESS = 10
+
+log = logging.getLogger("strata.platform")
+
+
+@dataclass
+class Child:
+    """One process of the platform: how to start it, and when to start it again."""
+
+    name: str
+    command: list[str]
+    env: dict[str, str]
+    niceness: int = 0
+    process: subprocess.Popen[bytes] = field(init=False)
+    started_at: float = 0.0
+    restarts: int = 0
+    quick_deaths: int = 0
+    """Deaths in a row, each before it had stayed up for STABLE_AFTER seconds."""
+    next_start: float | None = None
+    """When to start it again; None while it runs."""
+
+    def spawn(self) -> None:
+        niceness = self.niceness
+        self.process = subprocess.Popen(
+            self.command,
+            cwd=ROOT,
+            env=self.env,
+            start_new_session=True,
+            # Set before the command runs, so everything it starts inherits it. The supervisor
+            # runs no threads of its own, which is what makes preexec_fn safe here.
+            preexec_fn=(lambda: os.nice(niceness)) if niceness else None,
+        )
+        self.started_at, self.next_start = time.monotonic(), None
+        log.info("%s started (pid %d)", self.name, self.process.pid)
+
+    def has_exited(self) -> bool:
+        return self.next_start is None and self.process.poll() is not None
+
+    def exit_description(self) -> str:
+        code = self.process.returncode
+        return f"{self.name} (pid {self.process.pid}) exited with {_exit_status(code)}"
+
+    def schedule_restart(self, now: float) -> float:
+        """Set `next_start` after a delay that doubles with each quick death; return the delay."""
+        if now - self.started_at >= STABLE_AFTER:
+            self.quick_deaths = 0
+        delay = min(MAX_RESTART_DELAY, FIRST_RESTART_DELAY * 2**self.quick_deaths)
+        self.quick_deaths += 1
+        self.next_start = now + delay
+        return delay
 
 
 class ProcessGroup:
-    """Child processes, each leading its own process group, stopped together."""
+    """Child processes, each leading its own process group: restarted when one exits after
+    start-up, stopped together."""
 
     def __init__(self) -> None:
-        self.children: dict[str, subprocess.Popen[bytes]] = {}
+        self.children: dict[str, Child] = {}
         self.stopping = threading.Event()
         self._launched_by = os.getppid()
 
-    def start(self, name: str, command: list[str], env: dict[str, str]) -> None:
-        self.children[name] = subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)
+    def start(self, name: str, command: list[str], env: dict[str, str], niceness: int = 0) -> None:
+        self.children[name] = child = Child(name, command, env, niceness)
+        child.spawn()
 
-    def exited(self) -> str | None:
-        return next((n for n, p in self.children.items() if p.poll() is not None), None)
+    def exited(self) -> Child | None:
+        return next((c for c in self.children.values() if c.has_exited()), None)
 
     def orphaned(self) -> bool:
         """Whoever started us (make, a shell) is gone, e.g. `make up` got SIGTERM."""
         return os.getppid() != self._launched_by
+
+    def running(self) -> bool:
+        """Neither asked to stop nor orphaned."""
+        return not self.stopping.is_set() and not self.orphaned()
 
     def wait_until_up(
         self,
@@ -54,9 +120,11 @@ class ProcessGroup:
         """Wait for `url` to answer as `is_up` wants by `deadline` (monotonic); None when
         asked to stop first."""
         last = "no answer"
-        while not self.stopping.is_set() and not self.orphaned():
-            if (name := self.exited()) is not None:
-                raise SystemExit(f"{name} exited during start-up")
+        while self.running():
+            # A death this early is nearly always the configuration (a port taken, a database
+            # out of reach), which a restart would only repeat: say which child, and stop.
+            if (child := self.exited()) is not None:
+                raise SystemExit(f"{child.exit_description()} during start-up")
             try:
                 response = httpx.get(url, timeout=2)
                 if is_up(response):
@@ -69,17 +137,67 @@ class ProcessGroup:
             time.sleep(0.25)
         return None
 
+    def supervise(self) -> None:
+        """Restart each child that exits, after its back-off, until asked to stop or orphaned."""
+        while self.running():
+            now = time.monotonic()
+            for child in self.children.values():
+                if child.has_exited():
+                    # What it started goes with it: MLflow's server process would hold the
+                    # port, the daemon's code server and runs would outlive `make up`.
+                    _signal_group(child.process, signal.SIGTERM)
+                    _await_group(child.process, now + GROUP_GRACE)
+                    delay = child.schedule_restart(now)
+                    log.error("%s; restarting it in %.0f s", child.exit_description(), delay)
+                elif child.next_start is not None and child.next_start <= now and self.running():
+                    child.restarts += 1
+                    log.warning("restarting %s (restart %d)", child.name, child.restarts)
+                    child.spawn()
+            time.sleep(0.5)
+
     def stop(self, grace: float = 15.0) -> None:
-        for process in self.children.values():
-            if process.poll() is None:
-                os.killpg(process.pid, signal.SIGTERM)
+        # A child waiting for its restart had its group ended when it died. One that died
+        # unseen still leads a group, maybe not empty (MLflow's server process).
+        groups = [c.process for c in self.children.values() if c.next_start is None]
+        for process in groups:
+            _signal_group(process, signal.SIGTERM)
         deadline = time.monotonic() + grace
-        for process in self.children.values():
-            try:
-                process.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
+        for process in groups:
+            _await_group(process, deadline)
+
+
+def _exit_status(code: int) -> str:
+    if code >= 0:
+        return f"code {code}"
+    try:
+        return f"code {code} ({signal.Signals(-code).name})"
+    except ValueError:
+        return f"code {code} (signal {-code})"
+
+
+def _signal_group(leader: subprocess.Popen[bytes], signum: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(leader.pid, signum)
+
+
+def _await_group(leader: subprocess.Popen[bytes], deadline: float) -> None:
+    """Wait until the process group `leader` started is empty, SIGKILL what is left of it at
+    `deadline` (monotonic). Its other members are not our children: only whether the group
+    exists can be watched, and an unreaped leader would keep it in being."""
+    while leader.poll() is None or _group_exists(leader.pid):
+        if time.monotonic() >= deadline:
+            _signal_group(leader, signal.SIGKILL)
+            leader.wait()
+            return
+        time.sleep(0.1)
+
+
+def _group_exists(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    return True
 
 
 def login_hint(settings: Settings, first_start: BootstrapResult) -> str:
@@ -134,7 +252,10 @@ def main() -> int:
         dagster_env,
     )  # fmt: skip
     group.start(
-        "dagster-daemon", [str(bin_dir / "dagster-daemon"), "run", "-w", workspace], dagster_env
+        "dagster-daemon",
+        [str(bin_dir / "dagster-daemon"), "run", "-w", workspace],
+        dagster_env,
+        niceness=DAEMON_NICENESS,
     )
     # MLflow's UI shows every tenant's runs and has no tenancy of its own: it is an operator's
     # tool, reachable from this machine only. The store URI (and any password in it) goes
@@ -189,11 +310,7 @@ def main() -> int:
             "Press Ctrl-C to stop.\n",
             flush=True,
         )
-        while not group.stopping.is_set() and not group.orphaned():
-            if (name := group.exited()) is not None:
-                print(f"{name} exited; stopping the platform", file=sys.stderr, flush=True)
-                return 1
-            time.sleep(0.5)
+        group.supervise()
         return 0
     finally:
         group.stop()
