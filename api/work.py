@@ -5,15 +5,23 @@ from __future__ import annotations
 
 import contextlib
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
+from sqlalchemy import inspect
 from sqlalchemy.orm import Session
 
 from api import run_state
 from api.platform import Platform
 from lakehouse import datasets, predictors
 from lakehouse.catalog import open_catalog
-from lakehouse.errors import ConflictError, ServiceUnavailableError, StrataError
+from lakehouse.errors import (
+    ConflictError,
+    NotFoundError,
+    ServiceUnavailableError,
+    StrataError,
+    TooManyRequestsError,
+)
 from lakehouse.rbac import Principal
 from lakehouse.store import Dataset, Prediction, Predictor
 from pipelines.gateway import TENANT_TAG, RunView
@@ -29,8 +37,49 @@ from pipelines.names import (
 POLL_SECONDS = 0.1
 
 
+@contextlib.contextmanager
+def room_for_a_run(
+    db: Session, platform: Platform, tenant_id: str, undo: Callable[[], None] | None = None
+) -> Iterator[None]:
+    """Room for one more run of the tenant while the block commits and submits it. A tenant at
+    its run limit is refused before anything is committed: the request's changes are rolled
+    back, `undo` then removes what it left outside the database, and the 429 goes out."""
+    with contextlib.ExitStack() as stack:
+        try:
+            stack.enter_context(platform.gateway.admission(tenant_id))
+        except TooManyRequestsError:
+            db.rollback()
+            if undo is not None:
+                undo()
+            raise
+        yield
+
+
+def unland(platform: Platform, dataset: Dataset) -> Callable[[], None]:
+    """What removes the files this request landed for `dataset`, once its changes are rolled
+    back: rows added in the transaction are then transient again, older ones are kept."""
+    tenant_id, dataset_id, files = dataset.tenant_id, dataset.id, list(dataset.files)
+
+    def remove() -> None:
+        if inspect(dataset).transient:
+            platform.landing.remove_dataset(tenant_id, dataset_id)
+            return
+        for data_file in files:
+            if inspect(data_file).transient:
+                with contextlib.suppress(FileNotFoundError):
+                    platform.landing.remove(tenant_id, data_file.stored_path)
+
+    return remove
+
+
 def start_ingestion(db: Session, platform: Platform, dataset: Dataset) -> str:
-    """Commit the dataset, then start its ingestion run; a run that cannot start fails it."""
+    """Commit the dataset, then start its ingestion run; a run that cannot start fails it, and
+    one refused for the tenant's run limit leaves neither the dataset nor its new files."""
+    with room_for_a_run(db, platform, dataset.tenant_id, unland(platform, dataset)):
+        return _start_ingestion(db, platform, dataset)
+
+
+def _start_ingestion(db: Session, platform: Platform, dataset: Dataset) -> str:
     db.commit()
     key = str(dataset.id)
     try:
@@ -49,7 +98,13 @@ def start_ingestion(db: Session, platform: Platform, dataset: Dataset) -> str:
 
 
 def start_training(db: Session, platform: Platform, predictor: Predictor) -> str:
-    """Commit the training request, then start its run; a run that cannot start fails it."""
+    """Commit the training request, then start its run; a run that cannot start fails it, and
+    one refused for the tenant's run limit leaves no predictor."""
+    with room_for_a_run(db, platform, predictor.tenant_id):
+        return _start_training(db, platform, predictor)
+
+
+def _start_training(db: Session, platform: Platform, predictor: Predictor) -> str:
     db.commit()
     key = str(predictor.id)
     job = PREDICTOR_TRAINING_SHAP_JOB if predictor.shap_enabled else PREDICTOR_TRAINING_JOB
@@ -71,7 +126,13 @@ def start_training(db: Session, platform: Platform, predictor: Predictor) -> str
 
 
 def start_batch_prediction(db: Session, platform: Platform, prediction: Prediction) -> str:
-    """Commit the batch prediction, then start its run; a run that cannot start fails it."""
+    """Commit the batch prediction, then start its run; a run that cannot start fails it, and
+    one refused for the tenant's run limit leaves no prediction."""
+    with room_for_a_run(db, platform, prediction.tenant_id):
+        return _start_batch_prediction(db, platform, prediction)
+
+
+def _start_batch_prediction(db: Session, platform: Platform, prediction: Prediction) -> str:
     db.commit()
     key = str(prediction.predictor_id)
     try:
@@ -157,8 +218,8 @@ def remove_dataset(
 
 def discard_dataset(db: Session, platform: Platform, actor: Principal, dataset_id: int) -> None:
     """Remove a dataset a request made and cannot use; one a run still writes is left for a
-    later removal."""
-    with contextlib.suppress(ConflictError):
+    later removal, one whose creation was rolled back is already gone."""
+    with contextlib.suppress(ConflictError, NotFoundError):
         remove_dataset(db, platform, actor, dataset_id, Removed())
 
 

@@ -9,9 +9,17 @@ import yaml
 
 from lakehouse.settings import Settings
 from lakehouse.store.engine import SCHEMA_LOCK
+from pipelines.gateway.base import TENANT_TAG
 
 if TYPE_CHECKING:
     from dagster import DagsterInstance
+
+# Dagster's own default number of runs in progress at once.
+CONCURRENT_RUNS = 10
+# One tenant's runs hold at most half of them, so another tenant's run starts without waiting
+# for a backlog to drain.
+TENANT_CONCURRENT_RUNS = CONCURRENT_RUNS // 2
+MONITORING_POLL_SECONDS = 5
 
 
 def instance_config(settings: Settings) -> dict[str, Any]:
@@ -21,9 +29,28 @@ def instance_config(settings: Settings) -> dict[str, Any]:
         "run_coordinator": {
             "module": "dagster.core.run_coordinator",
             "class": "QueuedRunCoordinator",
-            "config": {"dequeue_interval_seconds": 1},
+            "config": {
+                "dequeue_interval_seconds": 1,
+                "max_concurrent_runs": CONCURRENT_RUNS,
+                "tag_concurrency_limits": [
+                    {
+                        "key": TENANT_TAG,
+                        "value": {"applyLimitPerUniqueValue": True},
+                        "limit": TENANT_CONCURRENT_RUNS,
+                    }
+                ],
+            },
         },
     }
+    if settings.run_mode == "dagster":
+        # The daemon fails runs past their dagster/max_runtime tag (the gateway sets it from
+        # STRATA_RUN_TIME_LIMIT_SECONDS). Only in this mode: embedded runs wait NOT_STARTED in
+        # the pool's queue, which monitoring would time out, and the pool enforces their limit.
+        config["run_monitoring"] = {
+            "enabled": True,
+            "poll_interval_seconds": MONITORING_POLL_SECONDS,
+            "max_resume_run_attempts": 0,
+        }
     if settings.dagster_storage_url:
         config["storage"] = {"postgres": {"postgres_url": settings.dagster_storage_url}}
     return config

@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import threading
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from lakehouse.errors import TooManyRequestsError
 from lakehouse.health import ComponentHealth
+from lakehouse.settings import Settings
 
 PARTITION_TAG = "dagster/partition"
 TENANT_TAG = "strata/tenant"
 LAUNCHER_TAG = "strata/launcher"
 FINISHED_STATUSES = frozenset({"SUCCESS", "FAILURE", "CANCELED"})
+# A run usually ends within seconds to minutes; a client told to wait this long and try again
+# neither hammers the API nor waits much past the first free place.
+RETRY_AFTER_SECONDS = 10
 
 
 @dataclass(frozen=True)
@@ -51,9 +58,15 @@ class RunEvent:
 
 
 class RunGateway(ABC):
-    """Starts Dagster jobs by name and reads their state back."""
+    """Starts Dagster jobs by name and reads their state back; no tenant has more than
+    `settings.tenant_run_limit` runs queued or running at once."""
 
     mode: str
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._tenant_locks: dict[str, threading.RLock] = {}
+        self._tenant_locks_lock = threading.Lock()
 
     def start(self) -> None:  # noqa: B027 - optional hook
         """Acquire long-lived resources (worker processes, clients)."""
@@ -61,7 +74,6 @@ class RunGateway(ABC):
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release what `start` acquired."""
 
-    @abstractmethod
     def submit(
         self,
         job_name: str,
@@ -70,7 +82,45 @@ class RunGateway(ABC):
         run_config: Mapping[str, Any] | None = None,
         tags: Mapping[str, str] | None = None,
     ) -> str:
-        """Start `job_name` and return its run id at once."""
+        """Start `job_name` and return its run id at once; a run of a tenant (its TENANT_TAG)
+        already at its limit is a TooManyRequestsError."""
+        merged = run_tags(tags, partition_key, self.mode)
+        with self.admission(merged.get(TENANT_TAG)):
+            return self._launch(job_name, dict(run_config or {}), merged)
+
+    @contextmanager
+    def admission(self, tenant_id: str | None) -> Iterator[None]:
+        """Room for one more run of the tenant, kept while the block runs: no other submit of
+        the tenant in this process is counted until the block has submitted its run. A tenant
+        at its limit is a TooManyRequestsError on entry; a run without a tenant has no limit."""
+        if tenant_id is None:
+            yield
+            return
+        with self._tenant_lock(tenant_id):
+            limit = self.settings.tenant_run_limit
+            count = self.unfinished_runs(tenant_id)
+            if count >= limit:
+                runs = "run" if count == 1 else "runs"
+                raise TooManyRequestsError(
+                    f"this tenant has {count} {runs} queued or running, and "
+                    f"STRATA_TENANT_RUN_LIMIT={limit} allows no more; try again when one of them "
+                    "has finished",
+                    retry_after=RETRY_AFTER_SECONDS,
+                )
+            yield
+
+    def _tenant_lock(self, tenant_id: str) -> threading.RLock:
+        # Reentrant: a request's own block holds it while `submit` inside counts again.
+        with self._tenant_locks_lock:
+            return self._tenant_locks.setdefault(tenant_id, threading.RLock())
+
+    @abstractmethod
+    def unfinished_runs(self, tenant_id: str) -> int:
+        """How many runs of the tenant are queued or running."""
+
+    @abstractmethod
+    def _launch(self, job_name: str, run_config: dict[str, Any], tags: dict[str, str]) -> str:
+        """Create the run with these tags (the tenant's place already checked) and start it."""
 
     @abstractmethod
     def add_partition(self, partitions_def: str, key: str) -> None:

@@ -12,7 +12,6 @@ import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from multiprocessing.connection import Connection, wait
@@ -27,7 +26,7 @@ from lakehouse.errors import (
 from lakehouse.health import ComponentHealth, Starting, probe
 from lakehouse.settings import Settings, child_env
 from lakehouse.store.engine import SCHEMA_LOCK
-from pipelines.gateway.base import LAUNCHER_TAG, RunEvent, RunGateway, RunView, run_tags
+from pipelines.gateway.base import LAUNCHER_TAG, TENANT_TAG, RunEvent, RunGateway, RunView
 from pipelines.instance import open_instance
 
 if TYPE_CHECKING:
@@ -45,18 +44,36 @@ class _Worker:
     warm: bool = False
     """It imported every library it preloads, the model libraries too."""
     run_id: str | None = None
+    tenant: str = ""
+    deadline: float = 0.0
+    """When (monotonic) its run passes the run time limit."""
     cancel_requested: bool = False
+    timed_out: bool = False
+
+
+def time_limit_message(limit: float) -> str:
+    return f"run exceeded STRATA_RUN_TIME_LIMIT_SECONDS={limit:g}; its worker was stopped"
 
 
 class WorkerPool:
-    """Keeps `settings.workers` warm workers, hands queued runs to idle ones, replaces the dead."""
+    """Keeps `settings.workers` warm workers, hands queued runs to idle ones, replaces the dead
+    and stops runs past the time limit.
+
+    Each tenant has its own queue: a free worker takes the oldest run of the tenant with the
+    fewest runs executing, and among those of the one served longest ago, so another tenant's
+    run waits for the next worker to come free, not for a long backlog to drain. Runs without
+    a tenant share the queue of the tenant "".
+    """
 
     def __init__(self, settings: Settings, instance: DagsterInstance) -> None:
         self._settings = settings
         self._instance = instance
         self._lock = threading.RLock()
         self._workers: list[_Worker] = []
-        self._queue: deque[str] = deque()
+        self._queues: dict[str, deque[str]] = {}
+        self._served: dict[str, int] = {}
+        """The dispatch number of each tenant's latest run."""
+        self._dispatched = 0
         self._stopping = threading.Event()
         # Workers that die before they are ready are replaced after a growing delay, so a
         # broken code location does not become a loop of heavy process starts.
@@ -105,18 +122,27 @@ class WorkerPool:
         child.close()
         return _Worker(process=process, conn=Connection(parent.detach()))
 
-    def enqueue(self, run_id: str) -> None:
+    def enqueue(self, run_id: str, tenant: str = "") -> None:
         with self._lock:
-            self._queue.append(run_id)
+            self._queues.setdefault(tenant, deque()).append(run_id)
             self._dispatch()
 
     def withdraw(self, run_id: str) -> bool:
         """Take a run that no worker has started off the queue."""
         with self._lock:
-            if run_id in self._queue:
-                self._queue.remove(run_id)
-                return True
+            for tenant, queue in self._queues.items():
+                if run_id in queue:
+                    queue.remove(run_id)
+                    if not queue:
+                        del self._queues[tenant]
+                    return True
             return False
+
+    def unfinished(self, tenant: str) -> int:
+        """The tenant's runs queued or executing."""
+        with self._lock:
+            queued = len(self._queues.get(tenant, ()))
+            return queued + sum(w.run_id is not None and w.tenant == tenant for w in self._workers)
 
     def stop_run(self, run_id: str) -> bool:
         """End the worker executing `run_id`; the supervisor records the run as canceled."""
@@ -150,16 +176,50 @@ class WorkerPool:
 
     def _dispatch(self) -> None:
         for worker in self._workers:
-            if not self._queue:
+            if not self._queues:
                 return
             if worker.ready and worker.run_id is None:
-                run_id = self._queue.popleft()
-                worker.run_id = run_id
+                tenant = self._next_tenant()
+                run_id = self._queues[tenant].popleft()
+                if not self._queues[tenant]:
+                    del self._queues[tenant]
                 try:
                     worker.conn.send(("run", run_id))
                 except OSError:
-                    worker.run_id = None
-                    self._queue.appendleft(run_id)
+                    # Its supervisor will bury it; the run keeps its place at the head.
+                    self._queues[tenant] = deque([run_id, *self._queues.get(tenant, ())])
+                    continue
+                self._dispatched += 1
+                self._served[tenant] = self._dispatched
+                worker.run_id, worker.tenant = run_id, tenant
+                worker.deadline = time.monotonic() + self._settings.run_time_limit_seconds
+
+    def _next_tenant(self) -> str:
+        executing: dict[str, int] = {}
+        for worker in self._workers:
+            if worker.run_id is not None:
+                executing[worker.tenant] = executing.get(worker.tenant, 0) + 1
+        return min(self._queues, key=lambda t: (executing.get(t, 0), self._served.get(t, 0)))
+
+    def _stop_overdue(self) -> None:
+        """Kill the worker of each run past the time limit; burying it fails the run."""
+        now = time.monotonic()
+        for worker in self._workers:
+            if worker.run_id is None or worker.deadline > now or worker.timed_out:
+                continue
+            if worker.cancel_requested or worker.process.poll() is not None:
+                continue
+            run = self._instance.get_run_by_id(worker.run_id)
+            if run is None or run.is_finished:
+                continue  # its "done" is on the way
+            log.warning(
+                "run %s exceeded the run time limit of %gs; stopping worker %s",
+                worker.run_id,
+                self._settings.run_time_limit_seconds,
+                worker.process.pid,
+            )
+            worker.timed_out = True
+            _kill(worker.process)
 
     def _supervise(self) -> None:
         while not self._stopping.is_set():
@@ -169,6 +229,7 @@ class WorkerPool:
                 with self._lock:
                     self._handle(ready)
             with self._lock:
+                self._stop_overdue()
                 now = time.monotonic()
                 while self._respawns and self._respawns[0] <= now and not self._stopping.is_set():
                     self._respawns.pop(0)
@@ -219,6 +280,10 @@ class WorkerPool:
             return
         if worker.cancel_requested:
             self._instance.report_run_canceled(run, "run canceled on request")
+        elif worker.timed_out:
+            self._instance.report_run_failed(
+                run, time_limit_message(self._settings.run_time_limit_seconds)
+            )
         else:
             code = worker.process.returncode
             self._instance.report_run_failed(
@@ -228,11 +293,11 @@ class WorkerPool:
     def close(self) -> None:
         self._stopping.set()
         with self._lock:
-            for run_id in list(self._queue):
+            for run_id in [r for queue in self._queues.values() for r in queue]:
                 run = self._instance.get_run_by_id(run_id)
                 if run is not None and not run.is_finished:
                     self._instance.report_run_canceled(run, "platform stopped before the run began")
-            self._queue.clear()
+            self._queues.clear()
             for worker in self._workers:
                 with contextlib.suppress(OSError):
                     worker.conn.send(("stop",))
@@ -275,7 +340,7 @@ class EmbeddedRunGateway(RunGateway):
     mode = "embedded"
 
     def __init__(self, settings: Settings) -> None:
-        self.settings = settings
+        super().__init__(settings)
         self._pool: WorkerPool | None = None
         self._started = threading.Lock()
 
@@ -301,14 +366,11 @@ class EmbeddedRunGateway(RunGateway):
                 self._pool.close()
                 self._pool = None
 
-    def submit(
-        self,
-        job_name: str,
-        *,
-        partition_key: str | None = None,
-        run_config: Mapping[str, Any] | None = None,
-        tags: Mapping[str, str] | None = None,
-    ) -> str:
+    def unfinished_runs(self, tenant_id: str) -> int:
+        pool = self._pool  # a pool not yet started holds no runs
+        return pool.unfinished(tenant_id) if pool is not None else 0
+
+    def _launch(self, job_name: str, run_config: dict[str, Any], tags: dict[str, str]) -> str:
         from dagster import DagsterInvalidConfigError
         from dagster._core.errors import DagsterInvariantViolationError
 
@@ -323,17 +385,13 @@ class EmbeddedRunGateway(RunGateway):
         try:
             # Creating a run creates its SQLite event-log shard, which Dagster stamps with Alembic.
             with SCHEMA_LOCK:
-                run = self.instance.create_run_for_job(
-                    job,
-                    run_config=dict(run_config or {}),
-                    tags=run_tags(tags, partition_key, self.mode),
-                )
+                run = self.instance.create_run_for_job(job, run_config=run_config, tags=tags)
         except DagsterInvalidConfigError as exc:
             problems = "; ".join(error.message for error in exc.errors)
             raise InvalidInputError(
                 f"run_config is invalid: {problems}", field="run_config"
             ) from exc
-        self.pool.enqueue(run.run_id)
+        self.pool.enqueue(run.run_id, tags.get(TENANT_TAG, ""))
         return run.run_id
 
     def add_partition(self, partitions_def: str, key: str) -> None:

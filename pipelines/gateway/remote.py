@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
@@ -17,7 +16,7 @@ from lakehouse.errors import (
 )
 from lakehouse.health import ComponentHealth, probe
 from lakehouse.settings import Settings
-from pipelines.gateway.base import RunEvent, RunGateway, RunView, run_tags
+from pipelines.gateway.base import TENANT_TAG, RunEvent, RunGateway, RunView
 
 if TYPE_CHECKING:
     from dagster_graphql import DagsterGraphQLClient
@@ -72,7 +71,21 @@ mutation DeletePartition($selector: RepositorySelector!, $name: String!, $keys: 
 }
 """
 
+UNFINISHED_QUERY = """
+query Unfinished($filter: RunsFilter!) {
+  runsOrError(filter: $filter) {
+    __typename
+    ... on Runs { count }
+    ... on PythonError { message }
+  }
+}
+"""
+
 MAX_EVENTS = 100_000
+UNFINISHED_STATUSES = ["QUEUED", "NOT_STARTED", "STARTING", "STARTED", "CANCELING"]
+# Dagster's run monitoring (enabled in dagster.yaml by pipelines.instance) fails a run that has
+# been STARTED for longer than this tag says.
+MAX_RUNTIME_TAG = "dagster/max_runtime"
 
 
 class DagsterWebserverGateway(RunGateway):
@@ -81,7 +94,7 @@ class DagsterWebserverGateway(RunGateway):
     mode = "dagster"
 
     def __init__(self, settings: Settings) -> None:
-        self.settings = settings
+        super().__init__(settings)
         self.url = settings.dagster_url.rstrip("/")
 
     @cached_property
@@ -110,22 +123,28 @@ class DagsterWebserverGateway(RunGateway):
         data: dict[str, Any] = body["data"]
         return data
 
-    def submit(
-        self,
-        job_name: str,
-        *,
-        partition_key: str | None = None,
-        run_config: Mapping[str, Any] | None = None,
-        tags: Mapping[str, str] | None = None,
-    ) -> str:
+    def unfinished_runs(self, tenant_id: str) -> int:
+        run_filter = {
+            "tags": [{"key": TENANT_TAG, "value": tenant_id}],
+            "statuses": UNFINISHED_STATUSES,
+        }
+        result = self._query(UNFINISHED_QUERY, {"filter": run_filter})["runsOrError"]
+        if result["__typename"] != "Runs":
+            raise ServiceUnavailableError(
+                f"Dagster could not count runs: {result.get('message', result['__typename'])}"
+            )
+        return int(result["count"])
+
+    def _launch(self, job_name: str, run_config: dict[str, Any], tags: dict[str, str]) -> str:
         from dagster_graphql import DagsterGraphQLClientError
 
+        limit = self.settings.run_time_limit_seconds
         try:
             return self.client.submit_job_execution(
                 job_name,
                 repository_location_name=self.settings.dagster_location,
-                run_config=dict(run_config or {}),
-                tags=run_tags(tags, partition_key, self.mode),
+                run_config=run_config,
+                tags={**tags, MAX_RUNTIME_TAG: f"{limit:g}"},
             )
         except DagsterGraphQLClientError as exc:
             kind = exc.args[0] if exc.args else ""

@@ -168,3 +168,29 @@ def test_dataset_ingestion_through_webserver(client: TestClient) -> None:
     assert dataset["validation_status"] == "valid" and dataset["dataset_usability"] == "100%"
     deleted = client.delete(f"/api/v1/dataset/delete/{dataset['id']}", headers=headers)
     assert deleted.status_code == 200
+
+
+@pytest.mark.slow
+def test_tenant_run_limit_and_run_time_limit_through_the_daemon(dagster_settings: Settings) -> None:
+    limited = dagster_settings.model_copy(
+        update={"tenant_run_limit": 1, "run_time_limit_seconds": 2}
+    )
+    with TestClient(create_app(limited)) as client:
+        headers = admin_headers(client)
+        held = submit_selfcheck(client, headers, rows=1, hold_seconds=300)
+        refused = client.post("/api/v1/utils/self-check", params={"rows": 1}, headers=headers)
+        assert refused.status_code == 429
+        assert int(refused.headers["Retry-After"]) >= 1
+        assert "STRATA_TENANT_RUN_LIMIT=1" in refused.json()["detail"]
+
+        # Dagster's run monitoring ends the held run at the limit its tag carries.
+        run = wait_for(client, headers, held, {"SUCCESS", "FAILURE", "CANCELED"})
+        assert run["tags"]["dagster/max_runtime"] == "2"
+        assert run["status"] == "FAILURE"
+        events = client.get(f"/api/v1/runs/{held}/logs", headers=headers).json()["events"]
+        assert "Exceeded maximum runtime of 2 seconds." in [e["message"] for e in events]
+
+        # Its place is free again (the next run, under the same short limit, is only accepted).
+        again = submit_selfcheck(client, headers, rows=1)
+        client.post(f"/api/v1/runs/{again}/terminate", headers=headers)
+        assert wait_for(client, headers, again, {"CANCELED", "FAILURE", "SUCCESS"})["is_finished"]

@@ -1,15 +1,19 @@
-"""The worker pool on its own: workers that cannot start are retried with growing delays."""
+"""The worker pool on its own: start-up retries, tenants served in turn, run limits."""
 
 from __future__ import annotations
 
 import logging
+import os
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from lakehouse.errors import TooManyRequestsError
 from pipelines.definitions import job_named
-from pipelines.gateway import LAUNCHER_TAG
+from pipelines.gateway import LAUNCHER_TAG, TENANT_TAG
 from pipelines.gateway.embedded import EmbeddedRunGateway
 from pipelines.names import SELFCHECK_JOB
 from tests.conftest import make_settings
@@ -92,5 +96,103 @@ def test_workers_take_runs_before_the_model_libraries_and_health_says_when_warm(
             time.sleep(0.05)
         assert "1/1 workers ready, 1/1 with the model libraries loaded" in gateway.health().detail
         assert gateway.pool.ready_count == gateway.pool.warm_count == 1
+    finally:
+        gateway.close()
+
+
+def selfcheck_config(rows: int = 1, hold_seconds: float = 0.0) -> dict[str, Any]:
+    config = {"rows": rows, "hold_seconds": hold_seconds}
+    return {"ops": {"platform__selfcheck": {"config": config}}}
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+def test_a_free_worker_serves_tenants_in_turn_not_in_order_of_arrival(tmp_path: Path) -> None:
+    gateway = EmbeddedRunGateway(make_settings(tmp_path, workers=1))
+    gateway.start()
+    try:
+        wait_until(lambda: gateway.pool.ready_count == 1)
+        blocker = gateway.submit(
+            SELFCHECK_JOB, run_config=selfcheck_config(hold_seconds=2), tags={TENANT_TAG: "x"}
+        )
+        # Tenant a queues its whole backlog before b and c queue theirs.
+        runs = {
+            name: gateway.submit(
+                SELFCHECK_JOB, run_config=selfcheck_config(), tags={TENANT_TAG: name[0]}
+            )
+            for name in ("a1", "a2", "a3", "b1", "b2", "c1")
+        }
+        assert [gateway.unfinished_runs(t) for t in ("x", "a", "b", "c", "d")] == [1, 3, 2, 1, 0]
+        wait_until(lambda: all(gateway.status(r).is_finished for r in [blocker, *runs.values()]))
+        views = {name: gateway.status(run_id) for name, run_id in runs.items()}
+        assert {view.status for view in views.values()} == {"SUCCESS"}
+        order = sorted(views, key=lambda name: views[name].start_time or 0.0)
+        assert order == ["a1", "b1", "c1", "a2", "b2", "a3"]
+        assert gateway.unfinished_runs("a") == 0
+    finally:
+        gateway.close()
+
+
+def test_a_tenant_at_its_run_limit_is_refused_and_other_tenants_are_not(tmp_path: Path) -> None:
+    gateway = EmbeddedRunGateway(make_settings(tmp_path, workers=1, tenant_run_limit=2))
+    gateway.start()
+    try:
+        held = [
+            gateway.submit(
+                SELFCHECK_JOB, run_config=selfcheck_config(hold_seconds=60), tags={TENANT_TAG: "a"}
+            )
+            for _ in range(2)
+        ]
+        with pytest.raises(TooManyRequestsError) as refused:
+            gateway.submit(SELFCHECK_JOB, run_config=selfcheck_config(), tags={TENANT_TAG: "a"})
+        assert refused.value.message == (
+            "this tenant has 2 runs queued or running, and STRATA_TENANT_RUN_LIMIT=2 allows no "
+            "more; try again when one of them has finished"
+        )
+        assert refused.value.retry_after >= 1
+        # The refused run was never created; another tenant, and runs of no tenant, have room.
+        assert len(gateway.instance.get_runs()) == 2
+        other = gateway.submit(SELFCHECK_JOB, run_config=selfcheck_config(), tags={TENANT_TAG: "b"})
+        untagged = gateway.submit(SELFCHECK_JOB, run_config=selfcheck_config())
+        assert (gateway.unfinished_runs("a"), gateway.unfinished_runs("b")) == (2, 1)
+        # A run of the tenant ending makes room for the next.
+        assert gateway.cancel(held[1]).status in {"CANCELING", "CANCELED"}
+        wait_until(lambda: gateway.unfinished_runs("a") == 1)
+        again = gateway.submit(SELFCHECK_JOB, run_config=selfcheck_config(), tags={TENANT_TAG: "a"})
+        assert gateway.status(again).tags[TENANT_TAG] == "a"
+        for run_id in (held[0], again, other, untagged):
+            if not gateway.status(run_id).is_finished:
+                gateway.cancel(run_id)
+    finally:
+        gateway.close()
+
+
+def test_a_run_past_the_time_limit_fails_naming_it_and_its_worker_is_replaced(
+    tmp_path: Path,
+) -> None:
+    gateway = EmbeddedRunGateway(make_settings(tmp_path, workers=1, run_time_limit_seconds=5))
+    gateway.start()
+    try:
+        wait_until(lambda: gateway.pool.ready_count == 1)
+        run_id = gateway.submit(SELFCHECK_JOB, run_config=selfcheck_config(hold_seconds=60))
+        wait_until(lambda: gateway.status(run_id).status == "STARTED")
+        pid = gateway.pool.worker_pid(run_id)
+        assert pid is not None
+        wait_until(lambda: gateway.status(run_id).is_finished, timeout=30)
+        assert gateway.status(run_id).status == "FAILURE"
+        messages = [e.message for e in gateway.logs(run_id, limit=10_000)]
+        assert "run exceeded STRATA_RUN_TIME_LIMIT_SECONDS=5; its worker was stopped" in messages
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
+        # The replacement takes the next run.
+        wait_until(lambda: gateway.pool.ready_count == 1)
+        next_run = gateway.submit(SELFCHECK_JOB, run_config=selfcheck_config(rows=2))
+        wait_until(lambda: gateway.status(next_run).is_finished)
+        assert gateway.status(next_run).status == "SUCCESS"
     finally:
         gateway.close()
