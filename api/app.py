@@ -11,6 +11,7 @@ from litestar import Litestar
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 
+from api.allow import allowed_methods, answer_options
 from api.controllers.auth import LoginController
 from api.controllers.datalake import DatalakeController
 from api.controllers.datasets import DatasetController, FileController
@@ -24,6 +25,7 @@ from api.controllers.users import UserController
 from api.controllers.utils import UtilsController
 from api.dependencies import DEPENDENCIES
 from api.errors import exception_handlers
+from api.openapi import TruthfulJsonRenderPlugin, document_errors
 from api.platform import Platform
 from api.profiles.jobs import jobs_router
 from api.profiles.quickstart import quickstart_router
@@ -73,8 +75,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
     profiles = [quickstart_router()] if settings.quickstart else []
     if settings.jobs_profile:
         profiles.append(jobs_router())
-    return Litestar(
+    allowed: dict[str, str] = {}
+    app = Litestar(
         route_handlers=[*CONTROLLERS, *profiles],
+        before_request=answer_options(allowed),
         lifespan=[lifespan],
         dependencies=DEPENDENCIES,
         middleware=[authentication()],
@@ -85,8 +89,15 @@ def create_app(settings: Settings | None = None) -> Litestar:
             version="0.1.0",
             description="Pipeline-as-code ML platform on an Iceberg lakehouse.",
             path="/schema",
-            render_plugins=[SwaggerRenderPlugin(), ScalarRenderPlugin()],
+            render_plugins=[
+                SwaggerRenderPlugin(),
+                ScalarRenderPlugin(),
+                TruthfulJsonRenderPlugin(),
+            ],
         ),
         request_max_body_size=settings.max_upload_bytes,
         debug=settings.debug,
     )
+    allowed.update(allowed_methods(app))
+    document_errors(app)
+    return app

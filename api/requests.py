@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Request
-from litestar.exceptions import ClientException, HTTPException
+from litestar.exceptions import ClientException, HTTPException, SerializationException
 from litestar.status_codes import HTTP_415_UNSUPPORTED_MEDIA_TYPE
 
 
@@ -29,3 +29,5 @@ class StrataRequest(Request[Any, Any, Any]):
             return await super().json()
         except RecursionError as exc:
             raise ClientException("the JSON body is nested too deeply") from exc
+        except SerializationException as exc:
+            raise ClientException(f"the body is not valid JSON: {exc}") from exc

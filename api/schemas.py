@@ -2,28 +2,124 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated, Any
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal, get_args
 
 from litestar.params import Parameter
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, ValidationInfo, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+)
+
+from lakehouse.templates import ALIASES, ColumnType
+from lakehouse.training import ProblemType
 
 NAME_PATTERN = r"^[A-Za-z0-9_.:@-]+$"
 MAX_ID = 2**31 - 1  # the metadata store's integer keys are 32-bit on PostgreSQL
 
 RowId = Annotated[int, Field(ge=1, le=MAX_ID)]
+
+
+def _email_address(value: str) -> str:
+    """A syntactically valid address, normalised; no mail is sent, so test and example
+    domains are addresses too."""
+    from email_validator import EmailNotValidError, validate_email
+
+    try:
+        checked = validate_email(
+            value, check_deliverability=False, globally_deliverable=False, test_environment=True
+        )
+    except EmailNotValidError as exc:
+        raise ValueError(f"value is not a valid email address: {exc}") from exc
+    return str(checked.normalized)
+
+
+EmailAddress = Annotated[
+    str,
+    AfterValidator(_email_address),
+    Field(max_length=320, json_schema_extra={"format": "email"}),
+]
+DATA_TYPES = sorted({*(t.value for t in ColumnType), *ALIASES})
+
+
+def _problem_type(value: Any) -> Any:
+    return ProblemType.parse(value).value if isinstance(value, str) else value
+
+
+ProblemTypeName = Annotated[
+    Literal["Classification", "Regression", "Forecast"],
+    BeforeValidator(_problem_type),
+    Field(description="Classification, Regression or Forecast (any case)"),
+]
 PathId = Annotated[int, Parameter(ge=1, le=MAX_ID)]
 QueryId = Annotated[int, Parameter(ge=1, le=MAX_ID)]
 
 
+NO_NUL = "^[^\\x00]*$"
+
+
+def _document_no_nul(schema: dict[str, Any]) -> None:
+    """Say in the JSON schema what `Schema` enforces: no string holds a NUL character."""
+    if schema.get("type") == "string" and "pattern" not in schema and "format" not in schema:
+        schema["pattern"] = NO_NUL
+    for key in ("properties", "$defs"):
+        for nested in schema.get(key, {}).values():
+            _document_no_nul(nested)
+    for key in ("anyOf", "oneOf", "allOf"):
+        for nested in schema.get(key, []):
+            _document_no_nul(nested)
+    if isinstance(schema.get("items"), dict):
+        _document_no_nul(schema["items"])
+
+
+def _holds_nul(value: Any) -> bool:
+    """A NUL in a text field or a list of texts (what `_document_no_nul` describes); free-form
+    objects (feature rows) are checked where they are used."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, list | tuple):
+        return any(isinstance(item, str) and "\x00" in item for item in value)
+    return False
+
+
+def _admits_bool(annotation: Any) -> bool:
+    if annotation is bool or annotation is Any:
+        return True
+    return any(_admits_bool(arg) for arg in get_args(annotation))
+
+
 class Schema(BaseModel):
-    model_config = ConfigDict(from_attributes=True, extra="forbid")
+    """A body of the API: unknown fields refused, no NUL characters in text, booleans neither
+    passed off as numbers nor spelled as text, and datetimes answered with their offset (UTC)."""
+
+    model_config = ConfigDict(
+        from_attributes=True, extra="forbid", json_schema_extra=_document_no_nul
+    )
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _booleans_only_as_booleans(cls, value: Any, info: ValidationInfo) -> Any:
+        field = cls.model_fields.get(info.field_name or "")
+        if field is None or value is None:
+            return value
+        if isinstance(value, bool) and not _admits_bool(field.annotation):
+            raise ValueError("must not be a boolean")
+        if field.annotation in (bool, bool | None) and not isinstance(value, bool):
+            raise ValueError("must be true or false")
+        return value
 
     @field_validator("*", mode="after")
     @classmethod
-    def _no_nul_characters(cls, value: Any, info: ValidationInfo) -> Any:
-        if isinstance(value, str) and "\x00" in value:
+    def _plain_text_aware_datetimes(cls, value: Any, info: ValidationInfo) -> Any:
+        if _holds_nul(value):
             raise ValueError("must not contain NUL characters")
+        if isinstance(value, datetime) and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)  # the stores keep UTC; SQLite drops the offset
         return value
 
 
@@ -57,7 +153,7 @@ class UserCreate(Schema):
     tenant_id: str = Field(min_length=1, max_length=36)
     first_name: str | None = Field(None, max_length=150)
     last_name: str | None = Field(None, max_length=150)
-    email: EmailStr
+    email: EmailAddress
     username: str = Field(min_length=1, max_length=150, pattern=NAME_PATTERN)
     password: str = Field(min_length=8, max_length=256)
 
@@ -188,7 +284,12 @@ def role_public(role: Any) -> RolePublic:
 
 class TemplateColumn(Schema):
     column_name: str = Field(min_length=1, max_length=128)
-    data_type: str = Field(min_length=1, max_length=64)
+    data_type: str = Field(
+        min_length=1,
+        max_length=64,
+        json_schema_extra={"enum": DATA_TYPES},
+        description="A type name or a common alias, in any case",
+    )
     default_value: str | None = Field(None, max_length=10_000)
     required: bool = False
     allowed_values: list[str] | None = Field(None, max_length=10_000)
@@ -351,7 +452,7 @@ class TrainingRequest(Schema):
     dataset_id: RowId
     predictor_name: str = Field(min_length=1, max_length=255)
     domain: str = Field(min_length=1, max_length=255)
-    problem_type: str = Field(min_length=1, max_length=32)
+    problem_type: ProblemTypeName
     columns: list[ColumnAssignment] = Field(min_length=1, max_length=2000)
     is_incremental: bool = False
     algorithm: str | None = Field(None, max_length=32)
@@ -367,7 +468,7 @@ class DetailsRequest(Schema):
     dataset_id: RowId
     predictor_name: str = Field(min_length=1, max_length=255)
     domain: str = Field(min_length=1, max_length=255)
-    problem_type: str = Field(min_length=1, max_length=32)
+    problem_type: ProblemTypeName
 
 
 class SchemaColumnPublic(Schema):

@@ -11,9 +11,10 @@ from typing import Any
 
 from litestar import Request
 from litestar.exceptions import HTTPException
-from litestar.openapi.spec import OpenAPIMediaType, OpenAPIType, Operation, RequestBody, Schema
+from litestar.openapi.spec import Operation
 from litestar.status_codes import HTTP_415_UNSUPPORTED_MEDIA_TYPE
 
+from api.openapi import FORM, JSON, TEXT, documented_body
 from api.requests import is_json
 from lakehouse.errors import InvalidInputError
 
@@ -50,24 +51,11 @@ def secret(fields: dict[str, Any], query: str | None, name: str) -> str:
 
 def secrets_body(*names: str) -> type[Operation]:
     """An OpenAPI operation documenting `names` as a form or JSON request body."""
-    schema = Schema(
-        type=OpenAPIType.OBJECT,
-        properties={name: Schema(type=OpenAPIType.STRING) for name in names},
-    )
-    body = RequestBody(
-        content={
-            "application/x-www-form-urlencoded": OpenAPIMediaType(schema=schema),
-            "application/json": OpenAPIMediaType(schema=schema),
-        },
+    return documented_body(
+        dict.fromkeys(names, TEXT),
+        media_types=(FORM, JSON),
         description=f"{', '.join(names)}, here rather than in the query, kept out of logs",
     )
-
-    @dataclass
-    class WithSecretsBody(Operation):
-        def __post_init__(self) -> None:
-            self.request_body = body
-
-    return WithSecretsBody
 
 
 async def provide_refresh_token(

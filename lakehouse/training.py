@@ -327,6 +327,20 @@ def preprocessor(features: pd.DataFrame, scaled: bool) -> Any:
     )
 
 
+def whole_number(value: Any) -> Any:
+    """`value` as an int when it is a whole number (JSON's 684.0 is 684); anything else,
+    booleans included, is given back to be refused."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def is_count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 def checked_hyperparameters(
     algorithm: Algorithm, given: Mapping[str, Any] | None
 ) -> dict[str, Any]:
@@ -349,8 +363,8 @@ def checked_hyperparameters(
         )
     checked: dict[str, Any] = {}
     if "epochs" in given:
-        epochs = given["epochs"]
-        if isinstance(epochs, bool) or not isinstance(epochs, int) or not 1 <= epochs <= 1000:
+        epochs = whole_number(given["epochs"])
+        if not is_count(epochs) or not 1 <= epochs <= 1000:
             raise InvalidInputError(
                 f"epochs must be a whole number from 1 to 1000, not {epochs!r}", field="epochs"
             )
@@ -370,12 +384,12 @@ def checked_hyperparameters(
         checked["learning_rate"] = float(rate)
     if "hidden_layers" in given:
         layers = given["hidden_layers"]
+        if isinstance(layers, list | tuple):
+            layers = [whole_number(n) for n in layers]
         if (
-            not isinstance(layers, list | tuple)
+            not isinstance(layers, list)
             or not 1 <= len(layers) <= 10
-            or not all(
-                isinstance(n, int) and not isinstance(n, bool) and 1 <= n <= 4096 for n in layers
-            )
+            or not all(is_count(n) and 1 <= n <= 4096 for n in layers)
         ):
             raise InvalidInputError(
                 f"hidden_layers must list 1 to 10 layer sizes, each a whole number from 1 to "

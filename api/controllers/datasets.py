@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import unicodedata
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
 from litestar import Controller, Request, delete, get, post
@@ -16,6 +16,7 @@ from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 from sqlalchemy.orm import Session
 
 from api import run_state, work
+from api.openapi import FILES, documented_body
 from api.platform import Platform
 from api.schemas import (
     DatasetLocation,
@@ -50,6 +51,9 @@ Multipart = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.MULTI_
 PREVIEW_LINES = 20
 PREVIEW_ROWS = 20
 MAX_PREVIEW_ROWS = 1000
+
+
+FILES_BODY = documented_body({"files": FILES}, required=("files",))
 
 
 def uploads_of(form: dict[str, Any]) -> list[datasets.Upload]:
@@ -142,6 +146,7 @@ class DatasetController(Controller):
         guards=MANAGE,
         status_code=HTTP_201_CREATED,
         sync_to_thread=True,
+        operation_class=FILES_BODY,
     )
     def upload(
         self,
@@ -150,7 +155,10 @@ class DatasetController(Controller):
         platform: Platform,
         data: Multipart,
         dataset_name: Annotated[str, Parameter(min_length=1, max_length=255)],
-        usage: Annotated[str, Parameter(min_length=1, max_length=8)],
+        usage: Annotated[
+            Literal["t", "p", "tp"],
+            Parameter(description="t: training, p: prediction, tp: training and prediction"),
+        ],
         template_id: Annotated[int | None, Parameter(ge=1, le=2**31 - 1)] = None,
         iceberg_table_name: Annotated[str | None, Parameter(min_length=1, max_length=255)] = None,
     ) -> DatasetUploaded:
@@ -283,6 +291,7 @@ class FileController(Controller):
         guards=MANAGE,
         status_code=HTTP_201_CREATED,
         sync_to_thread=True,
+        operation_class=FILES_BODY,
     )
     def add(
         self,

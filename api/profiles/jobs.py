@@ -20,11 +20,13 @@ from litestar.enums import RequestEncodingType
 from litestar.params import Body, Parameter
 from litestar.response import File
 from litestar.status_codes import HTTP_202_ACCEPTED
+from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api import run_state, work
 from api.errors import shaped_handlers
+from api.openapi import ERROR_MODEL, FILE, TEXT, documented_body
 from api.platform import Platform
 from api.security import requires_permission
 from lakehouse import datasets, jobs, predictors
@@ -56,6 +58,17 @@ STATUS = {
     "CANCELING": "RUNNING",
 }
 PLOTS = ("confusion_matrix.png", "confusion_matrix_normalized.png", "roc_curve.png")
+
+
+class JobsError(BaseModel):
+    """The jobs profile's error body."""
+
+    ok: bool
+    error: str
+    field: str | None = None
+
+
+DATASET_FIELDS = {"file": FILE, "merge_token": TEXT, "filename": TEXT}
 
 
 def error_shape(_status: int, message: str, field: str | None) -> dict[str, Any]:
@@ -215,7 +228,18 @@ def job_state(platform: Platform, job: TrainingJob) -> tuple[str, RunView | None
     return status, run, None
 
 
-@post("/api/train", guards=TRAIN, status_code=HTTP_202_ACCEPTED, sync_to_thread=True)
+@post(
+    "/api/train",
+    guards=TRAIN,
+    status_code=HTTP_202_ACCEPTED,
+    sync_to_thread=True,
+    operation_class=documented_body(
+        {**DATASET_FIELDS, "label": TEXT, "model": TEXT, "satellite": TEXT, "id_columns": TEXT},
+        required=("label",),
+        description="the dataset as a CSV `file`, a `merge_token` or the `filename` of an "
+        "earlier upload",
+    ),
+)
 def train(request: Request, db: Session, platform: Platform, data: Multipart) -> dict[str, Any]:
     """Start training a classifier of `label` on a CSV with `model` (xgb, lgbm, rf, logreg)."""
     actor: Principal = request.user
@@ -329,7 +353,24 @@ def logs(
     }
 
 
-@post("/api/predict", guards=PREDICT, status_code=200, sync_to_thread=True)
+@post(
+    "/api/predict",
+    guards=PREDICT,
+    status_code=200,
+    sync_to_thread=True,
+    operation_class=documented_body(
+        {
+            **DATASET_FIELDS,
+            "job_id": TEXT,
+            "model": TEXT,
+            "satellite": TEXT,
+            "from_row": TEXT,
+            "to_row": TEXT,
+        },
+        description="the model by `job_id` or by `model` (and `satellite`); the rows as for "
+        "/api/train",
+    ),
+)
 def predict(request: Request, db: Session, platform: Platform, data: Multipart) -> dict[str, Any]:
     """Score a CSV with a trained job's model (`job_id`, or the latest `model` [+ `satellite`]);
     answers rows `from_row` to `to_row` and a CSV of all of them."""
@@ -403,7 +444,13 @@ def scored_rows(
     return jobs.labelled_rows(scored, rows, ids, label)
 
 
-@post("/api/merge", guards=MERGE, status_code=200, sync_to_thread=True)
+@post(
+    "/api/merge",
+    guards=MERGE,
+    status_code=200,
+    sync_to_thread=True,
+    operation_class=documented_body({"file1": FILE, "file2": FILE}, required=("file1", "file2")),
+)
 def merge(request: Request, platform: Platform, data: Multipart) -> dict[str, Any]:
     """Merge two CSVs with the same columns into one, and sign a token that trains on it."""
     actor: Principal = request.user
@@ -487,5 +534,6 @@ def jobs_router() -> Router:
         path="/",
         route_handlers=[train, status, logs, predict, merge, media],
         tags=["Jobs"],
+        opt={ERROR_MODEL: JobsError},
         exception_handlers=shaped_handlers(error_shape),
     )

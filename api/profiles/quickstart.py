@@ -18,12 +18,15 @@ from typing import Annotated, Any, BinaryIO, cast
 from litestar import Response, Router, get, post
 from litestar.datastructures import UploadFile
 from litestar.enums import RequestEncodingType
+from litestar.openapi.spec import OpenAPIType, Schema
 from litestar.params import Body
+from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
 from api import work
 from api.controllers.inference import served
 from api.errors import shaped_handlers
+from api.openapi import ERROR_MODEL, FILE, JSON, documented_body
 from api.platform import Platform, Sandbox
 from api.security import PUBLIC
 from lakehouse import datasets, predictors, safe_pickle, sandbox
@@ -46,6 +49,14 @@ OUTPUTS = {
     "predictions_plot.png": "plots/predicted_vs_actual.png",
 }
 Multipart = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.MULTI_PART)]
+
+
+class QuickstartError(BaseModel):
+    """The quickstart's error body."""
+
+    status: str
+    message: str
+    field: str | None = None
 
 
 def error_shape(_status: int, message: str, field: str | None) -> dict[str, Any]:
@@ -115,7 +126,12 @@ async def health() -> dict[str, str]:
     return {"status": "ok", "detail": "Backend is connected and running fine."}
 
 
-@post("/upload", status_code=200, sync_to_thread=True)
+@post(
+    "/upload",
+    status_code=200,
+    sync_to_thread=True,
+    operation_class=documented_body({"file": FILE}, required=("file",)),
+)
 def upload(platform: Platform, data: Multipart) -> dict[str, Any]:
     """Store a pickled 5-D dataset as the sandbox's dataset: landed, ingested and validated."""
     part = data.get("file")
@@ -172,7 +188,26 @@ def upload(platform: Platform, data: Multipart) -> dict[str, Any]:
     }
 
 
-@post("/train", status_code=200, sync_to_thread=True)
+@post(
+    "/train",
+    status_code=200,
+    sync_to_thread=True,
+    operation_class=documented_body(
+        {
+            "epochs": Schema(type=OpenAPIType.INTEGER, minimum=1, maximum=1000),
+            "learning_rate": Schema(type=OpenAPIType.NUMBER, exclusive_minimum=0, maximum=1),
+            "hidden_layers": Schema(
+                type=OpenAPIType.ARRAY,
+                items=Schema(type=OpenAPIType.INTEGER, minimum=1, maximum=4096),
+                min_items=1,
+                max_items=10,
+            ),
+        },
+        required=("epochs",),
+        media_types=(JSON,),
+        closed=True,
+    ),
+)
 def train(platform: Platform, data: dict[str, Any]) -> dict[str, Any]:
     """Train an MLP on the sandbox's dataset: a predictor trained and registered by a run."""
     from lakehouse import registry
@@ -243,7 +278,23 @@ def output(platform: Platform, name: str) -> Response[bytes]:
     return Response(image, media_type="image/png")
 
 
-@post("/predict", status_code=200, sync_to_thread=True)
+@post(
+    "/predict",
+    status_code=200,
+    sync_to_thread=True,
+    operation_class=documented_body(
+        {
+            "inputs": Schema(
+                type=OpenAPIType.ARRAY,
+                items=Schema(type=OpenAPIType.NUMBER),
+                min_items=FEATURES,
+                max_items=FEATURES,
+            )
+        },
+        required=("inputs",),
+        media_types=(JSON,),
+    ),
+)
 def predict(platform: Platform, data: dict[str, Any]) -> dict[str, Any]:
     """Predict one 5-D point with the sandbox's current model."""
     import math
@@ -296,6 +347,6 @@ def quickstart_router() -> Router:
         path="/",
         route_handlers=[root, health, upload, train, output, predict, reset],
         tags=["Quickstart"],
-        opt=PUBLIC,
+        opt={**PUBLIC, ERROR_MODEL: QuickstartError},
         exception_handlers=shaped_handlers(error_shape),
     )
