@@ -12,6 +12,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    JsonValue,
     ValidationInfo,
     field_validator,
 )
@@ -44,7 +45,7 @@ EmailAddress = Annotated[
     AfterValidator(_email_address),
     Field(max_length=320, json_schema_extra={"format": "email"}),
 ]
-DATA_TYPES = sorted({*(t.value for t in ColumnType), *ALIASES})
+DATA_TYPES: list[JsonValue] = [*sorted({*(t.value for t in ColumnType), *ALIASES})]
 
 
 def _problem_type(value: Any) -> Any:
