@@ -30,4 +30,4 @@ class StrataRequest(Request[Any, Any, Any]):
         except RecursionError as exc:
             raise ClientException("the JSON body is nested too deeply") from exc
         except SerializationException as exc:
-            raise ClientException(f"the body is not valid JSON: {exc}") from exc
+            raise ClientException(str(exc)) from exc

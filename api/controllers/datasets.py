@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import unicodedata
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 from urllib.parse import quote
 
 from litestar import Controller, Request, delete, get, post
@@ -156,8 +156,11 @@ class DatasetController(Controller):
         data: Multipart,
         dataset_name: Annotated[str, Parameter(min_length=1, max_length=255)],
         usage: Annotated[
-            Literal["t", "p", "tp"],
-            Parameter(description="t: training, p: prediction, tp: training and prediction"),
+            str,
+            Parameter(
+                description="t: training, p: prediction, tp: training and prediction",
+                schema_extra={"enum": list(datasets.USAGES)},
+            ),
         ],
         template_id: Annotated[int | None, Parameter(ge=1, le=2**31 - 1)] = None,
         iceberg_table_name: Annotated[str | None, Parameter(min_length=1, max_length=255)] = None,

@@ -21,7 +21,7 @@ from api.app import create_app
 from lakehouse.catalog import open_catalog
 from lakehouse.settings import Settings
 from pipelines.instance import create_dagster_storage
-from tests.api.helpers import admin_headers
+from tests.api.helpers import admin_headers, me
 from tests.conftest import make_settings
 from tests.pipelines.runs import submit_selfcheck, wait_for
 
@@ -136,7 +136,7 @@ def test_cancel_through_webserver(client: TestClient) -> None:
     wait_for(client, headers, run_id, {"STARTED"}, timeout=120)
     response = client.post(f"/api/v1/runs/{run_id}/terminate", headers=headers)
     assert response.status_code == 200
-    final = wait_for(client, headers, run_id, {"CANCELED", "FAILURE", "SUCCESS"}, timeout=60)
+    final = wait_for(client, headers, run_id, {"CANCELED", "FAILURE", "SUCCESS"}, timeout=180)
     assert final["status"] == "CANCELED"
 
 
@@ -177,6 +177,12 @@ def test_tenant_run_limit_and_run_time_limit_through_the_daemon(dagster_settings
     )
     with TestClient(create_app(limited)) as client:
         headers = admin_headers(client)
+        tenant_id = me(client, headers)["tenant_id"]
+        gateway = client.app.state.platform.gateway
+        deadline = time.monotonic() + 180
+        while gateway.unfinished_runs(tenant_id):  # earlier tests' runs still ending
+            assert time.monotonic() < deadline, "earlier runs never finished"
+            time.sleep(1)
         held = submit_selfcheck(client, headers, rows=1, hold_seconds=300)
         refused = client.post("/api/v1/utils/self-check", params={"rows": 1}, headers=headers)
         assert refused.status_code == 429
