@@ -72,21 +72,38 @@ def unland(platform: Platform, dataset: Dataset) -> Callable[[], None]:
     return remove
 
 
+def submit_committed(
+    db: Session,
+    platform: Platform,
+    tenant_id: str,
+    launch: Callable[[], str],
+    undo: Callable[[], None] | None = None,
+) -> str:
+    """Commit the request, then start its run with `launch`, holding the tenant's place only
+    that long. What the caller records afterwards is written outside it: another request of the
+    tenant may hold the database's write lock while it waits for the place."""
+    with room_for_a_run(db, platform, tenant_id, undo):
+        db.commit()
+        return launch()
+
+
 def start_ingestion(db: Session, platform: Platform, dataset: Dataset) -> str:
     """Commit the dataset, then start its ingestion run; a run that cannot start fails it, and
     one refused for the tenant's run limit leaves neither the dataset nor its new files."""
-    with room_for_a_run(db, platform, dataset.tenant_id, unland(platform, dataset)):
-        return _start_ingestion(db, platform, dataset)
 
-
-def _start_ingestion(db: Session, platform: Platform, dataset: Dataset) -> str:
-    db.commit()
-    key = str(dataset.id)
-    try:
+    def launch() -> str:  # after the commit: the dataset has its id
+        key = str(dataset.id)
         platform.gateway.add_partition(DATASET_PARTITIONS, key)
-        run_id = platform.gateway.submit(
+        return platform.gateway.submit(
             DATASET_INGESTION_JOB, partition_key=key, tags={TENANT_TAG: dataset.tenant_id}
         )
+
+    try:
+        run_id = submit_committed(
+            db, platform, dataset.tenant_id, launch, unland(platform, dataset)
+        )
+    except TooManyRequestsError:
+        raise
     except StrataError as exc:
         dataset.validation_status = "failed"
         dataset.validation_error = f"validation could not start: {exc.message}"
@@ -100,19 +117,19 @@ def _start_ingestion(db: Session, platform: Platform, dataset: Dataset) -> str:
 def start_training(db: Session, platform: Platform, predictor: Predictor) -> str:
     """Commit the training request, then start its run; a run that cannot start fails it, and
     one refused for the tenant's run limit leaves no predictor."""
-    with room_for_a_run(db, platform, predictor.tenant_id):
-        return _start_training(db, platform, predictor)
-
-
-def _start_training(db: Session, platform: Platform, predictor: Predictor) -> str:
-    db.commit()
-    key = str(predictor.id)
     job = PREDICTOR_TRAINING_SHAP_JOB if predictor.shap_enabled else PREDICTOR_TRAINING_JOB
-    try:
+
+    def launch() -> str:  # after the commit: the predictor has its id
+        key = str(predictor.id)
         platform.gateway.add_partition(PREDICTOR_PARTITIONS, key)
-        run_id = platform.gateway.submit(
+        return platform.gateway.submit(
             job, partition_key=key, tags={TENANT_TAG: predictor.tenant_id}
         )
+
+    try:
+        run_id = submit_committed(db, platform, predictor.tenant_id, launch)
+    except TooManyRequestsError:
+        raise
     except StrataError as exc:
         predictor.training_status = "failed"
         predictor.training_error = f"training could not start: {exc.message}"
@@ -128,21 +145,21 @@ def _start_training(db: Session, platform: Platform, predictor: Predictor) -> st
 def start_batch_prediction(db: Session, platform: Platform, prediction: Prediction) -> str:
     """Commit the batch prediction, then start its run; a run that cannot start fails it, and
     one refused for the tenant's run limit leaves no prediction."""
-    with room_for_a_run(db, platform, prediction.tenant_id):
-        return _start_batch_prediction(db, platform, prediction)
 
-
-def _start_batch_prediction(db: Session, platform: Platform, prediction: Prediction) -> str:
-    db.commit()
-    key = str(prediction.predictor_id)
-    try:
+    def launch() -> str:  # after the commit: the prediction has its id
+        key = str(prediction.predictor_id)
         platform.gateway.add_partition(PREDICTOR_PARTITIONS, key)
-        run_id = platform.gateway.submit(
+        return platform.gateway.submit(
             BATCH_PREDICTION_JOB,
             partition_key=key,
             run_config={"ops": {"batch_predictions": {"config": {"prediction_id": prediction.id}}}},
             tags={TENANT_TAG: prediction.tenant_id},
         )
+
+    try:
+        run_id = submit_committed(db, platform, prediction.tenant_id, launch)
+    except TooManyRequestsError:
+        raise
     except StrataError as exc:
         prediction.status, prediction.error = "failed", f"could not start: {exc.message}"
         db.commit()

@@ -56,3 +56,28 @@ def test_concurrent_duplicate_tenants_yield_one_tenant(client: TestClient) -> No
     assert sorted(r.status_code for r in responses) == [201, 409, 409, 409]
     conflicts = [r.json() for r in responses if r.status_code == 409]
     assert all("already exists" in body["detail"] for body in conflicts)
+
+
+def test_concurrent_uploads_of_one_tenant_answer_without_server_errors(
+    client: TestClient,
+) -> None:
+    """Each upload holds the metadata store's write lock while it waits for its tenant's place
+    in the run queue; none may hold that place while it waits for the lock in turn."""
+    headers = admin_headers(client)
+
+    def upload(index: int) -> int:
+        response = client.post(
+            "/api/v1/dataset/upload",
+            params={"dataset_name": f"race-{index}", "usage": "t"},
+            files={"files": (f"race-{index}.csv", b"a,b\n1,2\n3,4\n", "text/csv")},
+            headers=headers,
+        )
+        return response.status_code
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        statuses = list(pool.map(upload, range(6)))
+    # No run workers here: every upload is refused as unable to start, none fails on the lock.
+    assert statuses == [503] * 6
+    listed = client.get("/api/v1/dataset/list", headers=headers).json()["data"]
+    assert sorted(d["dataset_name"] for d in listed) == sorted(f"race-{i}" for i in range(6))
+    assert {d["validation_status"] for d in listed} == {"failed"}
