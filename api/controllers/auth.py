@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from litestar import Controller, Request, get, post
 from litestar.di import Provide
@@ -30,6 +30,16 @@ def token_pair(pair: accounts.TokenPair) -> TokenPair:
         refresh_token=pair.refresh_token,
         expires_in=pair.expires_in,
     )
+
+
+# A public operation presenting a refresh token, in the query or the body.
+WITH_REFRESH_TOKEN: dict[str, Any] = {
+    "status_code": HTTP_200_OK,
+    "opt": PUBLIC,
+    "sync_to_thread": True,
+    "dependencies": {"presented": Provide(provide_refresh_token)},
+    "operation_class": secrets_body("refresh_token"),
+}
 
 
 class LoginController(Controller):
@@ -68,28 +78,12 @@ class LoginController(Controller):
         principal: Principal = request.user
         return UserPublic.model_validate(accounts.get_user(db, principal, principal.user_id))
 
-    @post(
-        "/refresh",
-        operation_id="refresh_token",
-        status_code=HTTP_200_OK,
-        opt=PUBLIC,
-        sync_to_thread=True,
-        dependencies={"presented": Provide(provide_refresh_token)},
-        operation_class=secrets_body("refresh_token"),
-    )
+    @post("/refresh", operation_id="refresh_token", **WITH_REFRESH_TOKEN)
     def refresh(self, db: Session, platform: Platform, presented: str) -> TokenPair:
         """Rotate a refresh token: the old one stops working, a new pair is returned."""
         return token_pair(platform.issuer.refresh(db, presented))
 
-    @post(
-        "/logout",
-        operation_id="logout",
-        status_code=HTTP_200_OK,
-        opt=PUBLIC,
-        sync_to_thread=True,
-        dependencies={"presented": Provide(provide_refresh_token)},
-        operation_class=secrets_body("refresh_token"),
-    )
+    @post("/logout", operation_id="logout", **WITH_REFRESH_TOKEN)
     def logout(self, db: Session, platform: Platform, presented: str) -> Message:
         """Revoke a refresh token and every token rotated from the same login."""
         platform.issuer.logout(db, presented)
