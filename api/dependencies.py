@@ -12,7 +12,7 @@ from litestar.di import Provide
 from sqlalchemy.orm import Session
 
 from api.platform import Platform
-from api.security import READ_METHODS
+from api.security import READ_METHODS, WRITES
 
 
 def provide_platform(state: State) -> Platform:
@@ -33,11 +33,12 @@ def _finish(session: Session, committed: bool) -> None:
 async def provide_db(state: State, request: Request[Any, Any, Any]) -> AsyncIterator[Session]:
     """The request's session, committed when the handler succeeds and rolled back otherwise.
 
-    A request that may write begins its transaction as a writer (see `lakehouse.store.engine`).
+    A request that may write (any but GET, HEAD and OPTIONS, or a handler whose `opt` sets
+    `WRITES`) begins its transaction as a writer (see `lakehouse.store.engine`).
     The transaction ends in AnyIO's worker threads, not in the pool that runs the handlers: a
     burst of handlers waiting for the database lock cannot starve the commit that frees it.
     """
-    writes = request.method not in READ_METHODS
+    writes = request.method not in READ_METHODS or bool(request.route_handler.opt.get(WRITES))
     session = provide_platform(state).store.new_session(writes=writes)
     try:
         yield session

@@ -29,5 +29,5 @@ class StrataRequest(Request[Any, Any, Any]):
             return await super().json()
         except RecursionError as exc:
             raise ClientException("the JSON body is nested too deeply") from exc
-        except SerializationException as exc:
+        except (SerializationException, UnicodeDecodeError) as exc:
             raise ClientException(str(exc)) from exc

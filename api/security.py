@@ -20,6 +20,8 @@ PUBLIC = {"exclude_from_auth": True}
 # Methods that read nothing a guard protects: OPTIONS answers which methods a path allows.
 UNGUARDED_METHODS = frozenset({"OPTIONS"})
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+WRITES = "writes"
+"""The `opt` key of a reading method's handler that writes to the metadata store all the same."""
 
 
 class BearerTokenMiddleware(AbstractAuthenticationMiddleware):

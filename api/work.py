@@ -57,13 +57,12 @@ def room_for_a_run(
 
 def unland(platform: Platform, dataset: Dataset) -> Callable[[], None]:
     """What removes the files this request landed for `dataset`, once its changes are rolled
-    back: rows added in the transaction are then transient again, older ones are kept."""
-    tenant_id, dataset_id, files = dataset.tenant_id, dataset.id, list(dataset.files)
+    back: rows added in the transaction are then transient again, older ones are kept. Only
+    those files go, never the folder: once rolled back, the dataset's id may already be another
+    upload's."""
+    tenant_id, files = dataset.tenant_id, list(dataset.files)
 
     def remove() -> None:
-        if inspect(dataset).transient:
-            platform.landing.remove_dataset(tenant_id, dataset_id)
-            return
         for data_file in files:
             if inspect(data_file).transient:
                 with contextlib.suppress(FileNotFoundError):
@@ -78,18 +77,25 @@ def submit_committed(
     tenant_id: str,
     launch: Callable[[], str],
     undo: Callable[[], None] | None = None,
+    prepare: Callable[[], object] | None = None,
 ) -> str:
-    """Commit the request, then start its run with `launch`, holding the tenant's place only
-    that long. What the caller records afterwards is written outside it: another request of the
-    tenant may hold the database's write lock while it waits for the place."""
+    """`prepare` the change that needs a run, commit the request, then start its run with
+    `launch`, holding the tenant's place only that long. What the caller records afterwards is
+    written outside it: another request of the tenant may hold the database's write lock while
+    it waits for the place."""
     with room_for_a_run(db, platform, tenant_id, undo):
+        if prepare is not None:
+            prepare()
         db.commit()
         return launch()
 
 
-def start_ingestion(db: Session, platform: Platform, dataset: Dataset) -> str:
+def start_ingestion(
+    db: Session, platform: Platform, dataset: Dataset, prepare: Callable[[], object] | None = None
+) -> str:
     """Commit the dataset, then start its ingestion run; a run that cannot start fails it, and
-    one refused for the tenant's run limit leaves neither the dataset nor its new files."""
+    one refused for the tenant's run limit leaves neither the dataset nor its new files, nor
+    makes the change `prepare` would have made (a file deleted)."""
 
     def launch() -> str:  # after the commit: the dataset has its id
         key = str(dataset.id)
@@ -100,7 +106,7 @@ def start_ingestion(db: Session, platform: Platform, dataset: Dataset) -> str:
 
     try:
         run_id = submit_committed(
-            db, platform, dataset.tenant_id, launch, unland(platform, dataset)
+            db, platform, dataset.tenant_id, launch, unland(platform, dataset), prepare
         )
     except TooManyRequestsError:
         raise

@@ -167,11 +167,21 @@ class SessionIssuer:
         self.throttle = throttle
 
     def login(
-        self, session: Session, username: str, password: str, address: str | None = None
+        self,
+        session: Session,
+        username: str,
+        password: str,
+        address: str | None = None,
+        *,
+        reading: Session | None = None,
     ) -> TokenPair:
+        """Tokens for a user name and password. The throttle and the password are checked in
+        `reading` when given, a session that only reads: the password hash takes a while to
+        verify, and no writer need wait for it. The outcome is written in `session`."""
+        reading = reading or session
         keys = throttle_keys(username, address)
-        self.throttle.check(session, keys)
-        user = session.scalar(select(User).where(User.username == username))
+        self.throttle.check(reading, keys)
+        user = reading.scalar(select(User).where(User.username == username))
         # Verify against a dummy hash when the user is unknown so timing does not reveal names.
         stored = user.password_hash if user is not None else _dummy_hash()
         if not verify_password(stored, password) or user is None:

@@ -154,13 +154,19 @@ def latest_job(
     return job
 
 
-def merge_files(first: tuple[Path, str], second: tuple[Path, str], target: Path) -> int:
+def merge_files(
+    first: tuple[Path, str],
+    second: tuple[Path, str],
+    target: Path,
+    max_columns: int | None = None,
+) -> int:
     """Write the rows of two files with the same columns, one after the other, as one CSV at
-    `target`; InvalidInputError names the columns that differ."""
+    `target`; InvalidInputError names the columns that differ, or a file over `max_columns`."""
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
-    left, right = read_table(*first), read_table(*second)
+    left = read_table(*first, max_columns=max_columns)
+    right = read_table(*second, max_columns=max_columns)
     if set(left.column_names) != set(right.column_names):
         only_left = [c for c in left.column_names if c not in right.column_names]
         only_right = [c for c in right.column_names if c not in left.column_names]

@@ -4,6 +4,8 @@ further attempts under it are refused for a while.
 The counters live in the metadata store, so the throttle holds across every API process. A
 block lasts `seconds` and is never extended by the attempts it refuses, so nobody can keep
 another user (the platform administrator included) locked out for longer than that at a time.
+Failures are forgotten `seconds` after the last one, so guesses at names that do not exist
+leave no lasting rows.
 """
 
 from __future__ import annotations
@@ -56,6 +58,12 @@ class Throttle:
         """Count a failure under each key; the one that reaches `allowed` starts a block and
         begins the count afresh. One atomic upsert per key, so parallel guesses all count."""
         now = time.time()
+        session.execute(
+            delete(LoginThrottle).where(
+                LoginThrottle.last_failure < now - self.seconds,
+                LoginThrottle.blocked_until < now,
+            )
+        )
         dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
         reached = LoginThrottle.failures + 1 >= self.allowed
         for key in keys:
@@ -64,6 +72,7 @@ class Throttle:
                 key=key,
                 failures=0 if first_blocks else 1,
                 blocked_until=now + self.seconds if first_blocks else 0.0,
+                last_failure=now,
             )
             session.execute(
                 statement.on_conflict_do_update(
@@ -73,6 +82,7 @@ class Throttle:
                         "blocked_until": case(
                             (reached, now + self.seconds), else_=LoginThrottle.blocked_until
                         ),
+                        "last_failure": now,
                     },
                 )
             )

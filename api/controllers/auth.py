@@ -65,7 +65,9 @@ class LoginController(Controller):
         After a few consecutive failures under one user name or from one address, further
         attempts are refused for a while with 429 and `Retry-After`."""
         address = request.client.host if request.client else None
-        return token_pair(platform.issuer.login(db, data.username, data.password, address))
+        with platform.store.session(writes=False) as reading:
+            pair = platform.issuer.login(db, data.username, data.password, address, reading=reading)
+        return token_pair(pair)
 
     @post(
         "/login/test-token",

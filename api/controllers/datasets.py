@@ -330,10 +330,14 @@ class FileController(Controller):
         self, db: Session, request: Request, platform: Platform, file_id: PathId
     ) -> StatusMessage:
         """Delete a file; the dataset is ingested and validated again without its rows."""
-        ensure_idle(platform, datasets.get_file(db, request.user, file_id).dataset)
-        with work.room_for_a_run(db, platform, request.user.tenant_id):  # before the file goes
-            dataset = datasets.delete_file(db, request.user, platform.landing, file_id)
-            work.start_ingestion(db, platform, dataset)
+        dataset = datasets.get_file(db, request.user, file_id).dataset
+        ensure_idle(platform, dataset)
+        work.start_ingestion(  # the file goes only once its tenant has room for the run
+            db,
+            platform,
+            dataset,
+            prepare=lambda: datasets.delete_file(db, request.user, platform.landing, file_id),
+        )
         return StatusMessage(status_code=200, message="File deleted successfully")
 
     @get("/list", operation_id="list_files", guards=READ, sync_to_thread=True)

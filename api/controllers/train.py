@@ -34,7 +34,7 @@ from api.schemas import (
     TrainingsPublic,
     TrainingSummary,
 )
-from api.security import PUBLIC, requires_permission, requires_service_token
+from api.security import PUBLIC, WRITES, requires_permission, requires_service_token
 from lakehouse import datasets, predictors
 from lakehouse.catalog import open_catalog
 from lakehouse.errors import ConflictError, InvalidInputError, NotFoundError
@@ -162,7 +162,13 @@ class TrainController(Controller):
         data = [summary(platform, p) for p in predictors.list_predictors(db, request.user)]
         return TrainingsPublic(total=len(data), data=data)
 
-    @get("/refresh", operation_id="refresh_trainings", guards=READ, sync_to_thread=True)
+    @get(
+        "/refresh",
+        operation_id="refresh_trainings",
+        guards=READ,
+        sync_to_thread=True,
+        opt={WRITES: True},
+    )
     def refresh(self, db: Session, request: Request, platform: Platform) -> TrainingsPublic:
         """The trainings with their state read again from their runs; a run that ended
         without a model is recorded as failed."""

@@ -146,6 +146,7 @@ def ensure_dataset(
         datasets.NewDataset(candidate, usage="tp"),
         [datasets.Upload(candidate, stream)],
         platform.settings.max_upload_bytes,
+        platform.settings.max_columns,
     )
     work.start_ingestion(db, platform, dataset)
     return ready(db, platform, dataset), info
@@ -472,7 +473,7 @@ def merge(request: Request, platform: Platform, data: Multipart) -> dict[str, An
             sources.append((path, name))
         merged_name = jobs.merged_name(*names)
         target = platform.landing.place(actor.tenant_id, jobs.MERGE_FOLDER, merged_name)
-        rows = jobs.merge_files(sources[0], sources[1], target)
+        rows = jobs.merge_files(sources[0], sources[1], target, platform.settings.max_columns)
     relative = f"{jobs.MERGE_FOLDER}/{target.name}"
     lifetime = platform.settings.merge_token_seconds
     token = platform.issuer.signer.sign(

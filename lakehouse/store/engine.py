@@ -11,10 +11,10 @@ from urllib.parse import urlsplit
 
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import URL, ExceptionContext, make_url
-from sqlalchemy.exc import ArgumentError, DataError, IntegrityError
+from sqlalchemy.exc import ArgumentError, DataError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from lakehouse.errors import ConflictError, InvalidInputError
+from lakehouse.errors import ConflictError, InvalidInputError, ServiceUnavailableError
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 
@@ -54,6 +54,9 @@ def _client_errors(context: ExceptionContext) -> None:
     race past those checks, and values the database cannot hold (NUL bytes, huge numbers).
     """
     error = context.sqlalchemy_exception
+    if isinstance(error, OperationalError) and "database is locked" in str(error):
+        # SQLite's write lock was held past the busy timeout: the store is busy, not broken.
+        raise ServiceUnavailableError("the metadata store is busy; try again") from error
     if isinstance(error, IntegrityError):
         raise ConflictError("a record with these values already exists") from error
     if isinstance(error, DataError):

@@ -133,6 +133,7 @@ class LoginThrottle(Base):
     key: Mapped[str] = mapped_column(String(200), primary_key=True)
     failures: Mapped[int] = mapped_column(Integer, default=0)
     blocked_until: Mapped[float] = mapped_column(Float, default=0.0)
+    last_failure: Mapped[float] = mapped_column(Float, default=0.0)
 
 
 class Template(Base):

@@ -19,6 +19,7 @@ def upgrade() -> None:
         sa.Column("key", sa.String(length=200), nullable=False),
         sa.Column("failures", sa.Integer(), nullable=False),
         sa.Column("blocked_until", sa.Float(), nullable=False),
+        sa.Column("last_failure", sa.Float(), nullable=False),
         sa.PrimaryKeyConstraint("key"),
     )
 
