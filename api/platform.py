@@ -107,7 +107,7 @@ class Platform:
 
     def start(self) -> BootstrapResult:
         result = bootstrap(self.store, self.settings)
-        with self.store.session() as session:
+        with self.store.session(writes=False) as session:  # it only reads the records
             swept = sweep_landing(session, self.landing)
         if swept is None:
             log.info("landing store not swept: an upload of another API process is in flight")
