@@ -3,13 +3,12 @@ served models and the prediction log."""
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import cached_property
-
-from cachetools import TTLCache
 
 from lakehouse.accounts import SessionIssuer
 from lakehouse.bootstrap import BootstrapResult, bootstrap
@@ -20,8 +19,8 @@ from lakehouse.predictors import ServingState, serving_state
 from lakehouse.query import QueryEngine, open_engine
 from lakehouse.rbac import Principal
 from lakehouse.sandbox import sandbox_principal
-from lakehouse.security import TokenSigner, signing_secret
-from lakehouse.serving import ModelCache
+from lakehouse.security import AccessClaims, TokenSigner, signing_secret
+from lakehouse.serving import FreshCache, ModelCache
 from lakehouse.settings import Settings
 from lakehouse.store import MetadataStore
 from lakehouse.throttle import Throttle
@@ -53,16 +52,14 @@ class Platform:
         )
         self._warmup: threading.Thread | None = None
         self.sandbox: Sandbox | None = None
-        # Resolved principals by (user, tenant, session), reused for a few seconds.
-        self._principals: TTLCache[tuple[int, str, str], Principal] = TTLCache(
-            maxsize=10_000, ttl=settings.principal_cache_seconds or 1
+        # Resolved principals by their token's claims, reused for a few seconds and read
+        # again ahead of that in the background, so a client's requests never wait for it.
+        self._principals: FreshCache[AccessClaims, Principal] = FreshCache(
+            self._read_principal, settings.principal_cache_seconds, name="strata-principals"
         )
-        self._principal_lock = threading.Lock()
-        self._principal_generation = 0
-        self._serving: TTLCache[tuple[str, int], ServingState] = TTLCache(
-            maxsize=10_000, ttl=SERVING_STATE_SECONDS
+        self._serving: FreshCache[tuple[str, int], ServingState] = FreshCache(
+            self._read_serving_state, SERVING_STATE_SECONDS, name="strata-serving-state"
         )
-        self._serving_lock = threading.Lock()
 
     @cached_property
     def gateway(self) -> RunGateway:
@@ -81,25 +78,21 @@ class Platform:
         )
 
     def serving_state(self, tenant_id: str, predictor_id: int) -> ServingState:
-        """A predictor's serving state, read at most once a second per predictor: a newly
-        registered version is served within a second of its registration."""
-        key = (tenant_id, predictor_id)
-        with self._serving_lock:
-            state = self._serving.get(key)
-        if state is None:
-            with self.store.session(writes=False) as session:
-                state = serving_state(session, tenant_id, predictor_id)
-            with self._serving_lock:
-                self._serving[key] = state
-        return state
+        """A predictor's serving state, never older than a second: a newly registered version
+        is served within a second of its registration. Requests in a steady stream find it
+        read ahead in the background and never wait for the store."""
+        return self._serving.get((tenant_id, predictor_id))
+
+    def _read_serving_state(self, key: tuple[str, int]) -> ServingState:
+        with self.store.session(writes=False) as session:
+            return serving_state(session, *key)
 
     def cached_serving_state(self, tenant_id: str, predictor_id: int) -> ServingState | None:
-        with self._serving_lock:
-            return self._serving.get((tenant_id, predictor_id))
+        """The serving state if it is at hand, without waiting for the store."""
+        return self._serving.peek((tenant_id, predictor_id))
 
     def forget_serving_state(self, tenant_id: str, predictor_id: int) -> None:
-        with self._serving_lock:
-            self._serving.pop((tenant_id, predictor_id), None)
+        self._serving.forget((tenant_id, predictor_id))
 
     @cached_property
     def prediction_log(self) -> PredictionLog:
@@ -125,9 +118,16 @@ class Platform:
             )
         if self.settings.run_mode == "dagster" or self.settings.workers > 0:
             # Opening the Dagster instance costs a second of imports: keep it off the start path.
-            self._warmup = threading.Thread(target=self.gateway.start, name="strata-gateway")
+            self._warmup = threading.Thread(target=self._start_gateway, name="strata-gateway")
             self._warmup.start()
+        # What start-up built lives as long as the API: the collector's full passes, which
+        # stop every request while they run, need not walk it again and again.
+        gc.freeze()
         return result
+
+    def _start_gateway(self) -> None:
+        self.gateway.start()
+        gc.freeze()  # Dagster and what it imported, as at start-up
 
     def stop(self) -> None:
         if self._warmup is not None:
@@ -138,30 +138,21 @@ class Platform:
             self.engine.close()
         if "prediction_log" in self.__dict__:
             self.prediction_log.close()
+        self._serving.close()
+        self._principals.close()
         self.store.dispose()
 
     def cached_principal(self, access_token: str) -> Principal | None:
         """The token's principal if resolved lately; the token itself is checked every time."""
-        claims = self.issuer.signer.verify(access_token)
-        with self._principal_lock:
-            return self._principals.get((claims.user_id, claims.tenant_id, claims.session_id))
+        return self._principals.peek(self.issuer.signer.verify(access_token))
 
     def forget_principals(self) -> None:
         """Resolve every principal afresh: users, roles, permissions or sessions changed."""
-        with self._principal_lock:
-            self._principals.clear()
-            self._principal_generation += 1
+        self._principals.clear()
 
     def principal(self, access_token: str) -> Principal:
-        claims = self.issuer.signer.verify(access_token)
-        with self._principal_lock:
-            generation = self._principal_generation
+        return self._principals.get(self.issuer.signer.verify(access_token))
+
+    def _read_principal(self, claims: AccessClaims) -> Principal:
         with self.store.session(writes=False) as session:
-            principal = self.issuer.principal_of(session, claims)
-        if self.settings.principal_cache_seconds > 0:
-            with self._principal_lock:
-                # Read before a change that cleared the cache: keep it out of the cache.
-                if generation == self._principal_generation:
-                    key = (claims.user_id, claims.tenant_id, claims.session_id)
-                    self._principals[key] = principal
-        return principal
+            return self.issuer.principal_of(session, claims)

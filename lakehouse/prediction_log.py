@@ -10,6 +10,7 @@ import time
 from typing import Any
 
 from sqlalchemy import insert
+from sqlalchemy.exc import OperationalError
 
 from lakehouse.store import MetadataStore
 from lakehouse.store.models import Prediction, utcnow
@@ -17,6 +18,9 @@ from lakehouse.store.models import Prediction, utcnow
 log = logging.getLogger("strata.predictions")
 FLUSH_SECONDS = 0.2
 MAX_BATCH = 1000
+RETRY_SECONDS = 1.0
+# Rows kept while the store refuses writes (locked, unreachable); beyond, the oldest go.
+MAX_PENDING = 100_000
 
 
 Item = dict[str, Any] | threading.Event | None  # a row, a flush marker, or stop
@@ -35,7 +39,9 @@ def json_safe(value: Any) -> Any:
 
 class PredictionLog:
     """Queues real-time predictions; one thread inserts what gathered over FLUSH_SECONDS in
-    one statement, so a busy endpoint costs the store a few transactions a second."""
+    one statement, so a busy endpoint costs the store a few transactions a second. While the
+    store refuses writes (another writer holds SQLite's lock past its busy timeout, say), the
+    rows wait and are written together once it accepts them again."""
 
     def __init__(self, store: MetadataStore) -> None:
         self._store = store
@@ -63,33 +69,62 @@ class PredictionLog:
         self._thread.join(timeout=10)
 
     def _run(self) -> None:
+        rows: list[dict[str, Any]] = []
+        markers: list[threading.Event] = []
         stopping = False
-        while not stopping:
-            item = self._queue.get()
-            batch: list[dict[str, Any]] = []
-            markers: list[threading.Event] = []
-            deadline = time.monotonic() + FLUSH_SECONDS
-            while True:
-                if item is None:
-                    stopping = True
-                elif isinstance(item, threading.Event):
-                    markers.append(item)
-                else:
-                    batch.append(item)
-                remaining = deadline - time.monotonic()
-                if stopping or markers or len(batch) >= MAX_BATCH or remaining <= 0:
-                    break
-                try:
-                    item = self._queue.get(timeout=remaining)
-                except queue.Empty:
-                    break
-            self._write(batch)
+        while True:
+            stopping = self._gather(rows, markers, wait=not rows) or stopping
+            if len(rows) > MAX_PENDING:
+                log.error(
+                    "the metadata store refused writes too long: %d real-time predictions "
+                    "not recorded",
+                    len(rows) - MAX_PENDING,
+                )
+                del rows[: len(rows) - MAX_PENDING]
+            written = self._write(rows)
+            if not written and not stopping:
+                time.sleep(RETRY_SECONDS)
+                continue
+            if not written:
+                log.error("closed with %d real-time predictions not recorded", len(rows))
+            rows = []
             for marker in markers:
                 marker.set()
+            markers = []
+            if stopping:
+                return
 
-    def _write(self, batch: list[dict[str, Any]]) -> None:
+    def _gather(
+        self, rows: list[dict[str, Any]], markers: list[threading.Event], *, wait: bool
+    ) -> bool:
+        """Add to `rows` what arrives within FLUSH_SECONDS of the first item (waiting for
+        that one only when `wait`); True when the log is to stop."""
+        deadline = time.monotonic() + FLUSH_SECONDS
+        try:
+            item = self._queue.get() if wait else self._queue.get_nowait()
+        except queue.Empty:
+            return False
+        gathered = 0
+        while True:
+            if item is None:
+                return True
+            if isinstance(item, threading.Event):
+                markers.append(item)
+                return False
+            rows.append(item)
+            gathered += 1
+            remaining = deadline - time.monotonic()
+            if gathered >= MAX_BATCH or remaining <= 0:
+                return False
+            try:
+                item = self._queue.get(timeout=remaining)
+            except queue.Empty:
+                return False
+
+    def _write(self, batch: list[dict[str, Any]]) -> bool:
+        """Insert the rows; False when the store refused the write for now (nothing written)."""
         if not batch:
-            return
+            return True
         rows = [
             {
                 **row,
@@ -101,7 +136,10 @@ class PredictionLog:
         try:
             with self._store.session() as session:
                 session.execute(insert(Prediction), rows)
-            return
+            return True
+        except OperationalError as exc:
+            log.warning("could not record %d real-time predictions yet: %s", len(rows), exc.orig)
+            return False
         except Exception:  # the log must never take the serving path down with it
             log.warning("could not record %d real-time predictions at once; one by one", len(rows))
         for row in rows:  # one bad row (its predictor just deleted, say) loses only itself
@@ -113,3 +151,4 @@ class PredictionLog:
                     "could not record a real-time prediction of predictor %s",
                     row.get("predictor_id"),
                 )
+        return True

@@ -4,13 +4,16 @@ arrays rather than data frames (most of a one-row prediction's cost is the frame
 from __future__ import annotations
 
 import copy
+import gc
 import math
 import tempfile
 import threading
-from collections.abc import Callable, Mapping
+import time
+from collections.abc import Callable, Hashable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from cachetools import LRUCache
 
@@ -23,6 +26,8 @@ if TYPE_CHECKING:
 
 NUMERIC_TYPES = frozenset({ColumnType.INTEGER.value, ColumnType.FLOAT.value})
 ENCODINGS_KEPT = 4096  # category combinations whose encoding a model keeps
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
 
 
 @dataclass(frozen=True)
@@ -261,6 +266,9 @@ class ModelCache:
                 cached = self._load(model_name, version)
                 with self._guard:
                     self._models[model_name] = cached
+                # The model and the libraries its load imported live on: out of the way of the
+                # collector, whose full passes over them would stall every request for a while.
+                gc.freeze()
             return cached
 
     def evict(self, model_name: str) -> None:
@@ -274,3 +282,94 @@ class ModelCache:
         with tempfile.TemporaryDirectory(prefix="strata-serving-") as scratch:
             directory = self._fetch(model_name, version, Path(scratch))
             return ServingModel(load_model(directory), version)
+
+
+class FreshCache(Generic[K, V]):
+    """Values by key as `read` gives them (never None), each served until `max_age` seconds
+    after its read began.
+
+    A value past half that age is still served while one background read replaces it, so a
+    steady stream of requests never waits for a read, and however many ask for a key at once,
+    it is read once. Values read before `forget` or `clear` are never kept or served after it.
+    """
+
+    def __init__(
+        self,
+        read: Callable[[K], V],
+        max_age: float,
+        *,
+        maxsize: int = 10_000,
+        name: str = "strata-refresh",
+    ) -> None:
+        self._read = read
+        self._max_age = max_age
+        self._refresh_age = max_age / 2
+        self._entries: LRUCache[K, tuple[float, V]] = LRUCache(maxsize=maxsize)
+        self._reads: dict[K, Future[V]] = {}
+        self._generation = 0
+        self._lock = threading.Lock()
+        self._refresher = ThreadPoolExecutor(1, thread_name_prefix=name)
+
+    def peek(self, key: K) -> V | None:
+        """The value if it is fresh, without waiting; None when it must be read."""
+        now = time.monotonic()
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None or now - entry[0] >= self._max_age:
+                return None
+            if now - entry[0] >= self._refresh_age and key not in self._reads:
+                future = self._reads[key] = Future()
+                self._refresher.submit(self._fill, key, future, self._generation)
+            return entry[1]
+
+    def get(self, key: K) -> V:
+        """The value, read in this thread unless a fresh one is kept or a read is under way."""
+        value = self.peek(key)
+        if value is not None:
+            return value
+        with self._lock:
+            future = self._reads.get(key)
+            reading = future is None
+            if future is None:
+                future = self._reads[key] = Future()
+            generation = self._generation
+        if reading:
+            self._fill(key, future, generation)
+        return future.result()
+
+    def forget(self, key: K) -> None:
+        with self._lock:
+            self._generation += 1
+            self._entries.pop(key, None)
+            self._reads.pop(key, None)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._generation += 1
+            self._entries.clear()
+            self._reads.clear()
+
+    def close(self) -> None:
+        self._refresher.shutdown(wait=True)
+
+    def _fill(self, key: K, future: Future[V], generation: int) -> None:
+        started = time.monotonic()
+        error: BaseException | None = None
+        try:
+            value = self._read(key)
+        except BaseException as exc:  # handed to every caller waiting for this read
+            error = exc
+        with self._lock:
+            if self._reads.get(key) is future:
+                del self._reads[key]
+            if generation == self._generation:
+                if error is None:
+                    self._entries[key] = (started, value)
+                else:  # e.g. its record deleted: the old value is not served any longer
+                    self._entries.pop(key, None)
+        if error is None:
+            future.set_result(value)
+            return
+        future.set_exception(error)
+        if not isinstance(error, Exception):
+            raise error

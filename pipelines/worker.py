@@ -18,6 +18,9 @@ log = logging.getLogger("strata.worker")
 # validating an upload needs), and imports these while it has no run: the first upload after
 # start waits for no model library, and the first training finds them loaded.
 MODEL_MODULES = frozenset({"mlflow", "sklearn", "xgboost", "lightgbm", "shap"})
+# Runs yield the cores to the API: on a busy machine a real-time request waits for no upload's
+# ingestion, while an idle machine still gives a run every core.
+NICENESS = 10
 
 
 def _preload(module: str) -> None:
@@ -85,6 +88,7 @@ def serve(conn: Connection, preload: list[str]) -> None:
     """Worker main loop: ('run', run_id) executes a run, ('stop',) or a closed pipe ends it."""
     # The supervisor decides when workers stop; a Ctrl-C in the terminal must not kill a run.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    os.nice(NICENESS)
     for module in preload:
         if module not in MODEL_MODULES:
             _preload(module)

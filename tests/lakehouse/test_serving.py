@@ -1,7 +1,12 @@
-"""The real-time path answers what the fitted pipeline answers, and checks what it is sent."""
+"""The real-time path answers what the fitted pipeline answers, checks what it is sent, and
+finds what it reads from the store read ahead."""
 
 from __future__ import annotations
 
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -9,9 +14,9 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from lakehouse.errors import InvalidInputError
+from lakehouse.errors import InvalidInputError, NotFoundError
 from lakehouse.model_files import load_model, save_model
-from lakehouse.serving import ServingModel
+from lakehouse.serving import FreshCache, ServingModel
 from lakehouse.training import (
     Algorithm,
     Attribute,
@@ -90,3 +95,105 @@ def test_requests_are_checked_and_named(tmp_path: Path) -> None:
         with pytest.raises(InvalidInputError, match=message) as raised:
             serving.predict(sent)
         assert raised.value.field == field
+
+
+class Reads:
+    """A read counting its calls; each waits while `release` is clear."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.started = threading.Event()
+        self.release = threading.Event()
+        self.release.set()
+        self._lock = threading.Lock()
+
+    def __call__(self, key: str) -> str:
+        with self._lock:
+            self.calls += 1
+            call = self.calls
+        self.started.set()
+        assert self.release.wait(30)
+        return f"{key}-{call}"
+
+
+def eventually(condition: Callable[[], bool], timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.01)
+
+
+def test_a_key_asked_for_at_once_is_read_once() -> None:
+    reads = Reads()
+    reads.release.clear()
+    cache: FreshCache[str, str] = FreshCache(reads, max_age=60)
+    with ThreadPoolExecutor(8) as pool:
+        answers = [pool.submit(cache.get, "churn") for _ in range(8)]
+        assert reads.started.wait(30)
+        assert cache.peek("churn") is None  # nothing to serve yet: callers wait for the read
+        reads.release.set()
+        assert [a.result() for a in answers] == ["churn-1"] * 8
+    assert reads.calls == 1
+    cache.close()
+
+
+def test_an_old_value_is_served_while_one_background_read_replaces_it() -> None:
+    reads = Reads()
+    cache: FreshCache[str, str] = FreshCache(reads, max_age=4)
+    assert cache.get("churn") == "churn-1"
+    time.sleep(2.2)  # past half its age
+    reads.release.clear()
+    assert cache.peek("churn") == "churn-1"  # at once, though the store is slow now
+    assert reads.started.wait(30)
+    assert [cache.peek("churn") for _ in range(100)] == ["churn-1"] * 100
+    assert reads.calls == 2  # one read under way, not one per request
+    reads.release.set()
+    eventually(lambda: cache.peek("churn") == "churn-2")
+    assert reads.calls == 2
+    cache.close()
+
+
+def test_a_value_past_its_age_is_not_served() -> None:
+    reads = Reads()
+    cache: FreshCache[str, str] = FreshCache(reads, max_age=0.2)
+    assert cache.get("churn") == "churn-1"
+    time.sleep(0.3)
+    assert cache.peek("churn") is None
+    assert cache.get("churn") == "churn-2"
+    cache.close()
+
+
+def test_what_was_read_before_forget_is_neither_kept_nor_served_after() -> None:
+    reads = Reads()
+    reads.release.clear()
+    cache: FreshCache[str, str] = FreshCache(reads, max_age=60)
+    with ThreadPoolExecutor(1) as pool:
+        before = pool.submit(cache.get, "churn")
+        assert reads.started.wait(30)
+        cache.forget("churn")  # e.g. a new model version registered meanwhile
+        reads.release.set()
+        assert before.result() == "churn-1"  # asked before the change
+    assert cache.peek("churn") is None
+    assert cache.get("churn") == "churn-2"
+    cache.clear()
+    assert cache.peek("churn") is None
+    cache.close()
+
+
+def test_a_failed_read_reaches_its_callers_and_ends_the_old_value() -> None:
+    deleted = threading.Event()
+
+    def read(key: str) -> str:
+        if deleted.is_set():
+            raise NotFoundError(f"training {key} not found", field="train_id")
+        return key
+
+    cache: FreshCache[str, str] = FreshCache(read, max_age=4)
+    assert cache.get("7") == "7"
+    deleted.set()
+    time.sleep(2.2)
+    assert cache.peek("7") == "7"  # the background read finds it gone...
+    eventually(lambda: cache.peek("7") is None)  # ...and it is no longer served
+    with pytest.raises(NotFoundError, match="training 7 not found"):
+        cache.get("7")
+    cache.close()

@@ -196,3 +196,20 @@ def test_a_run_past_the_time_limit_fails_naming_it_and_its_worker_is_replaced(
         assert gateway.status(next_run).status == "SUCCESS"
     finally:
         gateway.close()
+
+
+def test_runs_execute_at_a_lower_cpu_priority_than_the_api(tmp_path: Path) -> None:
+    from pipelines.worker import NICENESS
+
+    gateway = EmbeddedRunGateway(make_settings(tmp_path, workers=1))
+    gateway.start()
+    try:
+        run_id = gateway.submit(SELFCHECK_JOB, run_config=selfcheck_config(hold_seconds=60))
+        wait_until(lambda: gateway.status(run_id).status == "STARTED")
+        pid = gateway.pool.worker_pid(run_id)
+        assert pid is not None
+        ours = os.getpriority(os.PRIO_PROCESS, 0)
+        assert os.getpriority(os.PRIO_PROCESS, pid) == min(19, ours + NICENESS)
+        gateway.cancel(run_id)
+    finally:
+        gateway.close()
