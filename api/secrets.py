@@ -14,11 +14,11 @@ from litestar.exceptions import HTTPException
 from litestar.openapi.spec import Operation
 from litestar.status_codes import HTTP_415_UNSUPPORTED_MEDIA_TYPE
 
-from api.openapi import FORM, JSON, TEXT, documented_body
+from api.openapi import FORM, JSON, MULTIPART, TEXT, documented_body
 from api.requests import is_json
 from lakehouse.errors import InvalidInputError
 
-FORM_TYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
+FORM_TYPES = frozenset({FORM, MULTIPART})
 
 
 async def body_fields(request: Request[Any, Any, Any]) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from lakehouse.catalog import open_catalog
 from lakehouse.landing import LandingStore
 from lakehouse.settings import Settings
 from lakehouse.store import MetadataStore
+from resources.cancellation import CancelWatch
 
 if TYPE_CHECKING:
     from pyiceberg.catalog.sql import SqlCatalog
@@ -21,11 +22,18 @@ class LakehouseResource(dg.ConfigurableResource):
 
     _settings: Settings | None = PrivateAttr(default=None)
     _store: MetadataStore | None = PrivateAttr(default=None)
+    _cancel_watch: CancelWatch | None = PrivateAttr(default=None)
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         self._settings = Settings()
+        # Embedded workers are stopped by their pool, never by an interrupt.
+        if self._settings.run_mode == "dagster" and context.run_id and context.instance:
+            self._cancel_watch = CancelWatch(context.instance, context.run_id).start()
 
     def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
+        if self._cancel_watch is not None:
+            self._cancel_watch.stop()
+            self._cancel_watch = None
         if self._store is not None:
             self._store.dispose()
             self._store = None

@@ -28,7 +28,10 @@ def wait_for(
         body: dict[str, Any] = client.get(f"/api/v1/runs/{run_id}", headers=headers).json()
         if body["status"] in statuses:
             return body
-        assert time.monotonic() < deadline, f"run {run_id} stuck in {body['status']}"
+        if time.monotonic() >= deadline:
+            logs = client.get(f"/api/v1/runs/{run_id}/logs", headers=headers).json()
+            last = [event.get("message") for event in logs.get("events", [])[-15:]]
+            raise AssertionError(f"run {run_id} stuck in {body['status']}; its last events: {last}")
         time.sleep(0.05)
 
 

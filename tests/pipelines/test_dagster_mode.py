@@ -192,9 +192,12 @@ def test_tenant_run_limit_and_run_time_limit_through_the_daemon(dagster_settings
         # Dagster's run monitoring ends the held run at the limit its tag carries.
         run = wait_for(client, headers, held, {"SUCCESS", "FAILURE", "CANCELED"})
         assert run["tags"]["dagster/max_runtime"] == "2"
-        assert run["status"] == "FAILURE"
+        # The daemon fails the run once its worker is told to stop; the worker, stopping, may
+        # report it canceled after that, and Dagster keeps the last status reported.
+        assert run["status"] in {"FAILURE", "CANCELED"}
         events = client.get(f"/api/v1/runs/{held}/logs", headers=headers).json()["events"]
-        assert "Exceeded maximum runtime of 2 seconds." in [e["message"] for e in events]
+        reason = "Canceling due to exceeding maximum runtime of 2 seconds."
+        assert reason in [e["message"] for e in events]
 
         # Its place is free again (the next run, under the same short limit, is only accepted).
         again = submit_selfcheck(client, headers, rows=1)

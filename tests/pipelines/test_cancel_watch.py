@@ -1,0 +1,82 @@
+"""The cancel watch repeats the interrupt while a run stays CANCELING, and only then."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from dagster import DagsterInstance, DagsterRun, DagsterRunStatus
+
+from resources.cancellation import CancelWatch
+
+BEAT = 0.05
+
+
+class Interrupts:
+    """Counts the interrupts the watch sends instead of signalling the test process."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self._lock = threading.Lock()
+
+    def __call__(self) -> None:
+        with self._lock:
+            self.count += 1
+
+
+@pytest.fixture
+def instance(tmp_path: Path) -> Iterator[DagsterInstance]:
+    with DagsterInstance.local_temp(str(tmp_path)) as local:
+        yield local
+
+
+@pytest.fixture
+def run(instance: DagsterInstance) -> DagsterRun:
+    return instance.add_run(DagsterRun(job_name="held", status=DagsterRunStatus.STARTED))
+
+
+def wait_until(holds: Callable[[], bool], timeout: float = 10) -> None:
+    deadline = time.monotonic() + timeout
+    while not holds():
+        assert time.monotonic() < deadline, "the condition never held"
+        time.sleep(BEAT / 5)
+
+
+def test_a_running_run_is_never_interrupted(instance: DagsterInstance, run: DagsterRun) -> None:
+    interrupts = Interrupts()
+    watch = CancelWatch(instance, run.run_id, resend_seconds=BEAT, interrupt=interrupts).start()
+    time.sleep(BEAT * 10)
+    watch.stop()
+    assert interrupts.count == 0
+
+
+def test_a_run_left_canceling_is_interrupted_again_until_it_ends(
+    instance: DagsterInstance, run: DagsterRun
+) -> None:
+    interrupts = Interrupts()
+    watch = CancelWatch(instance, run.run_id, resend_seconds=BEAT, interrupt=interrupts).start()
+    instance.report_run_canceling(run)
+    # Dagster's own interrupt was lost: the watch sends more, one a beat.
+    wait_until(lambda: interrupts.count >= 3)
+
+    instance.report_run_canceled(run)
+    wait_until(lambda: not watch._thread.is_alive())
+    sent = interrupts.count
+    time.sleep(BEAT * 4)
+    assert interrupts.count == sent
+    watch.stop()
+
+
+def test_a_stopped_watch_sends_nothing_more(instance: DagsterInstance, run: DagsterRun) -> None:
+    interrupts = Interrupts()
+    watch = CancelWatch(instance, run.run_id, resend_seconds=BEAT, interrupt=interrupts).start()
+    instance.report_run_canceling(run)
+    wait_until(lambda: interrupts.count >= 1)
+    watch.stop()  # the run's resources are torn down: its steps are over
+    sent = interrupts.count
+    time.sleep(BEAT * 4)
+    assert interrupts.count == sent
+    assert instance.get_run_by_id(run.run_id).status == DagsterRunStatus.CANCELING  # type: ignore[union-attr]
