@@ -53,6 +53,13 @@ def instance_config(settings: Settings) -> dict[str, Any]:
         }
     if settings.dagster_storage_url:
         config["storage"] = {"postgres": {"postgres_url": settings.dagster_storage_url}}
+    else:
+        # Dagster's SQLite layout under the home; only run databases start faster.
+        config["event_log_storage"] = {
+            "module": "pipelines.event_log",
+            "class": "TemplatedSqliteEventLogStorage",
+            "config": {"base_dir": str(settings.dagster_dir / "history" / "runs")},
+        }
     return config
 
 
