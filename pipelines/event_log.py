@@ -77,9 +77,12 @@ class TemplatedSqliteEventLogStorage(SqliteEventLogStorage):
             super()._initdb(engine, for_index_shard)
 
     def _copy_template(self, path: Path) -> None:
-        template = self._template()
         staged = path.with_name(f".{path.name}.{secrets.token_hex(8)}")
-        shutil.copyfile(template, staged)
+        try:
+            shutil.copyfile(self._template(), staged)
+        except FileNotFoundError:  # the template was removed since: make it again
+            self._template_ready = False
+            shutil.copyfile(self._template(), staged)
         try:
             os.link(staged, path)  # never over a database another process made meanwhile
         except FileExistsError:

@@ -54,6 +54,15 @@ def test_a_new_run_database_is_a_stamped_copy_that_reads_back(tmp_path: Path) ->
     assert [e.user_message for e in other.get_logs_for_run("run-a")] == ["first", "second"]
 
 
+def test_a_removed_template_is_made_again(tmp_path: Path) -> None:
+    storage = TemplatedSqliteEventLogStorage(str(tmp_path))
+    storage.store_event(engine_event("run-d", "before"))
+    (tmp_path / TEMPLATE_NAME).unlink()
+    storage.store_event(engine_event("run-e", "after"))
+    assert stamp(tmp_path / "run-e.db") == head_revision()
+    assert sorted(storage.get_all_run_ids()) == ["run-d", "run-e"]
+
+
 def test_an_unstamped_run_database_gets_dagsters_own_initialisation(tmp_path: Path) -> None:
     (tmp_path / "run-b.db").touch()  # as left by a process that died before creating tables
     storage = TemplatedSqliteEventLogStorage(str(tmp_path))
