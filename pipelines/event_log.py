@@ -19,16 +19,19 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from dagster import __version__ as dagster_version
 from dagster._core.storage.event_log.sqlite import sqlite_event_log
 from dagster._core.storage.event_log.sqlite.sqlite_event_log import (
     INDEX_SHARD_NAME,
     SqliteEventLogStorage,
 )
 from dagster._core.storage.sql import create_engine, get_alembic_config
+from dagster._core.storage.sqlite import SQLITE_BUSY_TIMEOUT_SECONDS
 from sqlalchemy.pool import NullPool
 
-# A dot file: Dagster lists run databases with the glob `*.db`, which never matches it.
-TEMPLATE_NAME = ".empty-run-shard.db"
+# A dot file: Dagster lists run databases with the glob `*.db`, which never matches it. One per
+# Dagster release, so processes of two releases side by side never copy each other's.
+TEMPLATE_NAME = f".empty-run-shard-{dagster_version}.db"
 
 
 @functools.cache
@@ -45,7 +48,11 @@ def head_revision() -> str:
 def current_revision(path: Path) -> str | None:
     from alembic.runtime.migration import MigrationContext
 
-    engine = create_engine(f"sqlite:///{path}", poolclass=NullPool)
+    engine = create_engine(
+        f"sqlite:///{path}",
+        poolclass=NullPool,
+        connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS},
+    )
     try:
         with engine.connect() as connection:
             return MigrationContext.configure(connection).get_current_revision()
@@ -71,24 +78,32 @@ class TemplatedSqliteEventLogStorage(SqliteEventLogStorage):
             super()._initdb(engine, for_index_shard)
             return
         path = Path(database)
-        if not path.exists():
-            self._copy_template(path)
-        elif current_revision(path) != head_revision():
+        if path.exists():
+            # Dagster only creates what has no revision; an older one is `dagster instance
+            # migrate`'s to upgrade.
+            if current_revision(path) is None:
+                super()._initdb(engine, for_index_shard)
+        elif not self._copy_template(path):
             super()._initdb(engine, for_index_shard)
 
-    def _copy_template(self, path: Path) -> None:
+    def _copy_template(self, path: Path) -> bool:
+        """Put a copy of the template at `path` unless another process got there first; False
+        where this file system cannot do it."""
         staged = path.with_name(f".{path.name}.{secrets.token_hex(8)}")
         try:
-            shutil.copyfile(self._template(), staged)
-        except FileNotFoundError:  # the template was removed since: make it again
-            self._template_ready = False
-            shutil.copyfile(self._template(), staged)
-        try:
+            try:
+                shutil.copyfile(self._template(), staged)
+            except FileNotFoundError:  # the template was removed since: make it again
+                self._template_ready = False
+                shutil.copyfile(self._template(), staged)
             os.link(staged, path)  # never over a database another process made meanwhile
         except FileExistsError:
             pass
+        except OSError:  # no hard links here
+            return False
         finally:
-            staged.unlink()
+            staged.unlink(missing_ok=True)
+        return True
 
     def _template(self) -> Path:
         template = Path(self._base_dir) / TEMPLATE_NAME
@@ -102,6 +117,9 @@ class TemplatedSqliteEventLogStorage(SqliteEventLogStorage):
                     super()._initdb(engine)
                 finally:
                     engine.dispose()
+                if current_revision(staged) != head_revision():
+                    staged.unlink(missing_ok=True)
+                    raise RuntimeError(f"an empty run database made at {staged} is not stamped")
                 os.replace(staged, template)
             self._template_ready = True
             return template

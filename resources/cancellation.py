@@ -21,8 +21,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# Long enough for Dagster's own interrupt to end a step that stops promptly.
-RESEND_SECONDS = 5.0
+# Long enough for Dagster's own interrupt to end a step that stops promptly, and to let a
+# step that was interrupted clean up before it is interrupted again.
+RESEND_SECONDS = 10.0
 
 
 def interrupt_this_process() -> None:
@@ -30,8 +31,14 @@ def interrupt_this_process() -> None:
 
 
 class CancelWatch:
-    """Every `resend_seconds`, interrupt this process again if the run was already CANCELING at
-    the previous look."""
+    """Every `resend_seconds`, interrupt this process again if its run was already being ended
+    from outside at the previous look.
+
+    A run is ended from outside when it reads CANCELING, or reads finished while its worker is
+    still at work: the worker writes its own final status only after its resources, and so
+    this watch, have stopped. Dagster's time limit and its "mark as canceled" write FAILURE or
+    CANCELED straight after their one interrupt.
+    """
 
     def __init__(
         self,
@@ -45,6 +52,8 @@ class CancelWatch:
         self._resend_seconds = resend_seconds
         self._interrupt = interrupt
         self._stopped = threading.Event()
+        # Held while sending: once stop() returns, no interrupt is on its way.
+        self._sending = threading.Lock()
         self._thread = threading.Thread(target=self._watch, name="cancel-watch", daemon=True)
 
     def start(self) -> CancelWatch:
@@ -52,23 +61,25 @@ class CancelWatch:
         return self
 
     def stop(self) -> None:
-        self._stopped.set()
-        if self._thread.is_alive() and self._thread is not threading.current_thread():
-            self._thread.join(timeout=self._resend_seconds)
+        with self._sending:
+            self._stopped.set()
 
     def _watch(self) -> None:
         from dagster import DagsterRunStatus
 
-        was_canceling = False
+        was_ending = False
         while not self._stopped.wait(self._resend_seconds):
             try:
                 run = self._instance.get_run_by_id(self._run_id)
             except Exception:  # a busy store: look again at the next beat
                 log.warning("cancel watch could not read run %s", self._run_id, exc_info=True)
                 continue
-            if run is None or run.is_finished:
+            if run is None:
                 return
-            canceling = run.status == DagsterRunStatus.CANCELING
-            if canceling and was_canceling and not self._stopped.is_set():
-                self._interrupt()
-            was_canceling = canceling
+            ending = run.status == DagsterRunStatus.CANCELING or run.is_finished
+            if ending and was_ending:
+                with self._sending:
+                    if self._stopped.is_set():
+                        return
+                    self._interrupt()
+            was_ending = ending

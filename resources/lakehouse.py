@@ -31,12 +31,14 @@ class LakehouseResource(dg.ConfigurableResource):
             self._cancel_watch = CancelWatch(context.instance, context.run_id).start()
 
     def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
-        if self._cancel_watch is not None:
-            self._cancel_watch.stop()
-            self._cancel_watch = None
-        if self._store is not None:
-            self._store.dispose()
-            self._store = None
+        try:
+            if self._cancel_watch is not None:
+                self._cancel_watch.stop()
+                self._cancel_watch = None
+        finally:
+            if self._store is not None:
+                self._store.dispose()
+                self._store = None
 
     @property
     def settings(self) -> Settings:

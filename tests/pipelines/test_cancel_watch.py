@@ -53,7 +53,7 @@ def test_a_running_run_is_never_interrupted(instance: DagsterInstance, run: Dags
     assert interrupts.count == 0
 
 
-def test_a_run_left_canceling_is_interrupted_again_until_it_ends(
+def test_a_run_left_canceling_is_interrupted_again(
     instance: DagsterInstance, run: DagsterRun
 ) -> None:
     interrupts = Interrupts()
@@ -61,12 +61,18 @@ def test_a_run_left_canceling_is_interrupted_again_until_it_ends(
     instance.report_run_canceling(run)
     # Dagster's own interrupt was lost: the watch sends more, one a beat.
     wait_until(lambda: interrupts.count >= 3)
+    watch.stop()
 
-    instance.report_run_canceled(run)
-    wait_until(lambda: not watch._thread.is_alive())
-    sent = interrupts.count
-    time.sleep(BEAT * 4)
-    assert interrupts.count == sent
+
+def test_a_run_failed_at_its_time_limit_is_interrupted_until_its_worker_stops(
+    instance: DagsterInstance, run: DagsterRun
+) -> None:
+    interrupts = Interrupts()
+    watch = CancelWatch(instance, run.run_id, resend_seconds=BEAT, interrupt=interrupts).start()
+    # As Dagster's monitoring daemon does: CANCELING, one interrupt, then FAILURE at once.
+    instance.report_run_canceling(run)
+    instance.report_run_failed(run, "Exceeded maximum runtime of 2 seconds.")
+    wait_until(lambda: interrupts.count >= 3)
     watch.stop()
 
 
@@ -79,4 +85,5 @@ def test_a_stopped_watch_sends_nothing_more(instance: DagsterInstance, run: Dags
     sent = interrupts.count
     time.sleep(BEAT * 4)
     assert interrupts.count == sent
+    assert not watch._thread.is_alive()
     assert instance.get_run_by_id(run.run_id).status == DagsterRunStatus.CANCELING  # type: ignore[union-attr]

@@ -198,6 +198,16 @@ def test_tenant_run_limit_and_run_time_limit_through_the_daemon(dagster_settings
         events = client.get(f"/api/v1/runs/{held}/logs", headers=headers).json()["events"]
         reason = "Canceling due to exceeding maximum runtime of 2 seconds."
         assert reason in [e["message"] for e in events]
+        # Its worker stopped well before the hold would have ended, and left the run ended.
+        deadline = time.monotonic() + 90
+        while not any(e["message"].startswith("Process for run exited") for e in events):
+            assert time.monotonic() < deadline, "the run's worker never stopped"
+            time.sleep(0.5)
+            events = client.get(f"/api/v1/runs/{held}/logs", headers=headers).json()["events"]
+        assert client.get(f"/api/v1/runs/{held}", headers=headers).json()["status"] in {
+            "FAILURE",
+            "CANCELED",
+        }
 
         # Its place is free again (the next run, under the same short limit, is only accepted).
         again = submit_selfcheck(client, headers, rows=1)

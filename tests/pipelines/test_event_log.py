@@ -63,6 +63,14 @@ def test_a_removed_template_is_made_again(tmp_path: Path) -> None:
     assert sorted(storage.get_all_run_ids()) == ["run-d", "run-e"]
 
 
+def test_a_template_of_another_revision_is_made_again(tmp_path: Path) -> None:
+    (tmp_path / TEMPLATE_NAME).touch()  # unstamped, as an older or broken one would be
+    storage = TemplatedSqliteEventLogStorage(str(tmp_path))
+    storage.store_event(engine_event("run-f", "fresh"))
+    assert stamp(tmp_path / TEMPLATE_NAME) == head_revision()
+    assert stamp(tmp_path / "run-f.db") == head_revision()
+
+
 def test_an_unstamped_run_database_gets_dagsters_own_initialisation(tmp_path: Path) -> None:
     (tmp_path / "run-b.db").touch()  # as left by a process that died before creating tables
     storage = TemplatedSqliteEventLogStorage(str(tmp_path))
