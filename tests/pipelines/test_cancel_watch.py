@@ -53,26 +53,32 @@ def test_a_running_run_is_never_interrupted(instance: DagsterInstance, run: Dags
     assert interrupts.count == 0
 
 
-def test_a_run_left_canceling_is_interrupted_again(
-    instance: DagsterInstance, run: DagsterRun
-) -> None:
-    interrupts = Interrupts()
-    watch = CancelWatch(instance, run.run_id, resend_seconds=BEAT, interrupt=interrupts).start()
-    instance.report_run_canceling(run)
-    # Dagster's own interrupt was lost: the watch sends more, one a beat.
-    wait_until(lambda: interrupts.count >= 3)
-    watch.stop()
+def left_canceling(instance: DagsterInstance, run: DagsterRun) -> None:
+    instance.report_run_canceling(run)  # and Dagster's one interrupt was lost
 
 
-def test_a_run_failed_at_its_time_limit_is_interrupted_until_its_worker_stops(
-    instance: DagsterInstance, run: DagsterRun
-) -> None:
-    interrupts = Interrupts()
-    watch = CancelWatch(instance, run.run_id, resend_seconds=BEAT, interrupt=interrupts).start()
+def failed_at_its_time_limit(instance: DagsterInstance, run: DagsterRun) -> None:
     # As Dagster's monitoring daemon does: CANCELING, one interrupt, then FAILURE at once.
     instance.report_run_canceling(run)
     instance.report_run_failed(run, "Exceeded maximum runtime of 2 seconds.")
-    wait_until(lambda: interrupts.count >= 3)
+
+
+def marked_canceled(instance: DagsterInstance, run: DagsterRun) -> None:
+    # As the UI's "mark as canceled immediately" does.
+    instance.report_run_canceling(run)
+    instance.report_run_canceled(run)
+
+
+@pytest.mark.parametrize("end", [left_canceling, failed_at_its_time_limit, marked_canceled])
+def test_a_run_ended_from_outside_is_interrupted_until_its_worker_stops(
+    instance: DagsterInstance,
+    run: DagsterRun,
+    end: Callable[[DagsterInstance, DagsterRun], None],
+) -> None:
+    interrupts = Interrupts()
+    watch = CancelWatch(instance, run.run_id, resend_seconds=BEAT, interrupt=interrupts).start()
+    end(instance, run)
+    wait_until(lambda: interrupts.count >= 3)  # one a beat while the worker is still at work
     watch.stop()
 
 
