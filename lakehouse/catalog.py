@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import urlparse
@@ -35,9 +34,15 @@ def open_catalog(settings: Settings) -> SqlCatalog:
 
 def ensure_namespace(catalog: Catalog, namespace: str | tuple[str, ...]) -> None:
     from pyiceberg.exceptions import NamespaceAlreadyExistsError
+    from sqlalchemy.exc import IntegrityError
 
-    with contextlib.suppress(NamespaceAlreadyExistsError):
+    try:
         catalog.create_namespace(namespace)
+    except NamespaceAlreadyExistsError:
+        pass
+    except IntegrityError:  # the SQL catalog looks, then inserts: a racing run inserted first
+        if not catalog.namespace_exists(namespace):
+            raise
 
 
 def replace_table(
