@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from lakehouse import datasets
 from lakehouse.errors import ConflictError, NotFoundError
+from lakehouse.store import Dataset
 from pipelines.gateway import RunGateway
 
 
@@ -20,6 +22,18 @@ def ensure_idle(gateway: RunGateway, run_id: str | None, what: str, field: str) 
             "wait for it to finish or terminate it first",
             field=field,
         )
+
+
+def ensure_dataset_idle(gateway: RunGateway, dataset: Dataset) -> None:
+    """Refuse (409) to change a dataset while a run writes its tables, or while another
+    request, having committed its change, is starting the run that will."""
+    if datasets.is_claimed(dataset):
+        raise ConflictError(
+            f"dataset {dataset.id} is being changed by another request; "
+            "wait for its run to start and finish",
+            field="dataset_id",
+        )
+    ensure_idle(gateway, dataset.last_run_id, f"dataset {dataset.id}", "dataset_id")
 
 
 def run_failure(gateway: RunGateway, run_id: str, purpose: str) -> str | None:

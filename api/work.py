@@ -38,19 +38,15 @@ POLL_SECONDS = 0.1
 
 
 @contextlib.contextmanager
-def room_for_a_run(
-    db: Session, platform: Platform, tenant_id: str, undo: Callable[[], None] | None = None
-) -> Iterator[None]:
+def room_for_a_run(db: Session, platform: Platform, tenant_id: str) -> Iterator[None]:
     """Room for one more run of the tenant while the block commits and submits it. A tenant at
     its run limit is refused before anything is committed: the request's changes are rolled
-    back, `undo` then removes what it left outside the database, and the 429 goes out."""
+    back and the 429 goes out."""
     with contextlib.ExitStack() as stack:
         try:
             stack.enter_context(platform.gateway.admission(tenant_id))
         except TooManyRequestsError:
             db.rollback()
-            if undo is not None:
-                undo()
             raise
         yield
 
@@ -76,14 +72,13 @@ def submit_committed(
     platform: Platform,
     tenant_id: str,
     launch: Callable[[], str],
-    undo: Callable[[], None] | None = None,
     prepare: Callable[[], object] | None = None,
 ) -> str:
     """`prepare` the change that needs a run, commit the request, then start its run with
     `launch`, holding the tenant's place only that long. What the caller records afterwards is
     written outside it: another request of the tenant may hold the database's write lock while
     it waits for the place."""
-    with room_for_a_run(db, platform, tenant_id, undo):
+    with room_for_a_run(db, platform, tenant_id):
         if prepare is not None:
             prepare()
         db.commit()
@@ -93,29 +88,36 @@ def submit_committed(
 def start_ingestion(
     db: Session, platform: Platform, dataset: Dataset, prepare: Callable[[], object] | None = None
 ) -> str:
-    """Commit the dataset, then start its ingestion run; a run that cannot start fails it, and
-    one refused for the tenant's run limit leaves neither the dataset nor its new files, nor
-    makes the change `prepare` would have made (a file deleted)."""
+    """Claim the dataset's next run, commit the request, then start its ingestion run; a run
+    that cannot start fails the dataset. A request refused before its commit (another request
+    holds the claim: 409; the tenant's run limit: 429; `prepare` refused) keeps nothing: no new
+    dataset, none of its new files, and not the change `prepare` would have made."""
+    launched = False
 
     def launch() -> str:  # after the commit: the dataset has its id
+        nonlocal launched
+        launched = True
         key = str(dataset.id)
         platform.gateway.add_partition(DATASET_PARTITIONS, key)
         return platform.gateway.submit(
             DATASET_INGESTION_JOB, partition_key=key, tags={TENANT_TAG: dataset.tenant_id}
         )
 
+    undo = unland(platform, dataset)
     try:
-        run_id = submit_committed(
-            db, platform, dataset.tenant_id, launch, unland(platform, dataset), prepare
-        )
-    except TooManyRequestsError:
-        raise
+        datasets.claim_run(db, dataset)
+        run_id = submit_committed(db, platform, dataset.tenant_id, launch, prepare=prepare)
     except StrataError as exc:
+        if not launched:
+            db.rollback()
+            undo()
+            raise
         dataset.validation_status = "failed"
         dataset.validation_error = f"validation could not start: {exc.message}"
+        datasets.release_run(dataset, None)
         db.commit()
         raise
-    dataset.last_run_id = run_id
+    datasets.release_run(dataset, run_id)
     db.commit()
     return run_id
 
@@ -224,11 +226,11 @@ def remove_predictor(
 def remove_dataset(
     db: Session, platform: Platform, actor: Principal, dataset_id: int, removed: Removed
 ) -> None:
-    """Delete a dataset that no run is writing: its tables and its landed files."""
+    """Delete a dataset that no run is writing, nor a request about to start one: its tables
+    and its landed files."""
     dataset = datasets.get_dataset(db, actor, dataset_id)
-    run_state.ensure_idle(
-        platform.gateway, dataset.last_run_id, f"dataset {dataset.id}", "dataset_id"
-    )
+    run_state.ensure_dataset_idle(platform.gateway, dataset)
+    datasets.claim_run(db, dataset)  # a change that has not committed yet is refused
     catalog = open_catalog(platform.settings)
     removed.files.extend(f.file_name for f in dataset.files)
     removed.tables.extend(

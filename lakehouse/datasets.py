@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import math
+import secrets
 import shutil
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
-from sqlalchemy import event, select
+from sqlalchemy import event, or_, select, update
 from sqlalchemy.orm import Session, SessionTransaction
+from sqlalchemy.orm.attributes import set_committed_value
 
 from lakehouse import templates
 from lakehouse.catalog import drop_table
@@ -30,6 +33,8 @@ USAGES: dict[str, str] = {
     "tp": "Training and prediction",
 }
 UPLOAD_LOCK = "strata.landing_upload_lock"
+# A claim whose request died between its commit and its run's start frees the dataset then.
+RUN_CLAIM_SECONDS = 60.0
 
 
 @dataclass(frozen=True)
@@ -62,6 +67,52 @@ def get_file(session: Session, actor: Principal, file_id: int) -> DataFile:
     if data_file is None or data_file.tenant_id != actor.tenant_id:
         raise NotFoundError(f"file {file_id} not found", field="file_id")
     return data_file
+
+
+def claim_run(session: Session, dataset: Dataset) -> None:
+    """Make the caller's request the one whose run writes the dataset next, in its own
+    transaction: one conditional UPDATE, so that of concurrent requests exactly one gets it
+    (the database serialises them on the row) and the others are refused (409) before they
+    commit anything. The claim stands from the request's commit until release_run records its
+    run, which is when a reader of `last_run_id` alone would still see the previous, finished
+    run; a claim older than RUN_CLAIM_SECONDS is one whose request died, and is taken over."""
+    now = time.time()
+    token = secrets.token_hex(16)
+    claimed = session.execute(
+        update(Dataset)
+        .where(
+            Dataset.id == dataset.id,
+            or_(Dataset.run_claim.is_(None), Dataset.run_claimed_at < now - RUN_CLAIM_SECONDS),
+        )
+        .values(run_claim=token, run_claimed_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if claimed.rowcount != 1:  # type: ignore[attr-defined]
+        raise ConflictError(
+            f"dataset {dataset.id} is being changed by another request; "
+            "wait for its run to start and finish",
+            field="dataset_id",
+        )
+    set_committed_value(dataset, "run_claim", token)
+    set_committed_value(dataset, "run_claimed_at", now)
+
+
+def release_run(dataset: Dataset, run_id: str | None) -> None:
+    """End the request's claim, recording the run it started (None: none could start)."""
+    if run_id is not None:
+        dataset.last_run_id = run_id
+    dataset.run_claim = None
+    dataset.run_claimed_at = None
+
+
+def is_claimed(dataset: Dataset) -> bool:
+    """Whether a live request is about to start a run writing the dataset."""
+    claimed_at = dataset.run_claimed_at
+    return (
+        dataset.run_claim is not None
+        and claimed_at is not None
+        and claimed_at >= time.time() - RUN_CLAIM_SECONDS
+    )
 
 
 def list_datasets(session: Session, actor: Principal) -> Sequence[Dataset]:

@@ -86,13 +86,6 @@ def attachment(path: Path, file_name: str) -> File:
     return File(path, filename=name, headers={"Content-Disposition": disposition})
 
 
-def ensure_idle(platform: Platform, dataset: Dataset) -> None:
-    """Refuse (409) to change a dataset while a run writes its tables."""
-    run_state.ensure_idle(
-        platform.gateway, dataset.last_run_id, f"dataset {dataset.id}", "dataset_id"
-    )
-
-
 def validation_state(platform: Platform, dataset: Dataset) -> tuple[str, str | None]:
     """The dataset's state; a run that ended without a verdict shows as failed, never pending."""
     status, error = dataset.validation_status, dataset.validation_error
@@ -239,7 +232,7 @@ class DatasetController(Controller):
     ) -> StatisticsSubmitted:
         """Start a run computing per-column statistics of the validated rows; job_id is its id."""
         dataset = datasets.get_dataset(db, request.user, dataset_id)
-        ensure_idle(platform, dataset)
+        run_state.ensure_dataset_idle(platform.gateway, dataset)
         status, _ = validation_state(platform, dataset)
         if status not in ("valid", "invalid"):
             raise ConflictError(
@@ -306,7 +299,7 @@ class FileController(Controller):
     ) -> DatasetUploaded:
         """Add files to a dataset."""
         dataset = datasets.get_dataset(db, request.user, dataset_id)
-        ensure_idle(platform, dataset)
+        run_state.ensure_dataset_idle(platform.gateway, dataset)
         added = datasets.add_files(
             db,
             request.user,
@@ -331,7 +324,7 @@ class FileController(Controller):
     ) -> StatusMessage:
         """Delete a file; the dataset is ingested and validated again without its rows."""
         dataset = datasets.get_file(db, request.user, file_id).dataset
-        ensure_idle(platform, dataset)
+        run_state.ensure_dataset_idle(platform.gateway, dataset)
         work.start_ingestion(  # the file goes only once its tenant has room for the run
             db,
             platform,

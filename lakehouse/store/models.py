@@ -180,6 +180,10 @@ class Dataset(Base):
     passed_rows: Mapped[int | None] = mapped_column(Integer)
     usability_threshold: Mapped[float | None] = mapped_column(Float)
     last_run_id: Mapped[str | None] = mapped_column(String(64))
+    # Held by the one request whose run will write the dataset next, from its first commit
+    # until the run is recorded (lakehouse.datasets.claim_run); Unix time for its age.
+    run_claim: Mapped[str | None] = mapped_column(String(32))
+    run_claimed_at: Mapped[float | None] = mapped_column(Float)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     modified_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +12,7 @@ import pytest
 from litestar.testing import TestClient
 
 from lakehouse.settings import Settings
-from tests.api.helpers import admin_headers, new_tenant_with_admin
+from tests.api.helpers import admin_headers, me, new_tenant_with_admin
 from tests.conftest import make_settings
 from tests.pipelines.runs import submit_selfcheck, wait_for
 
@@ -410,3 +411,100 @@ def test_dataset_is_not_changed_while_its_run_is_active(client: TestClient) -> N
     dropped = client.delete(f"/api/v1/dataset/delete/{dataset_id}", headers=headers)
     assert dropped.status_code == 200, dropped.text
     wait_for(client, headers, blocker, {"CANCELED"}, timeout=30)
+
+
+def ingestion_runs(client: TestClient, dataset_id: int) -> list[str]:
+    """Every Dagster run that ingests the dataset, newest first."""
+    from dagster import RunsFilter
+
+    from pipelines.names import DATASET_INGESTION_JOB
+
+    instance = client.app.state.platform.gateway.instance
+    runs = instance.get_runs(RunsFilter(job_name=DATASET_INGESTION_JOB))
+    return [r.run_id for r in runs if r.tags.get("dagster/partition") == str(dataset_id)]
+
+
+def stored_names(folder: Path) -> list[str]:
+    """The files landed in a dataset's folder, by the names they were uploaded under."""
+    return sorted(path.name.split("_", 1)[1] for path in folder.iterdir())
+
+
+def test_concurrent_changes_to_one_dataset_start_one_run(
+    client: TestClient, settings: Settings
+) -> None:
+    headers = admin_headers(client)
+    body = upload(client, headers, [("usage.csv", CSV)], dataset_name="Usage").json()
+    dataset_id = body["dataset_id"]
+    wait_for(client, headers, listed_run(client, headers), {"SUCCESS", "FAILURE"})
+    [first_run] = ingestion_runs(client, dataset_id)
+
+    def add(index: int) -> Any:
+        return client.post(
+            "/api/v1/files/add",
+            params={"dataset_id": dataset_id},
+            files=[("files", (f"more-{index}.csv", io.BytesIO(CSV)))],
+            headers=headers,
+        )
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        responses = list(pool.map(add, range(4)))
+    assert sorted(r.status_code for r in responses) == [201, 409, 409, 409], [
+        r.text for r in responses
+    ]
+    for refused in (r for r in responses if r.status_code == 409):
+        assert refused.json()["field"] == "dataset_id"
+    [winner] = [r.json() for r in responses if r.status_code == 201]
+    [added] = [f["file_name"] for f in winner["files"]]
+
+    # One new run, and of the refused requests nothing kept: no record, no landed file.
+    runs = ingestion_runs(client, dataset_id)
+    assert len(runs) == 2 and runs[1] == first_run
+    assert listed_run(client, headers) == runs[0]
+    files = client.get(
+        "/api/v1/files/list", params={"dataset_id": dataset_id}, headers=headers
+    ).json()
+    assert sorted(f["file_name"] for f in files["data"]) == sorted(["usage.csv", added])
+    folder = settings.landing_dir / me(client, headers)["tenant_id"] / str(dataset_id)
+    assert stored_names(folder) == sorted(["usage.csv", added])
+    wait_for(client, headers, runs[0], {"SUCCESS", "FAILURE"})
+
+
+def test_a_dataset_deleted_while_a_change_starts_its_run_is_one_or_the_other(
+    client: TestClient, settings: Settings
+) -> None:
+    headers = admin_headers(client)
+    body = upload(client, headers, [("usage.csv", CSV)], dataset_name="Usage").json()
+    dataset_id, [only] = body["dataset_id"], body["files"]
+    first_run = listed_run(client, headers)
+    wait_for(client, headers, first_run, {"SUCCESS", "FAILURE"})
+
+    # The last file is not deleted, and the refusal leaves the dataset as it was.
+    [before] = client.get("/api/v1/dataset/list", headers=headers).json()["data"]
+    last = client.delete(f"/api/v1/files/delete/{only['id']}", headers=headers)
+    assert last.status_code == 409 and last.json()["field"] == "file_id"
+    assert client.get("/api/v1/dataset/list", headers=headers).json()["data"] == [before]
+
+    def add() -> Any:
+        return client.post(
+            "/api/v1/files/add",
+            params={"dataset_id": dataset_id},
+            files=[("files", ("more.csv", io.BytesIO(CSV)))],
+            headers=headers,
+        )
+
+    def drop() -> Any:
+        return client.delete(f"/api/v1/dataset/delete/{dataset_id}", headers=headers)
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        added, dropped = (f.result() for f in [pool.submit(add), pool.submit(drop)])
+    folder = settings.landing_dir / me(client, headers)["tenant_id"] / str(dataset_id)
+    listed = client.get("/api/v1/dataset/list", headers=headers).json()["data"]
+    if dropped.status_code == 200:
+        assert added.status_code in (404, 409), added.text
+        assert listed == [] and not folder.exists()
+        assert ingestion_runs(client, dataset_id) == [first_run]
+    else:
+        assert (added.status_code, dropped.status_code) == (201, 409), (added.text, dropped.text)
+        assert [d["file_count"] for d in listed] == [2]
+        assert stored_names(folder) == ["more.csv", "usage.csv"]
+        wait_for(client, headers, listed_run(client, headers), {"SUCCESS", "FAILURE"})
