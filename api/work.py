@@ -23,16 +23,17 @@ from lakehouse.errors import (
     TooManyRequestsError,
 )
 from lakehouse.rbac import Principal
-from lakehouse.store import Dataset, Prediction, Predictor
-from pipelines.gateway import TENANT_TAG, RunView
-from pipelines.names import (
+from lakehouse.runs import (
     BATCH_PREDICTION_JOB,
     DATASET_INGESTION_JOB,
     DATASET_PARTITIONS,
     PREDICTOR_PARTITIONS,
     PREDICTOR_TRAINING_JOB,
     PREDICTOR_TRAINING_SHAP_JOB,
+    batch_prediction_run_config,
 )
+from lakehouse.store import Dataset, Prediction, Predictor
+from pipelines.gateway import TENANT_TAG, RunView
 
 POLL_SECONDS = 0.1
 
@@ -160,7 +161,7 @@ def start_batch_prediction(db: Session, platform: Platform, prediction: Predicti
         return platform.gateway.submit(
             BATCH_PREDICTION_JOB,
             partition_key=key,
-            run_config={"ops": {"batch_predictions": {"config": {"prediction_id": prediction.id}}}},
+            run_config=batch_prediction_run_config(prediction.id),
             tags={TENANT_TAG: prediction.tenant_id},
         )
 

@@ -4,7 +4,7 @@ import dagster as dg
 
 from assets.recording import recording_failure
 from lakehouse.ingest import land_bronze, land_silver, land_statistics, mark_failed, mark_running
-from pipelines.names import DATASET_PARTITIONS
+from lakehouse.runs import DATASET_PARTITIONS
 from resources import LakehouseResource
 
 datasets_partitions = dg.DynamicPartitionsDefinition(name=DATASET_PARTITIONS)

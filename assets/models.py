@@ -14,7 +14,7 @@ from lakehouse.predictors import (
     score_dataset,
     train_predictor,
 )
-from pipelines.names import PREDICTOR_PARTITIONS
+from lakehouse.runs import PREDICTOR_PARTITIONS
 from resources import LakehouseResource
 
 predictors_partitions = dg.DynamicPartitionsDefinition(name=PREDICTOR_PARTITIONS)

@@ -13,7 +13,7 @@ from assets.models import (
     predictors_partitions,
 )
 from assets.platform import selfcheck
-from pipelines.names import (
+from lakehouse.runs import (
     BATCH_PREDICTION_JOB,
     DATASET_INGESTION_JOB,
     DATASET_STATISTICS_JOB,

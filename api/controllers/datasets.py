@@ -41,9 +41,9 @@ from lakehouse.catalog import open_catalog
 from lakehouse.errors import ConflictError, InvalidInputError
 from lakehouse.formats import preview_lines
 from lakehouse.landing import safe_file_name
+from lakehouse.runs import DATASET_STATISTICS_JOB
 from lakehouse.store import DataFile, Dataset
 from pipelines.gateway import TENANT_TAG
-from pipelines.names import DATASET_STATISTICS_JOB
 
 READ = [requires_permission("datasets:read")]
 MANAGE = [requires_permission("datasets:manage")]

@@ -38,12 +38,12 @@ from api.security import PUBLIC, WRITES, requires_permission, requires_service_t
 from lakehouse import datasets, predictors
 from lakehouse.catalog import open_catalog
 from lakehouse.errors import ConflictError, InvalidInputError, NotFoundError
+from lakehouse.runs import (
+    PREDICTOR_SHAP_JOB,
+)
 from lakehouse.store import Predictor
 from lakehouse.training import Attribute, ProblemType
 from pipelines.gateway import TENANT_TAG
-from pipelines.names import (
-    PREDICTOR_SHAP_JOB,
-)
 
 READ = [requires_permission("models:read")]
 TRAIN = [requires_permission("models:train")]

@@ -13,8 +13,8 @@ from api.platform import Platform
 from api.schemas import ComponentStatus, HealthReport, Message, RunSubmitted
 from api.security import PUBLIC, requires_permission
 from lakehouse import health
+from lakehouse.runs import SELFCHECK_JOB, selfcheck_run_config
 from pipelines.gateway import TENANT_TAG
-from pipelines.names import SELFCHECK_JOB
 
 
 class UtilsController(Controller):
@@ -65,11 +65,7 @@ class UtilsController(Controller):
         """Start a run that writes rows to an Iceberg table and reads them back (platform admin)."""
         run_id = platform.gateway.submit(
             SELFCHECK_JOB,
-            run_config={
-                "ops": {
-                    "platform__selfcheck": {"config": {"rows": rows, "hold_seconds": hold_seconds}}
-                }
-            },
+            run_config=selfcheck_run_config(rows, hold_seconds),
             tags={TENANT_TAG: request.user.tenant_id},
         )
         return RunSubmitted(run_id=run_id, job_name=SELFCHECK_JOB, status="submitted")

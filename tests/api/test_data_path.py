@@ -16,9 +16,9 @@ from litestar.testing import TestClient
 from assets.ingestion import bronze, silver
 from lakehouse.catalog import open_catalog
 from lakehouse.naming import Layer, TableRef
+from lakehouse.runs import DATASET_PARTITIONS
 from lakehouse.settings import Settings
 from pipelines.instance import open_instance
-from pipelines.names import DATASET_PARTITIONS
 from resources import LakehouseResource
 from tests.api.helpers import admin_headers, me, new_tenant_with_admin
 from tests.api.test_datasets import upload

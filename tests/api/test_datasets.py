@@ -417,7 +417,7 @@ def ingestion_runs(client: TestClient, dataset_id: int) -> list[str]:
     """Every Dagster run that ingests the dataset, newest first."""
     from dagster import RunsFilter
 
-    from pipelines.names import DATASET_INGESTION_JOB
+    from lakehouse.runs import DATASET_INGESTION_JOB
 
     instance = client.app.state.platform.gateway.instance
     runs = instance.get_runs(RunsFilter(job_name=DATASET_INGESTION_JOB))

@@ -17,10 +17,10 @@ from lakehouse.catalog import open_catalog
 from lakehouse.landing import LandingStore
 from lakehouse.naming import Layer, TableRef
 from lakehouse.rbac import Principal
+from lakehouse.runs import DATASET_PARTITIONS
 from lakehouse.settings import Settings
 from lakehouse.store import Dataset, MetadataStore, User
 from pipelines.instance import open_instance
-from pipelines.names import DATASET_PARTITIONS
 from resources import LakehouseResource
 
 

@@ -10,6 +10,7 @@ import pytest
 
 from assets.platform import selfcheck
 from lakehouse.catalog import open_catalog
+from lakehouse.runs import SELFCHECK_OP, selfcheck_run_config
 from lakehouse.settings import Settings
 from pipelines.definitions import defs
 from pipelines.instance import open_instance
@@ -28,10 +29,10 @@ def test_materialize_selfcheck(settings: Settings) -> None:
             [selfcheck],
             instance=instance,
             resources={"lakehouse": LakehouseResource()},
-            run_config={"ops": {"platform__selfcheck": {"config": {"rows": 12}}}},
+            run_config=selfcheck_run_config(rows=12),
         )
         assert result.success
-        [materialization] = result.asset_materializations_for_node("platform__selfcheck")
+        [materialization] = result.asset_materializations_for_node(SELFCHECK_OP)
         assert materialization.metadata["row_count"].value == 12
 
         table = open_catalog(settings).load_table("platform.selfcheck")

@@ -19,9 +19,9 @@ from sqlalchemy.engine import make_url
 from api.app import create_app
 from lakehouse.catalog import open_catalog
 from lakehouse.naming import DatasetTables
+from lakehouse.runs import DATASET_INGESTION_JOB
 from lakehouse.settings import Settings
 from pipelines.gateway import TENANT_TAG
-from pipelines.names import DATASET_INGESTION_JOB
 from tests.api.helpers import admin_headers, bearer, create_user, login, me, new_tenant_with_admin
 from tests.conftest import LIGHT_PRELOAD, make_settings
 from tests.pipelines.runs import submit_selfcheck, wait_for, wait_for_workers

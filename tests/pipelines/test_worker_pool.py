@@ -7,15 +7,14 @@ import os
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from lakehouse.errors import TooManyRequestsError
+from lakehouse.runs import SELFCHECK_JOB, selfcheck_run_config
 from pipelines.definitions import job_named
 from pipelines.gateway import LAUNCHER_TAG, TENANT_TAG
 from pipelines.gateway.embedded import EmbeddedRunGateway
-from pipelines.names import SELFCHECK_JOB
 from tests.conftest import make_settings
 
 
@@ -66,7 +65,7 @@ def test_logs_page_by_offset(tmp_path: Path) -> None:
     gateway.start()
     try:
         run_id = gateway.submit(
-            SELFCHECK_JOB, run_config={"ops": {"platform__selfcheck": {"config": {"rows": 3}}}}
+            SELFCHECK_JOB, run_config=selfcheck_run_config(rows=3, hold_seconds=0.0)
         )
         deadline = time.monotonic() + 120
         while not gateway.status(run_id).is_finished:
@@ -100,11 +99,6 @@ def test_workers_take_runs_before_the_model_libraries_and_health_says_when_warm(
         gateway.close()
 
 
-def selfcheck_config(rows: int = 1, hold_seconds: float = 0.0) -> dict[str, Any]:
-    config = {"rows": rows, "hold_seconds": hold_seconds}
-    return {"ops": {"platform__selfcheck": {"config": config}}}
-
-
 def wait_until(condition: Callable[[], bool], timeout: float = 120) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
@@ -118,12 +112,12 @@ def test_a_free_worker_serves_tenants_in_turn_not_in_order_of_arrival(tmp_path: 
     try:
         wait_until(lambda: gateway.pool.ready_count == 1)
         blocker = gateway.submit(
-            SELFCHECK_JOB, run_config=selfcheck_config(hold_seconds=2), tags={TENANT_TAG: "x"}
+            SELFCHECK_JOB, run_config=selfcheck_run_config(hold_seconds=2), tags={TENANT_TAG: "x"}
         )
         # Tenant a queues its whole backlog before b and c queue theirs.
         runs = {
             name: gateway.submit(
-                SELFCHECK_JOB, run_config=selfcheck_config(), tags={TENANT_TAG: name[0]}
+                SELFCHECK_JOB, run_config=selfcheck_run_config(), tags={TENANT_TAG: name[0]}
             )
             for name in ("a1", "a2", "a3", "b1", "b2", "c1")
         }
@@ -144,12 +138,14 @@ def test_a_tenant_at_its_run_limit_is_refused_and_other_tenants_are_not(tmp_path
     try:
         held = [
             gateway.submit(
-                SELFCHECK_JOB, run_config=selfcheck_config(hold_seconds=60), tags={TENANT_TAG: "a"}
+                SELFCHECK_JOB,
+                run_config=selfcheck_run_config(hold_seconds=60),
+                tags={TENANT_TAG: "a"},
             )
             for _ in range(2)
         ]
         with pytest.raises(TooManyRequestsError) as refused:
-            gateway.submit(SELFCHECK_JOB, run_config=selfcheck_config(), tags={TENANT_TAG: "a"})
+            gateway.submit(SELFCHECK_JOB, run_config=selfcheck_run_config(), tags={TENANT_TAG: "a"})
         assert refused.value.message == (
             "this tenant has 2 runs queued or running, and STRATA_TENANT_RUN_LIMIT=2 allows no "
             "more; try again when one of them has finished"
@@ -157,13 +153,17 @@ def test_a_tenant_at_its_run_limit_is_refused_and_other_tenants_are_not(tmp_path
         assert refused.value.retry_after >= 1
         # The refused run was never created; another tenant, and runs of no tenant, have room.
         assert len(gateway.instance.get_runs()) == 2
-        other = gateway.submit(SELFCHECK_JOB, run_config=selfcheck_config(), tags={TENANT_TAG: "b"})
-        untagged = gateway.submit(SELFCHECK_JOB, run_config=selfcheck_config())
+        other = gateway.submit(
+            SELFCHECK_JOB, run_config=selfcheck_run_config(), tags={TENANT_TAG: "b"}
+        )
+        untagged = gateway.submit(SELFCHECK_JOB, run_config=selfcheck_run_config())
         assert (gateway.unfinished_runs("a"), gateway.unfinished_runs("b")) == (2, 1)
         # A run of the tenant ending makes room for the next.
         assert gateway.cancel(held[1]).status in {"CANCELING", "CANCELED"}
         wait_until(lambda: gateway.unfinished_runs("a") == 1)
-        again = gateway.submit(SELFCHECK_JOB, run_config=selfcheck_config(), tags={TENANT_TAG: "a"})
+        again = gateway.submit(
+            SELFCHECK_JOB, run_config=selfcheck_run_config(), tags={TENANT_TAG: "a"}
+        )
         assert gateway.status(again).tags[TENANT_TAG] == "a"
         for run_id in (held[0], again, other, untagged):
             if not gateway.status(run_id).is_finished:
@@ -179,7 +179,7 @@ def test_a_run_past_the_time_limit_fails_naming_it_and_its_worker_is_replaced(
     gateway.start()
     try:
         wait_until(lambda: gateway.pool.ready_count == 1)
-        run_id = gateway.submit(SELFCHECK_JOB, run_config=selfcheck_config(hold_seconds=60))
+        run_id = gateway.submit(SELFCHECK_JOB, run_config=selfcheck_run_config(hold_seconds=60))
         wait_until(lambda: gateway.status(run_id).status == "STARTED")
         pid = gateway.pool.worker_pid(run_id)
         assert pid is not None
@@ -191,7 +191,7 @@ def test_a_run_past_the_time_limit_fails_naming_it_and_its_worker_is_replaced(
             os.kill(pid, 0)
         # The replacement takes the next run.
         wait_until(lambda: gateway.pool.ready_count == 1)
-        next_run = gateway.submit(SELFCHECK_JOB, run_config=selfcheck_config(rows=2))
+        next_run = gateway.submit(SELFCHECK_JOB, run_config=selfcheck_run_config(rows=2))
         wait_until(lambda: gateway.status(next_run).is_finished)
         assert gateway.status(next_run).status == "SUCCESS"
     finally:
@@ -204,7 +204,7 @@ def test_runs_execute_at_a_lower_cpu_priority_than_the_api(tmp_path: Path) -> No
     gateway = EmbeddedRunGateway(make_settings(tmp_path, workers=1))
     gateway.start()
     try:
-        run_id = gateway.submit(SELFCHECK_JOB, run_config=selfcheck_config(hold_seconds=60))
+        run_id = gateway.submit(SELFCHECK_JOB, run_config=selfcheck_run_config(hold_seconds=60))
         wait_until(lambda: gateway.status(run_id).status == "STARTED")
         pid = gateway.pool.worker_pid(run_id)
         assert pid is not None

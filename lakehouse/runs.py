@@ -1,0 +1,31 @@
+"""What the platform asks Dagster to run, by name: its jobs, partitions and run configs. The
+core owns the names, so the API and the assets spell each once, and importing them loads no
+Dagster."""
+
+from __future__ import annotations
+
+from typing import Any
+
+SELFCHECK_JOB = "platform_selfcheck_job"
+DATASET_INGESTION_JOB = "dataset_ingestion_job"
+DATASET_PARTITIONS = "datasets"
+DATASET_STATISTICS_JOB = "dataset_statistics_job"
+PREDICTOR_PARTITIONS = "predictors"
+PREDICTOR_TRAINING_JOB = "predictor_training_job"
+PREDICTOR_TRAINING_SHAP_JOB = "predictor_training_shap_job"
+PREDICTOR_SHAP_JOB = "predictor_shap_job"
+BATCH_PREDICTION_JOB = "batch_prediction_job"
+
+# The ops of the configured assets: asset `platform/selfcheck` and asset `batch_predictions`.
+SELFCHECK_OP = "platform__selfcheck"
+BATCH_PREDICTIONS_OP = "batch_predictions"
+
+
+def selfcheck_run_config(rows: int = 100, hold_seconds: float = 0.0) -> dict[str, Any]:
+    """The self-check job's run config: rows to write and read back, and the wait between."""
+    return {"ops": {SELFCHECK_OP: {"config": {"rows": rows, "hold_seconds": hold_seconds}}}}
+
+
+def batch_prediction_run_config(prediction_id: int) -> dict[str, Any]:
+    """The batch prediction job's run config: the recorded prediction it scores."""
+    return {"ops": {BATCH_PREDICTIONS_OP: {"config": {"prediction_id": prediction_id}}}}
