@@ -1,5 +1,5 @@
-"""What the API holds for its lifetime: settings, metadata store, tokens, runs, query engine,
-served models and the prediction log."""
+"""What the API holds for its lifetime: settings, metadata store, Iceberg catalog, tokens, runs,
+query engine, served models and the prediction log."""
 
 from __future__ import annotations
 
@@ -9,9 +9,11 @@ import threading
 from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 from lakehouse.accounts import SessionIssuer
 from lakehouse.bootstrap import BootstrapResult, bootstrap
+from lakehouse.catalog import open_catalog
 from lakehouse.datasets import sweep_landing
 from lakehouse.landing import LandingStore
 from lakehouse.prediction_log import PredictionLog
@@ -25,6 +27,9 @@ from lakehouse.settings import Settings
 from lakehouse.store import MetadataStore
 from lakehouse.throttle import Throttle
 from pipelines.gateway import RunGateway, open_gateway
+
+if TYPE_CHECKING:
+    from pyiceberg.catalog.sql import SqlCatalog
 
 log = logging.getLogger("strata.api")
 SERVING_STATE_SECONDS = 1.0
@@ -64,6 +69,11 @@ class Platform:
     @cached_property
     def gateway(self) -> RunGateway:
         return open_gateway(self.settings)
+
+    @cached_property
+    def catalog(self) -> SqlCatalog:
+        """The Iceberg catalog every request reads and writes through: one connection pool."""
+        return open_catalog(self.settings)
 
     @cached_property
     def engine(self) -> QueryEngine:
@@ -136,6 +146,8 @@ class Platform:
             self.gateway.close()
         if "engine" in self.__dict__:
             self.engine.close()
+        if "catalog" in self.__dict__:
+            self.catalog.engine.dispose()
         if "prediction_log" in self.__dict__:
             self.prediction_log.close()
         self._serving.close()

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
     from pyiceberg.catalog import Catalog
     from pyiceberg.catalog.sql import SqlCatalog
+    from pyiceberg.table import Table
 
 CATALOG_NAME = "strata"
 
@@ -45,6 +46,16 @@ def ensure_namespace(catalog: Catalog, namespace: str | tuple[str, ...]) -> None
             raise
 
 
+def load_table_or_none(catalog: Catalog, ref: TableRef) -> Table | None:
+    """A tenant's table, or None when it has not been written yet."""
+    from pyiceberg.exceptions import NoSuchTableError
+
+    try:
+        return catalog.load_table(ref.identifier)
+    except NoSuchTableError:
+        return None
+
+
 def replace_table(
     catalog: Catalog, ref: TableRef, data: pa.Table, where: tuple[str, int] | None = None
 ) -> int:
@@ -54,14 +65,12 @@ def replace_table(
     The table and its namespaces are created on first use; new columns are added to its
     schema, and columns the data lacks stay (as nulls), so earlier snapshots keep their shape.
     """
-    from pyiceberg.exceptions import NoSuchTableError
     from pyiceberg.expressions import AlwaysTrue, BooleanExpression, EqualTo
 
     for depth in (1, 2):
         ensure_namespace(catalog, ref.namespace[:depth])
-    try:
-        table = catalog.load_table(ref.identifier)
-    except NoSuchTableError:
+    table = load_table_or_none(catalog, ref)
+    if table is None:
         table = catalog.create_table(ref.identifier, schema=data.schema)
         table.append(data)
     else:

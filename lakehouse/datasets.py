@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, SessionTransaction
 from sqlalchemy.orm.attributes import set_committed_value
 
 from lakehouse import templates
-from lakehouse.catalog import drop_table
+from lakehouse.catalog import drop_table, load_table_or_none
 from lakehouse.errors import ConflictError, InvalidInputError, NotFoundError
 from lakehouse.formats import UnreadableFileError, format_of, read_table
 from lakehouse.landing import LandedFile, LandingStore, safe_file_name
@@ -339,16 +339,12 @@ def delete_dataset(
 
 def preview_rows(catalog: Catalog, dataset: Dataset, limit: int) -> list[dict[str, Any]]:
     """The first validated rows of a dataset, without Strata's bookkeeping columns."""
-    from pyiceberg.exceptions import NoSuchTableError
-
-    ref = dataset.tables.silver
-    try:
-        table = catalog.load_table(ref.identifier)
-    except NoSuchTableError:
+    table = load_table_or_none(catalog, dataset.tables.silver)
+    if table is None:
         raise ConflictError(
             f"dataset {dataset.id} has no validated rows yet ({dataset.validation_status})",
             field="dataset_id",
-        ) from None
+        )
     rows = table.scan(limit=limit).to_arrow()
     shown = [name for name in rows.column_names if not name.startswith("_")]
     return rows.select(shown).to_pylist()
@@ -356,16 +352,12 @@ def preview_rows(catalog: Catalog, dataset: Dataset, limit: int) -> list[dict[st
 
 def read_statistics(catalog: Catalog, dataset: Dataset) -> list[dict[str, Any]]:
     """The dataset's column statistics, as the statistics run last wrote them."""
-    from pyiceberg.exceptions import NoSuchTableError
-
-    ref = dataset.tables.statistics
-    try:
-        table = catalog.load_table(ref.identifier)
-    except NoSuchTableError:
+    table = load_table_or_none(catalog, dataset.tables.statistics)
+    if table is None:
         raise NotFoundError(
             f"dataset {dataset.id} has no statistics yet; POST generate_statistics first",
             field="dataset_id",
-        ) from None
+        )
     return table.scan().to_arrow().to_pylist()
 
 

@@ -11,6 +11,7 @@ from lakehouse.datasets import whole_percent
 from lakehouse.errors import NotFoundError
 from lakehouse.formats import read_table
 from lakehouse.landing import LandingStore
+from lakehouse.lineage import FILE_ID, INGESTED_AT, ROW_NUMBER
 from lakehouse.store import Dataset, MetadataStore
 from lakehouse.store.models import utcnow
 
@@ -20,10 +21,6 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
     from lakehouse.validation import Failure, ValidationOutcome
-
-FILE_ID = "_file_id"
-ROW_NUMBER = "_row_number"
-INGESTED_AT = "_ingested_at"
 
 
 @dataclass(frozen=True)

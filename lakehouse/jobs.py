@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from lakehouse.errors import InvalidInputError, NotFoundError
 from lakehouse.formats import read_table
+from lakehouse.lineage import LINEAGE
 from lakehouse.rbac import Principal
 from lakehouse.store import Predictor, TrainingJob
 from lakehouse.training import Algorithm
@@ -203,7 +204,7 @@ def labelled_rows(
     actual and predicted class, confidence, whether they match, and each class's probability."""
     import pyarrow.compute as pc
 
-    keys = ["_file_id", "_row_number"]
+    keys = list(LINEAGE)
     actual = [label] if label is not None and label not in scored.column_names else []
     joined = scored.join(validated.select([*keys, *actual]), keys=keys, join_type="left outer")
     order = pc.sort_indices(joined, sort_keys=[(k, "ascending") for k in keys])

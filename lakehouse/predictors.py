@@ -14,10 +14,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from lakehouse import datasets
-from lakehouse.catalog import drop_table, replace_table
+from lakehouse.catalog import drop_table, load_table_or_none, replace_table
 from lakehouse.errors import ConflictError, InvalidInputError, NotFoundError
 from lakehouse.ingest import LayerResult
 from lakehouse.landing import LandingStore
+from lakehouse.lineage import LINEAGE
 from lakehouse.naming import PredictorTables, table_name_from
 from lakehouse.rbac import Principal
 from lakehouse.store.models import Dataset, Prediction, Predictor, utcnow
@@ -42,7 +43,6 @@ if TYPE_CHECKING:
     from lakehouse.store import MetadataStore
 
 DATASET_ID = "_dataset_id"
-LINEAGE = ("_file_id", "_row_number")
 MAX_SHAP_ROWS = 500
 
 
@@ -92,8 +92,6 @@ def column_type(data_type: pa.DataType) -> str:
 
 def validated_table(catalog: Catalog, dataset: Dataset) -> Any:
     """The dataset's silver table; a dataset that is not valid cannot feed a model."""
-    from pyiceberg.exceptions import NoSuchTableError
-
     if dataset.validation_status == "invalid":
         problem = dataset.validation_error or "it did not pass validation"
         if "usability" not in problem:
@@ -110,12 +108,10 @@ def validated_table(catalog: Catalog, dataset: Dataset) -> Any:
             "train on a dataset that passed validation",
             field="dataset_id",
         )
-    try:
-        return catalog.load_table(dataset.tables.silver.identifier)
-    except NoSuchTableError:
-        raise InvalidInputError(
-            f"dataset {dataset.id} has no validated table", field="dataset_id"
-        ) from None
+    table = load_table_or_none(catalog, dataset.tables.silver)
+    if table is None:
+        raise InvalidInputError(f"dataset {dataset.id} has no validated table", field="dataset_id")
+    return table
 
 
 def dataset_schema(catalog: Catalog, dataset: Dataset) -> list[SchemaColumn]:
@@ -384,7 +380,6 @@ def land_features(store: MetadataStore, catalog: Catalog, predictor_id: int) -> 
     """
     import pyarrow as pa
     import pyarrow.compute as pc
-    from pyiceberg.exceptions import NoSuchTableError
 
     predictor, dataset = _load(store, predictor_id)
     if dataset is None:
@@ -394,14 +389,10 @@ def land_features(store: MetadataStore, catalog: Catalog, predictor_id: int) -> 
     rows = silver.select([*wanted, *[c for c in LINEAGE if c in silver.column_names]])
     rows = rows.append_column(DATASET_ID, pa.repeat(pa.scalar(dataset.id, pa.int64()), len(rows)))
     target = predictor.tables.features
-    if predictor.is_incremental:
-        try:
-            previous = catalog.load_table(target.identifier).scan().to_arrow()
-        except NoSuchTableError:
-            previous = None
-        if previous is not None:
-            kept = previous.filter(pc.not_equal(previous[DATASET_ID], dataset.id))
-            rows = pa.concat_tables([kept.select(rows.column_names), rows.cast(kept.schema)])
+    if predictor.is_incremental and (table := load_table_or_none(catalog, target)) is not None:
+        previous = table.scan().to_arrow()
+        kept = previous.filter(pc.not_equal(previous[DATASET_ID], dataset.id))
+        rows = pa.concat_tables([kept.select(rows.column_names), rows.cast(kept.schema)])
     snapshot_id = replace_table(catalog, target, rows)
     return LayerResult(table=target.display_name, row_count=rows.num_rows, snapshot_id=snapshot_id)
 
@@ -591,12 +582,10 @@ def store_feature_importance(
 
 
 def read_feature_importance(catalog: Catalog, predictor: Predictor) -> dict[str, float]:
-    from pyiceberg.exceptions import NoSuchTableError
-
-    try:
-        rows = catalog.load_table(predictor.tables.shap.identifier).scan().to_arrow()
-    except NoSuchTableError:
+    table = load_table_or_none(catalog, predictor.tables.shap)
+    if table is None:
         return {}
+    rows = table.scan().to_arrow()
     ordered = sorted(rows.to_pylist(), key=lambda row: row["rank"])
     return {row["feature"]: row["mean_abs_shap"] for row in ordered}
 

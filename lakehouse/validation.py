@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from lakehouse.dates import AmbiguousDatesError, read_dates
-from lakehouse.ingest import FILE_ID, ROW_NUMBER
+from lakehouse.lineage import FILE_ID, ROW_NUMBER
 from lakehouse.templates import NULL_MARKERS, TRUE_WORDS, ColumnSpec, ColumnType, parse_value
 
 if TYPE_CHECKING:

@@ -12,7 +12,6 @@ from api.platform import Platform
 from api.schemas import DistinctCount
 from api.security import requires_permission
 from lakehouse import datasets
-from lakehouse.catalog import open_catalog
 from lakehouse.datalake import ColumnInfo, Datalake, Field, TableMetadata
 from lakehouse.query import NumericStats
 
@@ -23,7 +22,7 @@ SHORT_NAMES = Field(schema="schema", table="table", column="column")
 
 
 def datalake_of(request: Request, platform: Platform) -> Datalake:
-    return Datalake(open_catalog(platform.settings), platform.engine, request.user.tenant_id)
+    return Datalake(platform.catalog, platform.engine, request.user.tenant_id)
 
 
 class DatalakeController(Controller):

@@ -15,7 +15,7 @@ from litestar.response import File
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 from sqlalchemy.orm import Session
 
-from api import run_state, work
+from api import runs
 from api.openapi import FILES, documented_body
 from api.platform import Platform
 from api.schemas import (
@@ -37,13 +37,10 @@ from api.schemas import (
 )
 from api.security import requires_permission
 from lakehouse import datasets
-from lakehouse.catalog import open_catalog
-from lakehouse.errors import ConflictError, InvalidInputError
+from lakehouse.errors import InvalidInputError
 from lakehouse.formats import preview_lines
 from lakehouse.landing import safe_file_name
-from lakehouse.runs import DATASET_STATISTICS_JOB
 from lakehouse.store import DataFile, Dataset
-from pipelines.gateway import TENANT_TAG
 
 READ = [requires_permission("datasets:read")]
 MANAGE = [requires_permission("datasets:manage")]
@@ -86,18 +83,8 @@ def attachment(path: Path, file_name: str) -> File:
     return File(path, filename=name, headers={"Content-Disposition": disposition})
 
 
-def validation_state(platform: Platform, dataset: Dataset) -> tuple[str, str | None]:
-    """The dataset's state; a run that ended without a verdict shows as failed, never pending."""
-    status, error = dataset.validation_status, dataset.validation_error
-    if status in ("pending", "running") and dataset.last_run_id is not None:
-        failure = run_state.run_failure(platform.gateway, dataset.last_run_id, "validation")
-        if failure is not None:
-            return "failed", failure
-    return status, error
-
-
 def dataset_summary(platform: Platform, dataset: Dataset) -> DatasetSummary:
-    status, error = validation_state(platform, dataset)
+    status, error = runs.dataset_state(platform.gateway, dataset)
     return DatasetSummary(
         tenant_id=dataset.tenant_id,
         dataset_name=dataset.dataset_name,
@@ -168,7 +155,7 @@ class DatasetController(Controller):
             platform.settings.max_upload_bytes,
             platform.settings.max_columns,
         )
-        work.start_ingestion(db, platform, dataset)
+        runs.start_ingestion(db, platform, dataset)
         return uploaded(dataset, dataset.files)
 
     @get("/list", operation_id="list_datasets", guards=READ, sync_to_thread=True)
@@ -217,7 +204,7 @@ class DatasetController(Controller):
     ) -> DatasetPreview:
         """The first validated rows of a dataset: 20 by default, at most 1000."""
         dataset = datasets.get_dataset(db, request.user, dataset_id)
-        rows = datasets.preview_rows(open_catalog(platform.settings), dataset, limit)
+        rows = datasets.preview_rows(platform.catalog, dataset, limit)
         return DatasetPreview(preview=rows)
 
     @post(
@@ -232,17 +219,7 @@ class DatasetController(Controller):
     ) -> StatisticsSubmitted:
         """Start a run computing per-column statistics of the validated rows; job_id is its id."""
         dataset = datasets.get_dataset(db, request.user, dataset_id)
-        run_state.ensure_dataset_idle(platform.gateway, dataset)
-        status, _ = validation_state(platform, dataset)
-        if status not in ("valid", "invalid"):
-            raise ConflictError(
-                f"dataset {dataset_id} has no validated rows yet ({status})", field="dataset_id"
-            )
-        run_id = platform.gateway.submit(
-            DATASET_STATISTICS_JOB,
-            partition_key=str(dataset.id),
-            tags={TENANT_TAG: dataset.tenant_id},
-        )
+        run_id = runs.start_statistics(platform, dataset)
         return StatisticsSubmitted(
             status="success",
             message="Statistics generation job submitted successfully.",
@@ -255,7 +232,7 @@ class DatasetController(Controller):
     ) -> DatasetStatistics:
         """Per-column type, count, nulls, distinct, min, max, mean, std, quartiles, top values."""
         dataset = datasets.get_dataset(db, request.user, dataset_id)
-        rows = datasets.read_statistics(open_catalog(platform.settings), dataset)
+        rows = datasets.read_statistics(platform.catalog, dataset)
         return DatasetStatistics(
             dataset_id=dataset.id,
             table=dataset.tables.statistics.display_name,
@@ -273,7 +250,7 @@ class DatasetController(Controller):
         self, db: Session, request: Request, platform: Platform, dataset_id: PathId
     ) -> StatusMessage:
         """Delete a dataset and its files."""
-        work.remove_dataset(db, platform, request.user, dataset_id, work.Removed())
+        runs.remove_dataset(db, platform, request.user, dataset_id, runs.Removed())
         return StatusMessage(status_code=200, message="Dataset deleted successfully")
 
 
@@ -299,7 +276,7 @@ class FileController(Controller):
     ) -> DatasetUploaded:
         """Add files to a dataset."""
         dataset = datasets.get_dataset(db, request.user, dataset_id)
-        run_state.ensure_dataset_idle(platform.gateway, dataset)
+        runs.ensure_dataset_idle(platform.gateway, dataset)
         added = datasets.add_files(
             db,
             request.user,
@@ -309,7 +286,7 @@ class FileController(Controller):
             platform.settings.max_upload_bytes,
             platform.settings.max_columns,
         )
-        work.start_ingestion(db, platform, dataset)
+        runs.start_ingestion(db, platform, dataset)
         return uploaded(dataset, added)
 
     @delete(
@@ -324,8 +301,8 @@ class FileController(Controller):
     ) -> StatusMessage:
         """Delete a file; the dataset is ingested and validated again without its rows."""
         dataset = datasets.get_file(db, request.user, file_id).dataset
-        run_state.ensure_dataset_idle(platform.gateway, dataset)
-        work.start_ingestion(  # the file goes only once its tenant has room for the run
+        runs.ensure_dataset_idle(platform.gateway, dataset)
+        runs.start_ingestion(  # the file goes only once its tenant has room for the run
             db,
             platform,
             dataset,

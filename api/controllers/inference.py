@@ -7,7 +7,7 @@ from litestar import Controller, Request, get, post
 from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED
 from sqlalchemy.orm import Session
 
-from api import run_state, work
+from api import runs
 from api.platform import Platform
 from api.schemas import (
     BatchRequest,
@@ -26,7 +26,6 @@ from api.schemas import (
 )
 from api.security import requires_permission
 from lakehouse import datasets, predictors
-from lakehouse.catalog import open_catalog
 from lakehouse.errors import InvalidInputError
 from lakehouse.forecasting import forecast
 from lakehouse.serving import ServingModel
@@ -135,7 +134,7 @@ class InferenceController(Controller):
         if data.dataset_id is not None:
             dataset = datasets.get_dataset(db, request.user, data.dataset_id)
             history = predictors.series_history(
-                open_catalog(platform.settings), dataset, model.model, data.unique_id
+                platform.catalog, dataset, model.model, data.unique_id
             )
         points = forecast(model.model, data.unique_id, data.steps, data.frequency, history)
         return ForecastAnswer(forecast=[ForecastPointPublic(**vars(p)) for p in points])
@@ -143,10 +142,10 @@ class InferenceController(Controller):
     def _batch(
         self, db: Session, request: Request, platform: Platform, data: BatchRequest
     ) -> BatchSubmitted:
-        prediction = work.record_batch_prediction(
+        prediction = runs.record_batch_prediction(
             db, platform, request.user, data.train_id, data.dataset_id
         )
-        run_id = work.start_batch_prediction(db, platform, prediction)
+        run_id = runs.start_batch_prediction(db, platform, prediction)
         return BatchSubmitted(
             message="Batch prediction job started successfully.",
             status_code=202,
@@ -186,11 +185,7 @@ class InferenceController(Controller):
     ) -> BatchResult:
         """A batch prediction's state and, once completed, where its CSV is."""
         prediction = predictors.get_prediction(db, request.user, prediction_id)
-        status, error = prediction.status, prediction.error
-        if status in ("submitted", "running") and prediction.run_id is not None:
-            failure = run_state.run_failure(platform.gateway, prediction.run_id, "batch")
-            if failure is not None:
-                status, error = "failed", failure
+        status, error = runs.prediction_state(platform.gateway, prediction)
         return BatchResult(
             status=status,
             result_path=prediction.result_path,

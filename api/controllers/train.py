@@ -11,7 +11,7 @@ from litestar import Controller, Request, delete, get, post
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 from sqlalchemy.orm import Session
 
-from api import run_state, work
+from api import runs
 from api.platform import Platform
 from api.schemas import (
     CallbackReceived,
@@ -36,40 +36,17 @@ from api.schemas import (
 )
 from api.security import PUBLIC, WRITES, requires_permission, requires_service_token
 from lakehouse import datasets, predictors
-from lakehouse.catalog import open_catalog
 from lakehouse.errors import ConflictError, InvalidInputError, NotFoundError
-from lakehouse.runs import (
-    PREDICTOR_SHAP_JOB,
-)
 from lakehouse.store import Predictor
 from lakehouse.training import Attribute, ProblemType
-from pipelines.gateway import TENANT_TAG
 
 READ = [requires_permission("models:read")]
 TRAIN = [requires_permission("models:train")]
 SERVICE = [requires_service_token]
 
 
-def training_state(platform: Platform, predictor: Predictor) -> tuple[str, str | None]:
-    """The training's state; a run that ended without a model shows as failed, never pending."""
-    status, error = predictor.training_status, predictor.training_error
-    if status in ("submitted", "running") and predictor.last_run_id is not None:
-        failure = run_state.run_failure(platform.gateway, predictor.last_run_id, "training")
-        if failure is not None:
-            return "failed", failure
-    return status, error
-
-
-def shap_state(platform: Platform, predictor: Predictor) -> str:
-    status = predictor.shap_status or "not_started"
-    run_id = predictor.shap_run_id
-    if status in ("submitted", "running") and run_id is not None:
-        return "failed" if run_state.run_failure(platform.gateway, run_id, "SHAP") else status
-    return status
-
-
 def summary(platform: Platform, predictor: Predictor) -> TrainingSummary:
-    status, error = training_state(platform, predictor)
+    status, error = runs.training_state(platform.gateway, predictor)
     dataset = predictor.dataset
     return TrainingSummary(
         tenant_id=predictor.tenant_id,
@@ -116,7 +93,7 @@ class TrainController(Controller):
         """The dataset's columns and the roles a column can take in a training."""
         ProblemType.parse(data.problem_type)
         dataset = datasets.get_dataset(db, request.user, data.dataset_id)
-        columns = predictors.dataset_schema(open_catalog(platform.settings), dataset)
+        columns = predictors.dataset_schema(platform.catalog, dataset)
         return TrainingDetails(
             dataset_id=dataset.id,
             predictor_name=data.predictor_name,
@@ -140,7 +117,7 @@ class TrainController(Controller):
         predictor = predictors.create_predictor(
             db,
             request.user,
-            open_catalog(platform.settings),
+            platform.catalog,
             predictors.NewPredictor(
                 dataset_id=data.dataset_id,
                 predictor_name=data.predictor_name,
@@ -153,7 +130,7 @@ class TrainController(Controller):
                 hyperparameters=data.hyperparameters,
             ),
         )
-        work.start_training(db, platform, predictor)
+        runs.start_training(db, platform, predictor)
         return TrainingCreated.model_validate(predictor, from_attributes=True)
 
     @get("/list", operation_id="list_trainings", guards=READ, sync_to_thread=True)
@@ -174,7 +151,7 @@ class TrainController(Controller):
         without a model is recorded as failed."""
         data = []
         for predictor in predictors.list_predictors(db, request.user):
-            status, error = training_state(platform, predictor)
+            status, error = runs.training_state(platform.gateway, predictor)
             if status != predictor.training_status:
                 predictor.training_status, predictor.training_error = status, error
             data.append(summary(platform, predictor))
@@ -192,7 +169,7 @@ class TrainController(Controller):
         self, db: Session, request: Request, platform: Platform, id: PathId
     ) -> StatusMessage:
         """Delete a predictor: its model versions in MLflow and its gold tables."""
-        work.remove_predictor(db, platform, request.user, id, work.Removed())
+        runs.remove_predictor(db, platform, request.user, id, runs.Removed())
         return StatusMessage(status_code=200, message="Training job deleted successfully")
 
     @post(
@@ -230,7 +207,7 @@ class TrainController(Controller):
 
         predictor = predictors.get_predictor(db, request.user, train_id)
         if predictor.mlflow_run_id is None:
-            status, _ = training_state(platform, predictor)
+            status, _ = runs.training_state(platform.gateway, predictor)
             raise ConflictError(
                 f"training {train_id} has no model yet ({status})", field="train_id"
             )
@@ -275,18 +252,7 @@ class TrainController(Controller):
         predictor = predictors.get_predictor(db, request.user, train_id)
         predictors.refuse_forecast(predictor, "feature importance")
         predictors.servable(predictor)
-        for run_id in (predictor.last_run_id, predictor.shap_run_id):
-            run_state.ensure_idle(platform.gateway, run_id, f"training {train_id}", "train_id")
-        run_id = platform.gateway.submit(
-            PREDICTOR_SHAP_JOB,
-            partition_key=str(predictor.id),
-            tags={TENANT_TAG: predictor.tenant_id},
-        )
-        predictor.shap_status, predictor.shap_run_id, predictor.shap_error = (
-            "submitted",
-            run_id,
-            None,
-        )
+        run_id = runs.start_shap(platform, predictor)
         return ShapSubmitted(
             status="success",
             message="Feature importance job submitted successfully.",
@@ -304,9 +270,9 @@ class TrainController(Controller):
     ) -> FeatureImportance:
         """Mean |SHAP| per feature, largest first, and the state of its run."""
         predictor = predictors.get_predictor(db, request.user, train_id)
-        importance = predictors.read_feature_importance(open_catalog(platform.settings), predictor)
+        importance = predictors.read_feature_importance(platform.catalog, predictor)
         return FeatureImportance(
-            feature_importance=importance, status=shap_state(platform, predictor)
+            feature_importance=importance, status=runs.shap_state(platform.gateway, predictor)
         )
 
     @delete(
@@ -321,10 +287,10 @@ class TrainController(Controller):
     ) -> StatusMessage:
         """Delete a training's feature importance results."""
         predictor = predictors.get_predictor(db, request.user, train_id)
-        run_state.ensure_idle(
+        runs.ensure_idle(
             platform.gateway, predictor.shap_run_id, f"training {train_id}", "train_id"
         )
-        if not predictors.delete_feature_importance(open_catalog(platform.settings), predictor):
+        if not predictors.delete_feature_importance(platform.catalog, predictor):
             raise NotFoundError(
                 f"training {train_id} has no feature importance results", field="train_id"
             )
@@ -374,6 +340,6 @@ class TrainController(Controller):
         predictor = db.get(Predictor, data.training_id)
         if predictor is None:
             raise NotFoundError(f"training {data.training_id} not found", field="training_id")
-        predictors.store_feature_importance(open_catalog(platform.settings), predictor, data.result)
+        predictors.store_feature_importance(platform.catalog, predictor, data.result)
         predictor.shap_status, predictor.shap_error = "completed", None
         return CallbackReceived(status="success", message="SHAP result received")

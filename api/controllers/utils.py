@@ -9,12 +9,12 @@ from litestar import Controller, Request, Response, get, post
 from litestar.params import Parameter
 from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED, HTTP_503_SERVICE_UNAVAILABLE
 
+from api import runs
 from api.platform import Platform
 from api.schemas import ComponentStatus, HealthReport, Message, RunSubmitted
 from api.security import PUBLIC, requires_permission
 from lakehouse import health
-from lakehouse.runs import SELFCHECK_JOB, selfcheck_run_config
-from pipelines.gateway import TENANT_TAG
+from lakehouse.runs import SELFCHECK_JOB
 
 
 class UtilsController(Controller):
@@ -63,9 +63,5 @@ class UtilsController(Controller):
         hold_seconds: Annotated[float, Parameter(ge=0, le=600)] = 0.0,
     ) -> RunSubmitted:
         """Start a run that writes rows to an Iceberg table and reads them back (platform admin)."""
-        run_id = platform.gateway.submit(
-            SELFCHECK_JOB,
-            run_config=selfcheck_run_config(rows, hold_seconds),
-            tags={TENANT_TAG: request.user.tenant_id},
-        )
+        run_id = runs.start_selfcheck(platform, request.user, rows, hold_seconds)
         return RunSubmitted(run_id=run_id, job_name=SELFCHECK_JOB, status="submitted")

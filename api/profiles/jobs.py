@@ -24,13 +24,12 @@ from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from api import run_state, work
+from api import runs
 from api.errors import shaped_handlers
 from api.openapi import ERROR_MODEL, FILE, TEXT, documented_body
 from api.platform import Platform
 from api.security import requires_permission
 from lakehouse import datasets, jobs, predictors
-from lakehouse.catalog import open_catalog
 from lakehouse.errors import (
     AuthenticationError,
     InvalidInputError,
@@ -38,6 +37,7 @@ from lakehouse.errors import (
     PermissionDeniedError,
 )
 from lakehouse.landing import safe_file_name
+from lakehouse.lineage import LINEAGE
 from lakehouse.naming import table_name_from
 from lakehouse.rbac import Principal
 from lakehouse.store import Dataset, Prediction, TrainingJob
@@ -148,14 +148,14 @@ def ensure_dataset(
         platform.settings.max_upload_bytes,
         platform.settings.max_columns,
     )
-    work.start_ingestion(db, platform, dataset)
+    runs.start_ingestion(db, platform, dataset)
     return ready(db, platform, dataset), info
 
 
 def ready(db: Session, platform: Platform, dataset: Dataset) -> Dataset:
     """The dataset once its ingestion finished; InvalidInputError when its rows failed."""
     if dataset.validation_status in ("pending", "running") and dataset.last_run_id:
-        work.wait_for_run(platform, dataset.last_run_id)
+        runs.wait_for_run(platform, dataset.last_run_id)
         db.refresh(dataset)
     if dataset.validation_status != "valid":
         problem = dataset.validation_error or dataset.validation_status
@@ -224,7 +224,7 @@ def job_state(platform: Platform, job: TrainingJob) -> tuple[str, RunView | None
     if status == "SUCCEEDED" and predictor.model_version is None:
         return "FAILED", run, predictor.training_error or "the run ended without a model"
     if status == "FAILED":
-        failure = run_state.run_failure(platform.gateway, job.run_id, "training")
+        failure = runs.run_failure(platform.gateway, job.run_id, "training")
         return status, run, predictor.training_error or failure
     return status, run, None
 
@@ -253,7 +253,7 @@ def train(request: Request, db: Session, platform: Platform, data: Multipart) ->
     id_text = form_text(data, "id_columns", limit=4000)
     id_columns = [c.strip() for c in id_text.split(",") if c.strip()] if id_text else []
     dataset, info = uploaded_dataset(db, platform, actor, data)
-    catalog = open_catalog(platform.settings)
+    catalog = platform.catalog
     table = predictors.validated_table(catalog, dataset).scan().to_arrow()
     columns = jobs.column_roles(table, label, id_columns)
     job_id = jobs.new_job_id()
@@ -273,7 +273,7 @@ def train(request: Request, db: Session, platform: Platform, data: Multipart) ->
     job = jobs.new_job(
         db, actor, job_id, predictor, dataset.dataset_name, satellite, model.lower(), label
     )
-    job.run_id = work.start_training(db, platform, predictor)
+    job.run_id = runs.start_training(db, platform, predictor)
     db.commit()
     return {
         "ok": True,
@@ -388,8 +388,8 @@ def predict(request: Request, db: Session, platform: Platform, data: Multipart) 
         )
     first, last = page_of(data)
     dataset, _ = uploaded_dataset(db, platform, actor, data)
-    prediction = work.record_batch_prediction(db, platform, actor, job.predictor_id, dataset.id)
-    work.wait_for_run(platform, work.start_batch_prediction(db, platform, prediction))
+    prediction = runs.record_batch_prediction(db, platform, actor, job.predictor_id, dataset.id)
+    runs.wait_for_run(platform, runs.start_batch_prediction(db, platform, prediction))
     db.refresh(prediction)
     if prediction.status != "completed" or prediction.result_path is None:
         raise InvalidInputError(f"scoring failed: {prediction.error}", field="file")
@@ -429,7 +429,7 @@ def scored_rows(
 ) -> list[dict[str, Any]]:
     from pyiceberg.expressions import EqualTo
 
-    catalog = open_catalog(platform.settings)
+    catalog = platform.catalog
     predictor = job.predictor
     scored = (
         catalog.load_table(predictor.tables.predictions.identifier)
@@ -439,7 +439,7 @@ def scored_rows(
     validated = predictors.validated_table(catalog, dataset)
     present = {f.name for f in validated.schema().fields}
     label = job.label if job.label in present else None
-    fields = ("_file_id", "_row_number", *([label] if label else []))
+    fields = (*LINEAGE, *([label] if label else []))
     rows = validated.scan(selected_fields=fields).to_arrow()
     ids = [c["column_name"] for c in predictor.columns if c["attribute_name"] == "Id"]
     return jobs.labelled_rows(scored, rows, ids, label)

@@ -23,14 +23,13 @@ from litestar.params import Body
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
-from api import work
+from api import runs
 from api.controllers.inference import served
 from api.errors import shaped_handlers
 from api.openapi import ERROR_MODEL, FILE, JSON, documented_body
 from api.platform import Platform, Sandbox
 from api.security import PUBLIC
 from lakehouse import datasets, predictors, safe_pickle, sandbox
-from lakehouse.catalog import open_catalog
 from lakehouse.errors import (
     ConflictError,
     InvalidInputError,
@@ -165,18 +164,18 @@ def upload(platform: Platform, data: Multipart) -> dict[str, Any]:
             exc.message = f"Failed to save pickle file: {exc.message}"
             raise
         try:
-            run = work.wait_for_run(platform, work.start_ingestion(db, platform, dataset))
+            run = runs.wait_for_run(platform, runs.start_ingestion(db, platform, dataset))
             db.refresh(dataset)
         except StrataError:
-            work.discard_dataset(db, platform, box.principal, dataset.id)
+            runs.discard_dataset(db, platform, box.principal, dataset.id)
             raise
         if dataset.validation_status != "valid":
             problem = dataset.validation_error or f"ingestion run ended {run.status}"
-            work.discard_dataset(db, platform, box.principal, dataset.id)
+            runs.discard_dataset(db, platform, box.principal, dataset.id)
             raise InvalidInputError(f"Data preprocessing failed: {problem}", field="file")
         for older in datasets.list_datasets(db, box.principal):
             if older.id != dataset.id:
-                work.remove_dataset(db, platform, box.principal, older.id, work.Removed())
+                runs.remove_dataset(db, platform, box.principal, older.id, runs.Removed())
     return {
         "status": "success",
         "message": "Pickle dataset uploaded, stored, and preprocessed",
@@ -220,7 +219,7 @@ def train(platform: Platform, data: dict[str, Any]) -> dict[str, Any]:
         dataset = sandbox.latest_dataset(db, box.principal)
         if dataset is None:
             raise ConflictError("Training failed. No preprocessed dataset found.")
-        schema = predictors.dataset_schema(open_catalog(platform.settings), dataset)
+        schema = predictors.dataset_schema(platform.catalog, dataset)
         names = [c.column_name for c in schema if not c.column_name.startswith("_")]
         columns = [
             {"column_name": n, "attribute_name": "Feature" if i < FEATURES else "Target"}
@@ -229,7 +228,7 @@ def train(platform: Platform, data: dict[str, Any]) -> dict[str, Any]:
         predictor = predictors.create_predictor(
             db,
             box.principal,
-            open_catalog(platform.settings),
+            platform.catalog,
             predictors.NewPredictor(
                 dataset_id=dataset.id,
                 predictor_name=f"mlp-{secrets.token_hex(4)}",
@@ -240,13 +239,13 @@ def train(platform: Platform, data: dict[str, Any]) -> dict[str, Any]:
                 hyperparameters=checked,
             ),
         )
-        work.wait_for_run(platform, work.start_training(db, platform, predictor))
+        runs.wait_for_run(platform, runs.start_training(db, platform, predictor))
         db.refresh(predictor)
         if predictor.model_version is None or predictor.mlflow_run_id is None:
             raise InvalidInputError(f"Training failed: {predictor.training_error}")
         for older in predictors.list_predictors(db, box.principal):
             if older.id != predictor.id:
-                work.remove_predictor(db, platform, box.principal, older.id, work.Removed())
+                runs.remove_predictor(db, platform, box.principal, older.id, runs.Removed())
         run = registry.training_run(platform.settings, predictor.mlflow_run_id)
         model_name, version = predictor.tables.model_name, predictor.model_version
     return {
@@ -327,12 +326,12 @@ def predict(platform: Platform, data: dict[str, Any]) -> dict[str, Any]:
 @post("/reset", status_code=200, sync_to_thread=True)
 def reset(platform: Platform) -> dict[str, Any]:
     """Remove the sandbox's datasets, tables, files and models."""
-    removed = work.Removed()
+    removed = runs.Removed()
     with in_sandbox(platform) as (db, box):
         for predictor in predictors.list_predictors(db, box.principal):
-            work.remove_predictor(db, platform, box.principal, predictor.id, removed)
+            runs.remove_predictor(db, platform, box.principal, predictor.id, removed)
         for dataset in datasets.list_datasets(db, box.principal):
-            work.remove_dataset(db, platform, box.principal, dataset.id, removed)
+            runs.remove_dataset(db, platform, box.principal, dataset.id, removed)
     return {
         "status": "success",
         "removed": {

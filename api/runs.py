@@ -1,5 +1,6 @@
-"""Starting, awaiting and undoing the platform's work, for every API surface alike: the
-contract's controllers and the profiles start the same runs and delete the same way."""
+"""The one place the API starts, awaits and undoes the platform's work, and reads a record's
+state from its run, for every API surface alike: the contract's controllers and the profiles
+start the same runs, refuse the same changes and delete the same way."""
 
 from __future__ import annotations
 
@@ -11,10 +12,8 @@ from dataclasses import dataclass, field
 from sqlalchemy import inspect
 from sqlalchemy.orm import Session
 
-from api import run_state
 from api.platform import Platform
 from lakehouse import datasets, predictors
-from lakehouse.catalog import open_catalog
 from lakehouse.errors import (
     ConflictError,
     NotFoundError,
@@ -27,15 +26,106 @@ from lakehouse.runs import (
     BATCH_PREDICTION_JOB,
     DATASET_INGESTION_JOB,
     DATASET_PARTITIONS,
+    DATASET_STATISTICS_JOB,
     PREDICTOR_PARTITIONS,
+    PREDICTOR_SHAP_JOB,
     PREDICTOR_TRAINING_JOB,
     PREDICTOR_TRAINING_SHAP_JOB,
+    SELFCHECK_JOB,
     batch_prediction_run_config,
+    selfcheck_run_config,
 )
 from lakehouse.store import Dataset, Prediction, Predictor
-from pipelines.gateway import TENANT_TAG, RunView
+from pipelines.gateway import TENANT_TAG, RunGateway, RunView
 
 POLL_SECONDS = 0.1
+# The stored states of a dataset (pending, running), a training, SHAP or batch prediction
+# (submitted, running) whose run has not recorded its result yet.
+UNRECORDED = frozenset({"pending", "submitted", "running"})
+
+
+def ensure_idle(gateway: RunGateway, run_id: str | None, what: str, field: str) -> None:
+    """Refuse (409) to change `what` while its run writes it: one writer at a time."""
+    if run_id is None:
+        return
+    try:
+        run = gateway.status(run_id)
+    except NotFoundError:
+        return
+    if not run.is_finished:
+        raise ConflictError(
+            f"{what} is being written by run {run.run_id} ({run.status}); "
+            "wait for it to finish or terminate it first",
+            field=field,
+        )
+
+
+def ensure_dataset_idle(gateway: RunGateway, dataset: Dataset) -> None:
+    """Refuse (409) to change a dataset while a run writes its tables, or while another
+    request, having committed its change, is starting the run that will."""
+    if datasets.is_claimed(dataset):
+        raise ConflictError(
+            f"dataset {dataset.id} is being changed by another request; "
+            "wait for its run to start and finish",
+            field="dataset_id",
+        )
+    ensure_idle(gateway, dataset.last_run_id, f"dataset {dataset.id}", "dataset_id")
+
+
+def record_state(
+    gateway: RunGateway, status: str, error: str | None, run_id: str | None, purpose: str
+) -> tuple[str, str | None]:
+    """A record's state and error as stored, except that one whose run ended without recording
+    its result shows as failed, with why, never as pending forever."""
+    if status in UNRECORDED and run_id is not None:
+        failure = run_failure(gateway, run_id, purpose)
+        if failure is not None:
+            return "failed", failure
+    return status, error
+
+
+def dataset_state(gateway: RunGateway, dataset: Dataset) -> tuple[str, str | None]:
+    """The dataset's validation state; a run that ended without a verdict shows as failed."""
+    return record_state(
+        gateway,
+        dataset.validation_status,
+        dataset.validation_error,
+        dataset.last_run_id,
+        "validation",
+    )
+
+
+def training_state(gateway: RunGateway, predictor: Predictor) -> tuple[str, str | None]:
+    """The training's state; a run that ended without a model shows as failed."""
+    return record_state(
+        gateway,
+        predictor.training_status,
+        predictor.training_error,
+        predictor.last_run_id,
+        "training",
+    )
+
+
+def shap_state(gateway: RunGateway, predictor: Predictor) -> str:
+    """The state of the predictor's SHAP values; `not_started` before any run."""
+    status = predictor.shap_status or "not_started"
+    return record_state(gateway, status, None, predictor.shap_run_id, "SHAP")[0]
+
+
+def prediction_state(gateway: RunGateway, prediction: Prediction) -> tuple[str, str | None]:
+    """A batch prediction's state; a run that ended without its CSV shows as failed."""
+    return record_state(gateway, prediction.status, prediction.error, prediction.run_id, "batch")
+
+
+def run_failure(gateway: RunGateway, run_id: str, purpose: str) -> str | None:
+    """Why a run that should have recorded a result did not: it is gone, failed or canceled."""
+    try:
+        run = gateway.status(run_id)
+    except NotFoundError:
+        return f"{purpose} run {run_id} no longer exists"
+    if run.status in ("FAILURE", "CANCELED"):
+        return f"{purpose} run {run.run_id} ended {run.status}"
+    return None
 
 
 @contextlib.contextmanager
@@ -178,6 +268,44 @@ def start_batch_prediction(db: Session, platform: Platform, prediction: Predicti
     return run_id
 
 
+def start_statistics(platform: Platform, dataset: Dataset) -> str:
+    """Start the run computing per-column statistics of a dataset's validated rows."""
+    ensure_dataset_idle(platform.gateway, dataset)
+    status, _ = dataset_state(platform.gateway, dataset)
+    if status not in ("valid", "invalid"):
+        raise ConflictError(
+            f"dataset {dataset.id} has no validated rows yet ({status})", field="dataset_id"
+        )
+    return platform.gateway.submit(
+        DATASET_STATISTICS_JOB,
+        partition_key=str(dataset.id),
+        tags={TENANT_TAG: dataset.tenant_id},
+    )
+
+
+def start_shap(platform: Platform, predictor: Predictor) -> str:
+    """Start the run computing SHAP values of the predictor's current version, once neither a
+    training nor an earlier SHAP run writes it; the caller's commit records it."""
+    for run_id in (predictor.last_run_id, predictor.shap_run_id):
+        ensure_idle(platform.gateway, run_id, f"training {predictor.id}", "train_id")
+    run_id = platform.gateway.submit(
+        PREDICTOR_SHAP_JOB,
+        partition_key=str(predictor.id),
+        tags={TENANT_TAG: predictor.tenant_id},
+    )
+    predictor.shap_status, predictor.shap_run_id, predictor.shap_error = "submitted", run_id, None
+    return run_id
+
+
+def start_selfcheck(platform: Platform, actor: Principal, rows: int, hold_seconds: float) -> str:
+    """Start the platform self-check: rows written to an Iceberg table and read back."""
+    return platform.gateway.submit(
+        SELFCHECK_JOB,
+        run_config=selfcheck_run_config(rows, hold_seconds),
+        tags={TENANT_TAG: actor.tenant_id},
+    )
+
+
 def wait_for_run(platform: Platform, run_id: str) -> RunView:
     """Block until the run finishes; ServiceUnavailableError past the profile wait limit."""
     deadline = time.monotonic() + platform.settings.profile_wait_seconds
@@ -210,9 +338,9 @@ def remove_predictor(
 
     predictor = predictors.get_predictor(db, actor, predictor_id)
     for run_id in predictors.writing_runs(db, predictor):
-        run_state.ensure_idle(platform.gateway, run_id, f"training {predictor_id}", "id")
+        ensure_idle(platform.gateway, run_id, f"training {predictor_id}", "id")
     model_name = predictor.tables.model_name
-    catalog = open_catalog(platform.settings)
+    catalog = platform.catalog
     tables, files = predictors.delete_predictor(db, actor, catalog, platform.landing, predictor_id)
     db.commit()
     removed.tables.extend(tables)
@@ -230,9 +358,9 @@ def remove_dataset(
     """Delete a dataset that no run is writing, nor a request about to start one: its tables
     and its landed files."""
     dataset = datasets.get_dataset(db, actor, dataset_id)
-    run_state.ensure_dataset_idle(platform.gateway, dataset)
+    ensure_dataset_idle(platform.gateway, dataset)
     datasets.claim_run(db, dataset)  # a change that has not committed yet is refused
-    catalog = open_catalog(platform.settings)
+    catalog = platform.catalog
     removed.files.extend(f.file_name for f in dataset.files)
     removed.tables.extend(
         t.display_name for t in dataset.tables.all() if catalog.table_exists(t.identifier)
@@ -259,5 +387,5 @@ def record_batch_prediction(
     model = platform.models.get(predictor.tables.model_name, predictors.servable(predictor))
     required = [f.column_name for f in model.inputs.values() if f.required]
     return predictors.create_batch_prediction(
-        db, actor, open_catalog(platform.settings), predictor_id, dataset_id, required
+        db, actor, platform.catalog, predictor_id, dataset_id, required
     )
