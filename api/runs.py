@@ -35,13 +35,11 @@ from lakehouse.runs import (
     batch_prediction_run_config,
     selfcheck_run_config,
 )
+from lakehouse.states import UNRECORDED, ValidationState, WorkState
 from lakehouse.store import Dataset, Prediction, Predictor
 from pipelines.gateway import TENANT_TAG, RunGateway, RunView
 
 POLL_SECONDS = 0.1
-# The stored states of a dataset (pending, running), a training, SHAP or batch prediction
-# (submitted, running) whose run has not recorded its result yet.
-UNRECORDED = frozenset({"pending", "submitted", "running"})
 
 
 def ensure_idle(gateway: RunGateway, run_id: str | None, what: str, field: str) -> None:
@@ -73,14 +71,19 @@ def ensure_dataset_idle(gateway: RunGateway, dataset: Dataset) -> None:
 
 
 def record_state(
-    gateway: RunGateway, status: str, error: str | None, run_id: str | None, purpose: str
+    gateway: RunGateway,
+    status: str,
+    error: str | None,
+    run_id: str | None,
+    purpose: str,
+    failed: str = WorkState.FAILED,
 ) -> tuple[str, str | None]:
     """A record's state and error as stored, except that one whose run ended without recording
-    its result shows as failed, with why, never as pending forever."""
+    its result shows as `failed`, with why, never as pending forever."""
     if status in UNRECORDED and run_id is not None:
         failure = run_failure(gateway, run_id, purpose)
         if failure is not None:
-            return "failed", failure
+            return failed, failure
     return status, error
 
 
@@ -92,6 +95,7 @@ def dataset_state(gateway: RunGateway, dataset: Dataset) -> tuple[str, str | Non
         dataset.validation_error,
         dataset.last_run_id,
         "validation",
+        ValidationState.FAILED,
     )
 
 
@@ -108,7 +112,7 @@ def training_state(gateway: RunGateway, predictor: Predictor) -> tuple[str, str 
 
 def shap_state(gateway: RunGateway, predictor: Predictor) -> str:
     """The state of the predictor's SHAP values; `not_started` before any run."""
-    status = predictor.shap_status or "not_started"
+    status = predictor.shap_status or WorkState.NOT_STARTED
     return record_state(gateway, status, None, predictor.shap_run_id, "SHAP")[0]
 
 
@@ -203,7 +207,7 @@ def start_ingestion(
             db.rollback()
             undo()
             raise
-        dataset.validation_status = "failed"
+        dataset.validation_status = ValidationState.FAILED
         dataset.validation_error = f"validation could not start: {exc.message}"
         datasets.release_run(dataset, None)
         db.commit()
@@ -230,13 +234,13 @@ def start_training(db: Session, platform: Platform, predictor: Predictor) -> str
     except TooManyRequestsError:
         raise
     except StrataError as exc:
-        predictor.training_status = "failed"
+        predictor.training_status = WorkState.FAILED
         predictor.training_error = f"training could not start: {exc.message}"
         db.commit()
         raise
     predictor.last_run_id = run_id
     if predictor.shap_enabled:
-        predictor.shap_status, predictor.shap_run_id = "submitted", run_id
+        predictor.shap_status, predictor.shap_run_id = WorkState.SUBMITTED, run_id
     db.commit()
     return run_id
 
@@ -260,7 +264,7 @@ def start_batch_prediction(db: Session, platform: Platform, prediction: Predicti
     except TooManyRequestsError:
         raise
     except StrataError as exc:
-        prediction.status, prediction.error = "failed", f"could not start: {exc.message}"
+        prediction.status, prediction.error = WorkState.FAILED, f"could not start: {exc.message}"
         db.commit()
         raise
     prediction.run_id = run_id
@@ -272,7 +276,7 @@ def start_statistics(platform: Platform, dataset: Dataset) -> str:
     """Start the run computing per-column statistics of a dataset's validated rows."""
     ensure_dataset_idle(platform.gateway, dataset)
     status, _ = dataset_state(platform.gateway, dataset)
-    if status not in ("valid", "invalid"):
+    if status not in (ValidationState.VALID, ValidationState.INVALID):
         raise ConflictError(
             f"dataset {dataset.id} has no validated rows yet ({status})", field="dataset_id"
         )
@@ -293,7 +297,11 @@ def start_shap(platform: Platform, predictor: Predictor) -> str:
         partition_key=str(predictor.id),
         tags={TENANT_TAG: predictor.tenant_id},
     )
-    predictor.shap_status, predictor.shap_run_id, predictor.shap_error = "submitted", run_id, None
+    predictor.shap_status, predictor.shap_run_id, predictor.shap_error = (
+        WorkState.SUBMITTED,
+        run_id,
+        None,
+    )
     return run_id
 
 

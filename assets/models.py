@@ -15,6 +15,7 @@ from lakehouse.predictors import (
     train_predictor,
 )
 from lakehouse.runs import PREDICTOR_PARTITIONS
+from lakehouse.states import WorkState
 from resources import LakehouseResource
 
 predictors_partitions = dg.DynamicPartitionsDefinition(name=PREDICTOR_PARTITIONS)
@@ -26,7 +27,10 @@ class BatchPredictionConfig(dg.Config):
 
 def training_failed(lakehouse: LakehouseResource, predictor_id: int) -> Callable[[str], None]:
     return lambda error: record_state(
-        lakehouse.store(), predictor_id, training_status="failed", training_error=error[:4000]
+        lakehouse.store(),
+        predictor_id,
+        training_status=WorkState.FAILED,
+        training_error=error[:4000],
     )
 
 
@@ -45,7 +49,7 @@ def predictor_features(
     record_state(
         lakehouse.store(),
         predictor_id,
-        training_status="running",
+        training_status=WorkState.RUNNING,
         training_error=None,
         last_run_id=context.run_id,
     )
@@ -74,7 +78,7 @@ def predictor_model(
 ) -> dg.MaterializeResult:
     """The predictor's model, trained on its feature table, logged and registered in MLflow."""
     predictor_id = int(context.partition_key)
-    record_state(lakehouse.store(), predictor_id, training_status="running")
+    record_state(lakehouse.store(), predictor_id, training_status=WorkState.RUNNING)
     result = recording_failure(
         training_failed(lakehouse, predictor_id),
         lambda: train_predictor(
@@ -107,10 +111,12 @@ def predictor_shap(
     """Mean |SHAP| per feature of the current model version: gold.<predictor>__shap."""
     predictor_id = int(context.partition_key)
     store = lakehouse.store()
-    record_state(store, predictor_id, shap=True, shap_status="running", shap_run_id=context.run_id)
+    record_state(
+        store, predictor_id, shap=True, shap_status=WorkState.RUNNING, shap_run_id=context.run_id
+    )
     result = recording_failure(
         lambda error: record_state(
-            store, predictor_id, shap=True, shap_status="failed", shap_error=error[:4000]
+            store, predictor_id, shap=True, shap_status=WorkState.FAILED, shap_error=error[:4000]
         ),
         lambda: explain_predictor(
             store, lakehouse.catalog(), lakehouse.settings, predictor_id, context.log.info

@@ -22,6 +22,7 @@ from lakehouse.formats import UnreadableFileError, format_of, read_table
 from lakehouse.landing import LandedFile, LandingStore, safe_file_name
 from lakehouse.naming import table_name_from
 from lakehouse.rbac import Principal
+from lakehouse.states import ValidationState
 from lakehouse.store.models import DataFile, Dataset, Template, utcnow
 
 if TYPE_CHECKING:
@@ -164,7 +165,7 @@ def create_dataset(
         iceberg_table_name=table,
         data_source=format_of(safe_file_name(uploads[0].file_name)).value,
         created_by=actor.username,
-        validation_status="pending",
+        validation_status=ValidationState.PENDING,
     )
     session.add(dataset)
     session.flush()
@@ -224,7 +225,7 @@ def add_files(
             file.path.unlink(missing_ok=True)
         raise
     dataset.files.extend(added)
-    dataset.validation_status = "pending"
+    dataset.validation_status = ValidationState.PENDING
     dataset.modified_at = utcnow()
     session.flush()
     return added
@@ -318,7 +319,7 @@ def delete_file(session: Session, actor: Principal, landing: LandingStore, file_
             field="file_id",
         )
     dataset.files.remove(data_file)
-    dataset.validation_status = "pending"
+    dataset.validation_status = ValidationState.PENDING
     dataset.modified_at = utcnow()
     session.flush()
     landing.remove(actor.tenant_id, data_file.stored_path)

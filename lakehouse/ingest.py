@@ -12,6 +12,7 @@ from lakehouse.errors import NotFoundError
 from lakehouse.formats import read_table
 from lakehouse.landing import LandingStore
 from lakehouse.lineage import FILE_ID, INGESTED_AT, ROW_NUMBER
+from lakehouse.states import ValidationState
 from lakehouse.store import Dataset, MetadataStore
 from lakehouse.store.models import utcnow
 
@@ -83,7 +84,7 @@ def mark_running(store: MetadataStore, dataset_id: int, run_id: str) -> None:
     """Record that `run_id` is validating the dataset now."""
     with store.session() as session:
         dataset = _dataset(session, dataset_id)
-        dataset.validation_status = "running"
+        dataset.validation_status = ValidationState.RUNNING
         dataset.validation_error = None
         dataset.last_run_id = run_id
 
@@ -92,7 +93,7 @@ def mark_failed(store: MetadataStore, dataset_id: int, error: str) -> None:
     with store.session() as session:
         dataset = session.get(Dataset, dataset_id)
         if dataset is not None:
-            dataset.validation_status = "failed"
+            dataset.validation_status = ValidationState.FAILED
             dataset.validation_error = error[:4000]
             dataset.modified_at = utcnow()
 
@@ -128,7 +129,7 @@ def land_silver(
                 f"({outcome.passed_rows} of {outcome.total_rows} rows passed) is below the "
                 f"{threshold:.0%} a valid dataset needs"
             )
-        dataset.validation_status = "invalid" if problems else "valid"
+        dataset.validation_status = ValidationState.INVALID if problems else ValidationState.VALID
         dataset.dataset_usability = outcome.usability
         dataset.total_rows = outcome.total_rows
         dataset.passed_rows = outcome.passed_rows

@@ -21,6 +21,7 @@ from lakehouse.landing import LandingStore
 from lakehouse.lineage import LINEAGE
 from lakehouse.naming import PredictorTables, table_name_from
 from lakehouse.rbac import Principal
+from lakehouse.states import ValidationState, WorkState
 from lakehouse.store.models import Dataset, Prediction, Predictor, utcnow
 from lakehouse.templates import ColumnType
 from lakehouse.training import (
@@ -92,7 +93,7 @@ def column_type(data_type: pa.DataType) -> str:
 
 def validated_table(catalog: Catalog, dataset: Dataset) -> Any:
     """The dataset's silver table; a dataset that is not valid cannot feed a model."""
-    if dataset.validation_status == "invalid":
+    if dataset.validation_status == ValidationState.INVALID:
         problem = dataset.validation_error or "it did not pass validation"
         if "usability" not in problem:
             threshold = dataset.usability_threshold
@@ -102,7 +103,7 @@ def validated_table(catalog: Catalog, dataset: Dataset) -> Any:
                 f"needs {needs}"
             )
         raise InvalidInputError(f"dataset {dataset.id} is not valid: {problem}", field="dataset_id")
-    if dataset.validation_status != "valid":
+    if dataset.validation_status != ValidationState.VALID:
         raise InvalidInputError(
             f"dataset {dataset.id} is not validated ({dataset.validation_status}); "
             "train on a dataset that passed validation",
@@ -224,7 +225,7 @@ def create_predictor(
         )
     columns = [{"column_name": r.column_name, "attribute_name": r.attribute.value} for r in roles]
     if existing is not None and existing.model_version is None:
-        if existing.training_status in ("submitted", "running"):
+        if existing.training_status in (WorkState.SUBMITTED, WorkState.RUNNING):
             raise ConflictError(
                 f"predictor '{new.predictor_name}' is training; wait for it to finish",
                 field="predictor_name",
@@ -238,7 +239,7 @@ def create_predictor(
         existing.domain = new.domain
         existing.shap_enabled = new.shap_enabled
         existing.is_incremental = False
-        existing.training_status = "submitted"
+        existing.training_status = WorkState.SUBMITTED
         existing.training_error = None
         existing.modified_at = utcnow()
         return existing
@@ -275,7 +276,7 @@ def create_predictor(
         is_incremental=False,
         shap_enabled=new.shap_enabled,
         created_by=actor.username,
-        training_status="submitted",
+        training_status=WorkState.SUBMITTED,
     )
     session.add(predictor)
     session.flush()
@@ -290,7 +291,7 @@ def _next_version(
     new: NewPredictor,
     actor: Principal,
 ) -> Predictor:
-    if predictor.training_status in ("submitted", "running"):
+    if predictor.training_status in (WorkState.SUBMITTED, WorkState.RUNNING):
         raise ConflictError(
             f"predictor '{predictor.predictor_name}' is training; wait for it to finish",
             field="predictor_name",
@@ -303,7 +304,7 @@ def _next_version(
     predictor.dataset_id = dataset.id
     predictor.is_incremental = True
     predictor.shap_enabled = new.shap_enabled
-    predictor.training_status = "submitted"
+    predictor.training_status = WorkState.SUBMITTED
     predictor.training_error = None
     predictor.modified_at = utcnow()
     return predictor
@@ -315,7 +316,7 @@ def writing_runs(session: Session, predictor: Predictor) -> list[str]:
         select(Prediction.run_id).where(
             Prediction.predictor_id == predictor.id,
             Prediction.prediction_type == "batch",
-            Prediction.status.in_(("submitted", "running")),
+            Prediction.status.in_((WorkState.SUBMITTED, WorkState.RUNNING)),
             Prediction.run_id.is_not(None),
         )
     ).all()
@@ -490,7 +491,7 @@ def train_predictor(
         record_state(
             store,
             predictor_id,
-            training_status="completed",
+            training_status=WorkState.COMPLETED,
             training_error=None,
             trained_algorithm=model.algorithm.value,
             mlflow_run_id=registered.run_id,
@@ -550,7 +551,7 @@ def explain_predictor(
     registry.log_feature_importance(
         settings, predictor.mlflow_run_id, importance, importance_figure(importance)
     )
-    record_state(store, predictor_id, shap=True, shap_status="completed", shap_error=None)
+    record_state(store, predictor_id, shap=True, shap_status=WorkState.COMPLETED, shap_error=None)
     return LayerResult(
         table=target.display_name, row_count=len(importance), snapshot_id=snapshot_id
     )
@@ -661,7 +662,10 @@ def serving_state(session: Session, tenant_id: str, predictor_id: int) -> Servin
 
 def servable(predictor: Servable) -> int:
     """The version real-time and batch requests use; a predictor without one is a conflict."""
-    if predictor.training_status in ("submitted", "running") and predictor.model_version is None:
+    if (
+        predictor.training_status in (WorkState.SUBMITTED, WorkState.RUNNING)
+        and predictor.model_version is None
+    ):
         raise ConflictError(
             f"predictor {predictor.id} is still training ({predictor.training_status})",
             field="train_id",
@@ -703,7 +707,7 @@ def create_batch_prediction(
     refuse_forecast(predictor, "batch prediction")
     version = servable(predictor)
     dataset = datasets.get_dataset(session, actor, dataset_id)
-    if dataset.validation_status in ("pending", "running"):
+    if dataset.validation_status in (ValidationState.PENDING, ValidationState.RUNNING):
         raise ConflictError(
             f"dataset {dataset_id} has no validated rows yet ({dataset.validation_status})",
             field="dataset_id",
@@ -725,7 +729,7 @@ def create_batch_prediction(
         dataset_id=dataset.id,
         input_data=f"dataset_id:{dataset.id}",
         output=None,
-        status="submitted",
+        status=WorkState.SUBMITTED,
         model_version=version,
         created_by=actor.username,
     )
@@ -757,7 +761,7 @@ def score_dataset(
                 f"the predictor or dataset of prediction {prediction_id} is gone",
                 field="prediction_id",
             )
-        prediction.status = "running"
+        prediction.status = WorkState.RUNNING
         session.flush()
         session.expunge_all()
     started = time.perf_counter()
@@ -806,7 +810,7 @@ def score_dataset(
     with store.session() as session:
         saved = session.get(Prediction, prediction_id)
         if saved is not None:
-            saved.status = "completed"
+            saved.status = WorkState.COMPLETED
             saved.no_of_records = count
             saved.result_path = relative
             saved.error = None
@@ -818,7 +822,7 @@ def mark_prediction_failed(store: MetadataStore, prediction_id: int, error: str)
     with store.session() as session:
         prediction = session.get(Prediction, prediction_id)
         if prediction is not None:
-            prediction.status = "failed"
+            prediction.status = WorkState.FAILED
             prediction.error = error[:4000]
             prediction.modified_at = utcnow()
 

@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 from lakehouse import accounts, rbac
 from lakehouse.errors import ConflictError
 from lakehouse.rbac import Principal
+from lakehouse.states import ValidationState
 from lakehouse.store import Dataset, Predictor, Tenant, User
 
 
@@ -56,7 +57,9 @@ def latest_dataset(session: Session, actor: Principal) -> Dataset | None:
     """The tenant's most recent dataset whose rows passed validation."""
     return session.scalars(
         select(Dataset)
-        .where(Dataset.tenant_id == actor.tenant_id, Dataset.validation_status == "valid")
+        .where(
+            Dataset.tenant_id == actor.tenant_id, Dataset.validation_status == ValidationState.VALID
+        )
         .order_by(Dataset.id.desc())
     ).first()
 

@@ -40,6 +40,7 @@ from lakehouse import datasets
 from lakehouse.errors import InvalidInputError
 from lakehouse.formats import preview_lines
 from lakehouse.landing import safe_file_name
+from lakehouse.states import ValidationState
 from lakehouse.store import DataFile, Dataset
 
 READ = [requires_permission("datasets:read")]
@@ -89,7 +90,7 @@ def dataset_summary(platform: Platform, dataset: Dataset) -> DatasetSummary:
         tenant_id=dataset.tenant_id,
         dataset_name=dataset.dataset_name,
         file_count=len(dataset.files),
-        is_valid=status == "valid",
+        is_valid=status == ValidationState.VALID,
         created_by=dataset.created_by,
         template_id=dataset.template_id,
         id=dataset.id,
@@ -176,7 +177,7 @@ class DatasetController(Controller):
                 dataset_summary(platform, d).model_dump(include=set(DatasetValidated.model_fields))
             )
             for d in datasets.list_datasets(db, request.user)
-            if d.validation_status == "valid"
+            if d.validation_status == ValidationState.VALID
         ]
 
     @get("/get_dataset_by_id", operation_id="get_dataset_by_id", guards=READ, sync_to_thread=True)

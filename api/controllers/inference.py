@@ -29,6 +29,7 @@ from lakehouse import datasets, predictors
 from lakehouse.errors import InvalidInputError
 from lakehouse.forecasting import forecast
 from lakehouse.serving import ServingModel
+from lakehouse.states import WorkState
 from lakehouse.store import Predictor
 
 READ = [requires_permission("models:read")]
@@ -78,7 +79,7 @@ class InferenceController(Controller):
             dataset_id=None,
             input_data=data.features,
             output={"prediction": answer.prediction, "probabilities": answer.probabilities},
-            status="completed",
+            status=WorkState.COMPLETED,
             no_of_records=1,
             model_version=model.version,
             created_by=request.user.username,

@@ -37,6 +37,7 @@ from api.schemas import (
 from api.security import PUBLIC, WRITES, requires_permission, requires_service_token
 from lakehouse import datasets, predictors
 from lakehouse.errors import ConflictError, InvalidInputError, NotFoundError
+from lakehouse.states import WorkState
 from lakehouse.store import Predictor
 from lakehouse.training import Attribute, ProblemType
 
@@ -318,10 +319,13 @@ class TrainController(Controller):
             raise NotFoundError(f"training {data.train_id} not found", field="train_id")
         outcome = data.result
         if outcome.error:
-            predictor.training_status, predictor.training_error = "failed", outcome.error[:4000]
+            predictor.training_status, predictor.training_error = (
+                WorkState.FAILED,
+                outcome.error[:4000],
+            )
         else:
             metrics: dict[str, Any] = {k: v for k, v in outcome.metrics.items() if v is not None}
-            predictor.training_status, predictor.training_error = "completed", None
+            predictor.training_status, predictor.training_error = WorkState.COMPLETED, None
             predictor.accuracy = predictors.headline_metric(predictor.problem_type, metrics)
         return CallbackReceived(status="success", message="Result received")
 
@@ -341,5 +345,5 @@ class TrainController(Controller):
         if predictor is None:
             raise NotFoundError(f"training {data.training_id} not found", field="training_id")
         predictors.store_feature_importance(platform.catalog, predictor, data.result)
-        predictor.shap_status, predictor.shap_error = "completed", None
+        predictor.shap_status, predictor.shap_error = WorkState.COMPLETED, None
         return CallbackReceived(status="success", message="SHAP result received")

@@ -15,6 +15,7 @@ from api.schemas import ComponentStatus, HealthReport, Message, RunSubmitted
 from api.security import PUBLIC, requires_permission
 from lakehouse import health
 from lakehouse.runs import SELFCHECK_JOB
+from lakehouse.states import WorkState
 
 
 class UtilsController(Controller):
@@ -64,4 +65,4 @@ class UtilsController(Controller):
     ) -> RunSubmitted:
         """Start a run that writes rows to an Iceberg table and reads them back (platform admin)."""
         run_id = runs.start_selfcheck(platform, request.user, rows, hold_seconds)
-        return RunSubmitted(run_id=run_id, job_name=SELFCHECK_JOB, status="submitted")
+        return RunSubmitted(run_id=run_id, job_name=SELFCHECK_JOB, status=WorkState.SUBMITTED)

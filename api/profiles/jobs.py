@@ -40,6 +40,7 @@ from lakehouse.landing import safe_file_name
 from lakehouse.lineage import LINEAGE
 from lakehouse.naming import table_name_from
 from lakehouse.rbac import Principal
+from lakehouse.states import ValidationState, WorkState
 from lakehouse.store import Dataset, Prediction, TrainingJob
 from pipelines.gateway import RunView
 
@@ -154,10 +155,13 @@ def ensure_dataset(
 
 def ready(db: Session, platform: Platform, dataset: Dataset) -> Dataset:
     """The dataset once its ingestion finished; InvalidInputError when its rows failed."""
-    if dataset.validation_status in ("pending", "running") and dataset.last_run_id:
+    if (
+        dataset.validation_status in (ValidationState.PENDING, ValidationState.RUNNING)
+        and dataset.last_run_id
+    ):
         runs.wait_for_run(platform, dataset.last_run_id)
         db.refresh(dataset)
-    if dataset.validation_status != "valid":
+    if dataset.validation_status != ValidationState.VALID:
         problem = dataset.validation_error or dataset.validation_status
         raise InvalidInputError(
             f"'{dataset.dataset_name}' did not pass validation: {problem}", field="file"
@@ -391,7 +395,7 @@ def predict(request: Request, db: Session, platform: Platform, data: Multipart) 
     prediction = runs.record_batch_prediction(db, platform, actor, job.predictor_id, dataset.id)
     runs.wait_for_run(platform, runs.start_batch_prediction(db, platform, prediction))
     db.refresh(prediction)
-    if prediction.status != "completed" or prediction.result_path is None:
+    if prediction.status != WorkState.COMPLETED or prediction.result_path is None:
         raise InvalidInputError(f"scoring failed: {prediction.error}", field="file")
     rows = scored_rows(platform, db, prediction, dataset, job)
     return {

@@ -38,6 +38,7 @@ from lakehouse.errors import (
     StrataError,
 )
 from lakehouse.formats import pickled_columns
+from lakehouse.states import ValidationState
 from lakehouse.training import Algorithm, checked_hyperparameters, split_rows
 
 FEATURES = 5
@@ -169,7 +170,7 @@ def upload(platform: Platform, data: Multipart) -> dict[str, Any]:
         except StrataError:
             runs.discard_dataset(db, platform, box.principal, dataset.id)
             raise
-        if dataset.validation_status != "valid":
+        if dataset.validation_status != ValidationState.VALID:
             problem = dataset.validation_error or f"ingestion run ended {run.status}"
             runs.discard_dataset(db, platform, box.principal, dataset.id)
             raise InvalidInputError(f"Data preprocessing failed: {problem}", field="file")

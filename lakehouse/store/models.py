@@ -24,6 +24,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from lakehouse.naming import DatasetTables, PredictorTables
+from lakehouse.states import ValidationState, WorkState
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -173,7 +174,7 @@ class Dataset(Base):
     iceberg_table_name: Mapped[str] = mapped_column(String(64))
     data_source: Mapped[str] = mapped_column(String(16))
     created_by: Mapped[str] = mapped_column(String(150))
-    validation_status: Mapped[str] = mapped_column(String(16), default="pending")
+    validation_status: Mapped[str] = mapped_column(String(16), default=ValidationState.PENDING)
     validation_error: Mapped[str | None] = mapped_column(Text)
     dataset_usability: Mapped[float | None] = mapped_column(Float)
     total_rows: Mapped[int | None] = mapped_column(Integer)
@@ -250,7 +251,7 @@ class Predictor(Base):
     shap_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
     preprocess_id: Mapped[int | None] = mapped_column(Integer)
     created_by: Mapped[str] = mapped_column(String(150))
-    training_status: Mapped[str] = mapped_column(String(16), default="submitted")
+    training_status: Mapped[str] = mapped_column(String(16), default=WorkState.SUBMITTED)
     training_error: Mapped[str | None] = mapped_column(Text)
     last_run_id: Mapped[str | None] = mapped_column(String(64))
     trained_algorithm: Mapped[str | None] = mapped_column(String(32))
