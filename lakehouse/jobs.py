@@ -19,7 +19,7 @@ from lakehouse.formats import read_table
 from lakehouse.lineage import LINEAGE
 from lakehouse.rbac import Principal
 from lakehouse.store import Predictor, TrainingJob
-from lakehouse.training import Algorithm
+from lakehouse.training import Algorithm, Attribute
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -73,20 +73,20 @@ def column_roles(table: pa.Table, label: str, id_columns: Sequence[str]) -> list
         column = table.column(name)
         present = len(column) - column.null_count
         if name == label:
-            return "Target"
+            return Attribute.TARGET
         if present == 0:
-            return "Ignore"
+            return Attribute.IGNORE
         if id_columns:
-            return "Id" if name in id_columns else "Feature"
+            return Attribute.ID if name in id_columns else Attribute.FEATURE
         kind = column.type
         if (
             pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_integer(kind)
         ) and (pc.count_distinct(column).as_py() == present):
-            return "Id"
-        return "Feature"
+            return Attribute.ID
+        return Attribute.FEATURE
 
     roles = [{"column_name": name, "attribute_name": role(name)} for name in names]
-    if not any(r["attribute_name"] == "Feature" for r in roles):
+    if not any(r["attribute_name"] == Attribute.FEATURE for r in roles):
         raise InvalidInputError(
             "the file has no feature columns besides the label and identifiers", field="file"
         )

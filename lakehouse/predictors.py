@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
@@ -386,7 +386,7 @@ def land_features(store: MetadataStore, catalog: Catalog, predictor_id: int) -> 
     if dataset is None:
         raise NotFoundError(f"the dataset of predictor {predictor_id} is gone", field="dataset_id")
     silver = validated_table(catalog, dataset).scan().to_arrow()
-    wanted = [c["column_name"] for c in predictor.columns if c["attribute_name"] != "Ignore"]
+    wanted = columns_in_role(predictor.columns, *set(Attribute) - {Attribute.IGNORE})
     rows = silver.select([*wanted, *[c for c in LINEAGE if c in silver.column_names]])
     rows = rows.append_column(DATASET_ID, pa.repeat(pa.scalar(dataset.id, pa.int64()), len(rows)))
     target = predictor.tables.features
@@ -641,7 +641,7 @@ class ServingState:
 
     @property
     def target(self) -> str:
-        return next(c["column_name"] for c in self.columns if c["attribute_name"] == "Target")
+        return columns_in_role(self.columns, Attribute.TARGET)[0]
 
 
 def serving_state(session: Session, tenant_id: str, predictor_id: int) -> ServingState:
@@ -688,8 +688,13 @@ def refuse_forecast(predictor: Predictor, what: str) -> None:
         )
 
 
+def columns_in_role(columns: Sequence[Mapping[str, str]], *roles: Attribute) -> list[str]:
+    """The names of a predictor's columns whose role is one of `roles`, in their order."""
+    return [c["column_name"] for c in columns if c["attribute_name"] in roles]
+
+
 def feature_columns(predictor: Predictor) -> list[str]:
-    return [c["column_name"] for c in predictor.columns if c["attribute_name"] == "Feature"]
+    return columns_in_role(predictor.columns, Attribute.FEATURE)
 
 
 def create_batch_prediction(
@@ -773,7 +778,7 @@ def score_dataset(
     done(f"loaded {predictor.tables.model_name} version {prediction.model_version}")
     table = catalog.load_table(dataset.tables.silver.identifier)
     present = {f.name for f in table.schema().fields}
-    ids = [c["column_name"] for c in predictor.columns if c["attribute_name"] == "Id"]
+    ids = columns_in_role(predictor.columns, Attribute.ID)
     keys = [c for c in [*ids, *LINEAGE] if c in present]
     wanted = [*keys, *[c for c in model.features if c in present and c not in keys]]
     rows = table.scan(selected_fields=tuple(wanted)).to_arrow()

@@ -31,6 +31,7 @@ from lakehouse.forecasting import forecast
 from lakehouse.serving import ServingModel
 from lakehouse.states import WorkState
 from lakehouse.store import Predictor
+from lakehouse.training import Attribute
 
 READ = [requires_permission("models:read")]
 PREDICT = [requires_permission("models:predict")]
@@ -43,7 +44,7 @@ def served(platform: Platform, predictor: Predictor) -> ServingModel:
 
 
 def target_of(predictor: Predictor) -> str:
-    return next(c["column_name"] for c in predictor.columns if c["attribute_name"] == "Target")
+    return predictors.columns_in_role(predictor.columns, Attribute.TARGET)[0]
 
 
 class InferenceController(Controller):

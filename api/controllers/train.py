@@ -197,7 +197,11 @@ class TrainController(Controller):
     ) -> dict[str, list[dict[str, str]]]:
         """The columns a training used, with their types and roles."""
         predictor = predictors.get_predictor(db, request.user, train_id)
-        return {"schema": [dict(c) for c in predictor.columns if c["attribute_name"] != "Ignore"]}
+        return {
+            "schema": [
+                dict(c) for c in predictor.columns if c["attribute_name"] != Attribute.IGNORE
+            ]
+        }
 
     @get("/model-summary", operation_id="model_summary", guards=READ, sync_to_thread=True)
     def model_summary(

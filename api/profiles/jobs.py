@@ -42,6 +42,7 @@ from lakehouse.naming import table_name_from
 from lakehouse.rbac import Principal
 from lakehouse.states import ValidationState, WorkState
 from lakehouse.store import Dataset, Prediction, TrainingJob
+from lakehouse.training import Attribute
 from pipelines.gateway import RunView
 
 TRAIN = [requires_permission("models:train"), requires_permission("datasets:manage")]
@@ -445,7 +446,7 @@ def scored_rows(
     label = job.label if job.label in present else None
     fields = (*LINEAGE, *([label] if label else []))
     rows = validated.scan(selected_fields=fields).to_arrow()
-    ids = [c["column_name"] for c in predictor.columns if c["attribute_name"] == "Id"]
+    ids = predictors.columns_in_role(predictor.columns, Attribute.ID)
     return jobs.labelled_rows(scored, rows, ids, label)
 
 

@@ -39,7 +39,7 @@ from lakehouse.errors import (
 )
 from lakehouse.formats import pickled_columns
 from lakehouse.states import ValidationState
-from lakehouse.training import Algorithm, checked_hyperparameters, split_rows
+from lakehouse.training import Algorithm, Attribute, checked_hyperparameters, split_rows
 
 FEATURES = 5
 PICKLE_SUFFIXES = (".pkl", ".pickle")
@@ -223,7 +223,10 @@ def train(platform: Platform, data: dict[str, Any]) -> dict[str, Any]:
         schema = predictors.dataset_schema(platform.catalog, dataset)
         names = [c.column_name for c in schema if not c.column_name.startswith("_")]
         columns = [
-            {"column_name": n, "attribute_name": "Feature" if i < FEATURES else "Target"}
+            {
+                "column_name": n,
+                "attribute_name": Attribute.FEATURE if i < FEATURES else Attribute.TARGET,
+            }
             for i, n in enumerate(names)
         ]
         predictor = predictors.create_predictor(
