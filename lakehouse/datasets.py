@@ -24,6 +24,7 @@ from lakehouse.naming import table_name_from
 from lakehouse.rbac import Principal
 from lakehouse.states import ValidationState
 from lakehouse.store.models import DataFile, Dataset, Template, utcnow
+from lakehouse.store.owned import get_owned
 
 if TYPE_CHECKING:
     from pyiceberg.catalog import Catalog
@@ -56,18 +57,12 @@ class NewDataset:
 
 def get_dataset(session: Session, actor: Principal, dataset_id: int) -> Dataset:
     """A dataset of the caller's tenant; any other dataset is not found."""
-    dataset = session.get(Dataset, dataset_id)
-    if dataset is None or dataset.tenant_id != actor.tenant_id:
-        raise NotFoundError(f"dataset {dataset_id} not found", field="dataset_id")
-    return dataset
+    return get_owned(session, Dataset, dataset_id, actor.tenant_id, "dataset", "dataset_id")
 
 
 def get_file(session: Session, actor: Principal, file_id: int) -> DataFile:
     """A file of the caller's tenant; any other file is not found."""
-    data_file = session.get(DataFile, file_id)
-    if data_file is None or data_file.tenant_id != actor.tenant_id:
-        raise NotFoundError(f"file {file_id} not found", field="file_id")
-    return data_file
+    return get_owned(session, DataFile, file_id, actor.tenant_id, "file", "file_id")
 
 
 def claim_run(session: Session, dataset: Dataset) -> None:

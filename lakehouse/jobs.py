@@ -19,6 +19,7 @@ from lakehouse.formats import read_table
 from lakehouse.lineage import LINEAGE
 from lakehouse.rbac import Principal
 from lakehouse.store import Predictor, TrainingJob
+from lakehouse.store.owned import get_owned
 from lakehouse.training import Algorithm, Attribute
 
 if TYPE_CHECKING:
@@ -124,10 +125,7 @@ def new_job(
 
 def get_job(session: Session, actor: Principal, job_id: str) -> TrainingJob:
     """A training job of the caller's tenant; any other is not found."""
-    job = session.get(TrainingJob, job_id)
-    if job is None or job.tenant_id != actor.tenant_id:
-        raise NotFoundError(f"training job {job_id} not found", field="job_id")
-    return job
+    return get_owned(session, TrainingJob, job_id, actor.tenant_id, "training job", "job_id")
 
 
 def latest_job(

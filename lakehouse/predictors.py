@@ -23,6 +23,7 @@ from lakehouse.naming import PredictorTables, table_name_from
 from lakehouse.rbac import Principal
 from lakehouse.states import ValidationState, WorkState
 from lakehouse.store.models import Dataset, Prediction, Predictor, utcnow
+from lakehouse.store.owned import get_owned
 from lakehouse.templates import ColumnType
 from lakehouse.training import (
     Algorithm,
@@ -185,10 +186,7 @@ def check_spec(spec: TrainingSpec, table: Any, *, incremental: bool = False) -> 
 
 def get_predictor(session: Session, actor: Principal, predictor_id: int) -> Predictor:
     """A predictor of the caller's tenant; any other predictor is not found."""
-    predictor = session.get(Predictor, predictor_id)
-    if predictor is None or predictor.tenant_id != actor.tenant_id:
-        raise NotFoundError(f"training {predictor_id} not found", field="train_id")
-    return predictor
+    return get_owned(session, Predictor, predictor_id, actor.tenant_id, "training", "train_id")
 
 
 def list_predictors(session: Session, actor: Principal) -> Sequence[Predictor]:
@@ -606,10 +604,10 @@ def predictions_of(session: Session, actor: Principal, predictor_id: int) -> Seq
 
 
 def get_prediction(session: Session, actor: Principal, prediction_id: int) -> Prediction:
-    prediction = session.get(Prediction, prediction_id)
-    if prediction is None or prediction.tenant_id != actor.tenant_id:
-        raise NotFoundError(f"prediction {prediction_id} not found", field="prediction_id")
-    return prediction
+    """A batch prediction of the caller's tenant; any other is not found."""
+    return get_owned(
+        session, Prediction, prediction_id, actor.tenant_id, "prediction", "prediction_id"
+    )
 
 
 class Servable(Protocol):

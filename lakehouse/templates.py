@@ -12,9 +12,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from lakehouse.errors import ConflictError, InvalidInputError, NotFoundError
+from lakehouse.errors import ConflictError, InvalidInputError
 from lakehouse.rbac import Principal
 from lakehouse.store.models import Dataset, Template, utcnow
+from lakehouse.store.owned import get_owned
 
 
 class ColumnType(StrEnum):
@@ -297,10 +298,7 @@ def list_templates(session: Session, actor: Principal) -> Sequence[Template]:
 
 def get_template(session: Session, actor: Principal, template_id: int) -> Template:
     """A template of the caller's tenant; any other template is not found."""
-    template = session.get(Template, template_id)
-    if template is None or template.tenant_id != actor.tenant_id:
-        raise NotFoundError(f"template {template_id} not found", field="template_id")
-    return template
+    return get_owned(session, Template, template_id, actor.tenant_id, "template", "template_id")
 
 
 def update_template(
