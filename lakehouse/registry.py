@@ -4,7 +4,6 @@ registered model per tenant and predictor whose versions the API serves."""
 from __future__ import annotations
 
 import contextlib
-import os
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -14,8 +13,7 @@ from typing import TYPE_CHECKING, Any
 from lakehouse.errors import NotFoundError
 from lakehouse.naming import tenant_namespace
 from lakehouse.settings import Settings
-from lakehouse.store.engine import SCHEMA_LOCK
-from lakehouse.tracking import tracking_client, tracking_uri
+from lakehouse.tracking import tracking_client
 from lakehouse.training import ProblemType, TrainedModel
 
 if TYPE_CHECKING:
@@ -46,18 +44,6 @@ class TrainingRecord:
     model_name: str
     run_name: str
     params: Mapping[str, Any]
-
-
-def use_tracking_store(settings: Settings) -> MlflowClient:
-    """Point MLflow's module-level API at the configured store and return a client on it."""
-    import mlflow
-
-    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
-    uri = tracking_uri(settings)
-    mlflow.set_tracking_uri(uri)
-    mlflow.set_registry_uri(uri)
-    with SCHEMA_LOCK:
-        return tracking_client(settings)
 
 
 def experiment_id(client: MlflowClient, settings: Settings, tenant_id: str) -> str:
@@ -173,7 +159,7 @@ def record_training(
 
     from lakehouse.model_files import save_model
 
-    client = use_tracking_store(settings)
+    client = tracking_client(settings)
     experiment = experiment_id(client, settings, record.tenant_id)
     tags = {TENANT_TAG: record.tenant_id, PREDICTOR_TAG: str(record.predictor_id)}
     with (
@@ -234,14 +220,14 @@ def delete_model_version(settings: Settings, model_name: str, version: int) -> N
     from mlflow.exceptions import MlflowException
 
     with contextlib.suppress(MlflowException):
-        use_tracking_store(settings).delete_model_version(model_name, str(version))
+        tracking_client(settings).delete_model_version(model_name, str(version))
 
 
 def model_directory(settings: Settings, model_name: str, version: int, into: Path) -> Path:
     """Download a registered version's model files; NotFoundError when it is gone."""
     from mlflow.exceptions import MlflowException
 
-    client = use_tracking_store(settings)
+    client = tracking_client(settings)
     try:
         source = client.get_model_version_download_uri(model_name, str(version))
     except MlflowException as exc:
@@ -265,7 +251,7 @@ def training_run(settings: Settings, run_id: str) -> RunRecord:
     from mlflow.exceptions import MlflowException
 
     try:
-        data = use_tracking_store(settings).get_run(run_id).data
+        data = tracking_client(settings).get_run(run_id).data
     except MlflowException as exc:
         raise NotFoundError(f"MLflow run {run_id} not found", field="train_id") from exc
     return RunRecord(params=dict(data.params), metrics=dict(data.metrics))
@@ -275,7 +261,7 @@ def run_artifact(settings: Settings, run_id: str, path: str, into: Path) -> Path
     """One artifact of a run, downloaded into `into`."""
     from mlflow.exceptions import MlflowException
 
-    client = use_tracking_store(settings)
+    client = tracking_client(settings)
     try:
         return Path(client.download_artifacts(run_id, path, str(into)))
     except (MlflowException, OSError) as exc:
@@ -292,7 +278,7 @@ def delete_registered_model(settings: Settings, model_name: str) -> bool:
     """Delete the model with all its versions; False when there was none."""
     from mlflow.exceptions import MlflowException
 
-    client = use_tracking_store(settings)
+    client = tracking_client(settings)
     try:
         client.delete_registered_model(model_name)
     except MlflowException:
@@ -304,6 +290,6 @@ def log_feature_importance(
     settings: Settings, run_id: str, importance: Mapping[str, float], figure: Figure
 ) -> None:
     """Add a training run's SHAP values (mean |SHAP| per feature) and summary plot."""
-    client = use_tracking_store(settings)
+    client = tracking_client(settings)
     client.log_dict(run_id, dict(importance), "shap/feature_importance.json")
     client.log_figure(run_id, figure, "shap/summary.png")

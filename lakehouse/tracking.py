@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING
 
 from lakehouse.settings import Settings
@@ -20,13 +21,18 @@ def tracking_uri(settings: Settings) -> str:
 
 
 def tracking_client(settings: Settings) -> MlflowClient:
-    """An MLflow client on the configured tracking store (SQLite file by default)."""
-    from mlflow import MlflowClient
+    """A client on the configured tracking store (a SQLite file by default), with MLflow's
+    module-level API (runs, model logging) pointed at the same store."""
+    import mlflow
 
-    return MlflowClient(tracking_uri=tracking_uri(settings), registry_uri=tracking_uri(settings))
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    uri = tracking_uri(settings)
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    with SCHEMA_LOCK:  # the client's store makes its schema on opening, once per database
+        return mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
 
 
 def check_tracking_store(settings: Settings) -> int:
     """Open the tracking store (creating its schema on first use) and count experiments."""
-    with SCHEMA_LOCK:
-        return len(tracking_client(settings).search_experiments(max_results=10))
+    return len(tracking_client(settings).search_experiments(max_results=10))
