@@ -11,21 +11,21 @@ from datetime import timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING
 
-from lakehouse.accounts import SessionIssuer
-from lakehouse.bootstrap import BootstrapResult, bootstrap
-from lakehouse.catalog import open_catalog
-from lakehouse.datasets import sweep_landing
-from lakehouse.landing import LandingStore
-from lakehouse.prediction_log import PredictionLog
+from lakehouse.accounts.bootstrap import BootstrapResult, bootstrap
+from lakehouse.accounts.rbac import Principal
+from lakehouse.accounts.security import AccessClaims, TokenSigner, signing_secret
+from lakehouse.accounts.sessions import SessionIssuer
+from lakehouse.accounts.throttle import Throttle
+from lakehouse.data.datasets import sweep_landing
+from lakehouse.data.landing import LandingStore
+from lakehouse.lake.catalog import open_catalog
+from lakehouse.lake.query import QueryEngine, open_engine
+from lakehouse.ml.prediction_log import PredictionLog
+from lakehouse.ml.serving import FreshCache, ModelCache
 from lakehouse.predictors import ServingState, serving_state
-from lakehouse.query import QueryEngine, open_engine
-from lakehouse.rbac import Principal
-from lakehouse.sandbox import sandbox_principal
-from lakehouse.security import AccessClaims, TokenSigner, signing_secret
-from lakehouse.serving import FreshCache, ModelCache
+from lakehouse.profiles.sandbox import sandbox_principal
 from lakehouse.settings import Settings
 from lakehouse.store import MetadataStore
-from lakehouse.throttle import Throttle
 from pipelines.gateway import RunGateway, open_gateway
 
 if TYPE_CHECKING:
@@ -81,7 +81,7 @@ class Platform:
 
     @cached_property
     def models(self) -> ModelCache:
-        from lakehouse import registry
+        from lakehouse.ml import registry
 
         return ModelCache(
             lambda name, version, into: registry.model_directory(self.settings, name, version, into)

@@ -13,7 +13,9 @@ from sqlalchemy import inspect
 from sqlalchemy.orm import Session
 
 from api.platform import Platform
-from lakehouse import datasets, predictors
+from lakehouse import predictors
+from lakehouse.accounts.rbac import Principal
+from lakehouse.data import datasets
 from lakehouse.errors import (
     ConflictError,
     NotFoundError,
@@ -21,7 +23,6 @@ from lakehouse.errors import (
     StrataError,
     TooManyRequestsError,
 )
-from lakehouse.rbac import Principal
 from lakehouse.runs import (
     BATCH_PREDICTION_JOB,
     DATASET_INGESTION_JOB,
@@ -342,7 +343,7 @@ def remove_predictor(
     db: Session, platform: Platform, actor: Principal, predictor_id: int, removed: Removed
 ) -> None:
     """Delete a predictor that no run is writing: its gold tables, then its MLflow versions."""
-    from lakehouse import registry
+    from lakehouse.ml import registry
 
     predictor = predictors.get_predictor(db, actor, predictor_id)
     for run_id in predictors.writing_runs(db, predictor):

@@ -17,8 +17,8 @@ from pydantic import (
     field_validator,
 )
 
-from lakehouse.templates import ALIASES, ColumnType
-from lakehouse.training import ProblemType
+from lakehouse.data.templates import ALIASES, ColumnType
+from lakehouse.ml.training import ProblemType
 
 NAME_PATTERN = r"^[A-Za-z0-9_.:@-]+$"
 MAX_ID = 2**31 - 1  # the metadata store's integer keys are 32-bit on PostgreSQL

@@ -13,8 +13,8 @@ from litestar.middleware import AbstractAuthenticationMiddleware, Authentication
 from litestar.middleware.base import DefineMiddleware
 from litestar.types import Guard
 
+from lakehouse.accounts.rbac import Principal
 from lakehouse.errors import AuthenticationError, PermissionDeniedError
-from lakehouse.rbac import Principal
 
 PUBLIC = {"exclude_from_auth": True}
 # Methods that read nothing a guard protects: OPTIONS answers which methods a path allows.

@@ -3,7 +3,13 @@
 import dagster as dg
 
 from assets.recording import recording_failure
-from lakehouse.ingest import land_bronze, land_silver, land_statistics, mark_failed, mark_running
+from lakehouse.data.ingest import (
+    land_bronze,
+    land_silver,
+    land_statistics,
+    mark_failed,
+    mark_running,
+)
 from lakehouse.runs import DATASET_PARTITIONS
 from resources import LakehouseResource
 
@@ -47,7 +53,10 @@ def silver(context: dg.AssetExecutionContext, lakehouse: LakehouseResource) -> d
     result = recording_failure(
         lambda error: mark_failed(lakehouse.store(), dataset_id, error),
         lambda: land_silver(
-            lakehouse.store(), lakehouse.catalog(), dataset_id, lakehouse.settings.valid_usability
+            lakehouse.store(),
+            lakehouse.catalog(),
+            dataset_id,
+            lakehouse.settings.valid_usability,
         ),
     )
     context.log.info(

@@ -147,7 +147,11 @@ def batch_predictions(
     result = recording_failure(
         lambda error: mark_prediction_failed(store, config.prediction_id, error),
         lambda: score_dataset(
-            store, lakehouse.catalog(), lakehouse.settings, config.prediction_id, context.log.info
+            store,
+            lakehouse.catalog(),
+            lakehouse.settings,
+            config.prediction_id,
+            context.log.info,
         ),
     )
     context.log.info(f"wrote {result.row_count} predictions to {result.table}")

@@ -3,7 +3,7 @@
 import dagster as dg
 from pydantic import Field
 
-from lakehouse.selfcheck import run_selfcheck
+from lakehouse.lake.selfcheck import run_selfcheck
 from resources import LakehouseResource
 
 

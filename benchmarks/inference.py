@@ -185,9 +185,9 @@ def train(api: Api, dataset_id: int, algorithm: str, columns: list[str]) -> dict
 
 
 def load_model(data_dir: str, entry: dict[str, Any], into: Path) -> Any:
-    from lakehouse import registry
+    from lakehouse.lake.naming import PredictorTables
+    from lakehouse.ml import registry
     from lakehouse.model_files import load_model
-    from lakehouse.naming import PredictorTables
     from lakehouse.settings import Settings
 
     settings = Settings(data_dir=Path(data_dir))

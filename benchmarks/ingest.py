@@ -189,8 +189,8 @@ def serves(client: httpx.Client, path: str) -> bool:
 
 def data_files(settings: Settings, tenant_id: str, table: str) -> list[str]:
     """Local paths of the Parquet data files of a dataset's silver table."""
-    from lakehouse.catalog import open_catalog
-    from lakehouse.naming import DatasetTables
+    from lakehouse.lake.catalog import open_catalog
+    from lakehouse.lake.naming import DatasetTables
 
     ref = DatasetTables(tenant_id, table).silver
     scan = open_catalog(settings).load_table(ref.identifier).scan()

@@ -1,5 +1,5 @@
 """Training overhead: wall time from the train request to a registered model version, minus
-the time the modelling itself takes on the same rows in-process (`lakehouse.training.train`:
+the time the modelling itself takes on the same rows in-process (`lakehouse.ml.training.train`:
 fitting, the learning-curve fits and, for classes, cross-validation).
 
 The API runs as its own process with warm workers; everything else (the run's start, reading
@@ -88,8 +88,8 @@ def step_seconds(api: Api, run_id: str) -> tuple[dict[str, float], list[str]]:
 
 
 def fit_seconds(frame: Any, algorithm: str) -> float:
-    from lakehouse.training import Algorithm, Attribute, ColumnRole, ProblemType, TrainingSpec
-    from lakehouse.training import train as fit
+    from lakehouse.ml.training import Algorithm, Attribute, ColumnRole, ProblemType, TrainingSpec
+    from lakehouse.ml.training import train as fit
 
     roles = [ColumnRole(c, Attribute(ROLES.get(c, "Feature"))) for c in frame.columns]
     spec = TrainingSpec(ProblemType.CLASSIFICATION, roles, Algorithm.parse(algorithm))
@@ -133,7 +133,7 @@ def main() -> None:
 
     fit, wall = statistics.median(fits), statistics.median(walls)
     print(f"data: {args.rows:,} rows x 10 features, {args.algorithm}, median of {args.runs}")
-    print(f"pure fit in-process (lakehouse.training.train): {fit:.2f} s")
+    print(f"pure fit in-process (lakehouse.ml.training.train): {fit:.2f} s")
     print(f"train request -> registered model version: {wall:.2f} s")
     print(f"overhead: {wall - fit:.2f} s  [target <= 2 s]")
     for i, (took, timings) in enumerate(steps):

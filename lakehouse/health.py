@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from lakehouse.catalog import open_catalog
+from lakehouse.lake.catalog import open_catalog
+from lakehouse.ml.tracking import check_tracking_store
 from lakehouse.settings import Settings
 from lakehouse.store import MetadataStore
 from lakehouse.store.engine import redacted
-from lakehouse.tracking import check_tracking_store
 
 
 class Starting(Exception):  # noqa: N818 - a state, not a failure

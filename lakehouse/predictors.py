@@ -13,19 +13,16 @@ from typing import TYPE_CHECKING, Any, Protocol
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from lakehouse import datasets
-from lakehouse.catalog import drop_table, load_table_or_none, replace_table
+from lakehouse.accounts.rbac import Principal
+from lakehouse.data import datasets
+from lakehouse.data.ingest import LayerResult
+from lakehouse.data.landing import LandingStore
+from lakehouse.data.templates import ColumnType
 from lakehouse.errors import ConflictError, InvalidInputError, NotFoundError
-from lakehouse.ingest import LayerResult
-from lakehouse.landing import LandingStore
-from lakehouse.lineage import LINEAGE
-from lakehouse.naming import PredictorTables, table_name_from
-from lakehouse.rbac import Principal
-from lakehouse.states import ValidationState, WorkState
-from lakehouse.store.models import Dataset, Prediction, Predictor, utcnow
-from lakehouse.store.owned import get_owned
-from lakehouse.templates import ColumnType
-from lakehouse.training import (
+from lakehouse.lake.catalog import drop_table, load_table_or_none, replace_table
+from lakehouse.lake.lineage import LINEAGE
+from lakehouse.lake.naming import PredictorTables, table_name_from
+from lakehouse.ml.training import (
     Algorithm,
     Attribute,
     ColumnRole,
@@ -36,6 +33,9 @@ from lakehouse.training import (
     checked_hyperparameters,
     quiet,
 )
+from lakehouse.states import ValidationState, WorkState
+from lakehouse.store.models import Dataset, Prediction, Predictor, utcnow
+from lakehouse.store.owned import get_owned
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -163,8 +163,8 @@ def training_spec(predictor: Predictor) -> TrainingSpec:
 
 def check_spec(spec: TrainingSpec, table: Any, *, incremental: bool = False) -> None:
     """Refuse now, before any run, what training would refuse later."""
-    from lakehouse.forecasting import check_forecast
-    from lakehouse.training import check_target
+    from lakehouse.ml.forecasting import check_forecast
+    from lakehouse.ml.training import check_target
 
     target = spec.target
     if spec.problem_type is ProblemType.FORECAST:
@@ -434,8 +434,8 @@ def train_predictor(
     model as the predictor's next version."""
     import pyarrow.compute as pc
 
-    from lakehouse import registry
-    from lakehouse.training import continue_training, train
+    from lakehouse.ml import registry
+    from lakehouse.ml.training import continue_training, train
 
     predictor, dataset = _load(store, predictor_id)
     spec = training_spec(predictor)
@@ -510,7 +510,7 @@ def _registered_model(settings: Settings, predictor: Predictor, version: int | N
     import tempfile
     from pathlib import Path
 
-    from lakehouse import registry
+    from lakehouse.ml import registry
     from lakehouse.model_files import load_model
 
     version = version or predictor.model_version
@@ -532,8 +532,8 @@ def explain_predictor(
     """Mean |SHAP| per original feature of the predictor's current model version, written to
     `gold.<predictor>__shap` and to the training's MLflow run."""
 
-    from lakehouse import registry
-    from lakehouse.explain import feature_importance, importance_figure
+    from lakehouse.ml import registry
+    from lakehouse.ml.explain import feature_importance, importance_figure
 
     predictor, _ = _load(store, predictor_id)
     if predictor.model_version is None or predictor.mlflow_run_id is None:
@@ -849,7 +849,7 @@ def series_history(
             f"dataset {dataset.id} lacks the column '{missing[0]}' the model reads",
             field="dataset_id",
         )
-    from lakehouse.forecasting import moments
+    from lakehouse.ml.forecasting import moments
 
     rows = table.scan(selected_fields=tuple(columns)).to_arrow()
     if setup.series is not None:

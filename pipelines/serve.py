@@ -17,11 +17,11 @@ from types import FrameType
 
 import httpx
 
-from lakehouse.bootstrap import BootstrapResult, bootstrap
+from lakehouse.accounts.bootstrap import BootstrapResult, bootstrap
 from lakehouse.logs import configure_logging
+from lakehouse.ml.tracking import tracking_uri
 from lakehouse.settings import Settings, child_env
 from lakehouse.store import MetadataStore
-from lakehouse.tracking import tracking_uri
 from pipelines.instance import create_dagster_storage
 
 ROOT = Path(__file__).resolve().parents[1]

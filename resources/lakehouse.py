@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING
 import dagster as dg
 from pydantic import PrivateAttr
 
-from lakehouse.catalog import open_catalog
-from lakehouse.landing import LandingStore
+from lakehouse.data.landing import LandingStore
+from lakehouse.lake.catalog import open_catalog
 from lakehouse.settings import Settings
 from lakehouse.store import MetadataStore
 from resources.cancellation import CancelWatch

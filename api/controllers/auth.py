@@ -20,11 +20,11 @@ from api.secrets import (
     secrets_body,
 )
 from api.security import PUBLIC
-from lakehouse import accounts
-from lakehouse.rbac import Principal
+from lakehouse.accounts import sessions, users
+from lakehouse.accounts.rbac import Principal
 
 
-def token_pair(pair: accounts.TokenPair) -> TokenPair:
+def token_pair(pair: sessions.TokenPair) -> TokenPair:
     return TokenPair(
         access_token=pair.access_token,
         refresh_token=pair.refresh_token,
@@ -78,7 +78,7 @@ class LoginController(Controller):
     def test_token(self, db: Session, request: Request) -> UserPublic:
         """The user the bearer token belongs to."""
         principal: Principal = request.user
-        return UserPublic.model_validate(accounts.get_user(db, principal, principal.user_id))
+        return UserPublic.model_validate(users.get_user(db, principal, principal.user_id))
 
     @post("/refresh", operation_id="refresh_token", **WITH_REFRESH_TOKEN)
     def refresh(self, db: Session, platform: Platform, presented: str) -> TokenPair:
@@ -105,7 +105,7 @@ class LoginController(Controller):
         self, db: Session, platform: Platform, request: Request, reset: PasswordReset
     ) -> Message:
         """Set a new password for yourself, or for a user of your tenant as a user manager."""
-        accounts.reset_password(db, request.user, reset.user_name, reset.new_password)
+        users.reset_password(db, request.user, reset.user_name, reset.new_password)
         db.commit()
         platform.forget_principals()  # every session of the user ends now in this process
         return Message(status=200, message="Password has been reset successfully")

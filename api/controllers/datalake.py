@@ -11,9 +11,9 @@ from sqlalchemy.orm import Session
 from api.platform import Platform
 from api.schemas import DistinctCount
 from api.security import requires_permission
-from lakehouse import datasets
-from lakehouse.datalake import ColumnInfo, Datalake, Field, TableMetadata
-from lakehouse.query import NumericStats
+from lakehouse.data import datasets
+from lakehouse.lake.datalake import ColumnInfo, Datalake, Field, TableMetadata
+from lakehouse.lake.query import NumericStats
 
 READ = [requires_permission("datalake:read")]
 Name = Annotated[str, Parameter(min_length=1, max_length=255)]

@@ -36,10 +36,10 @@ from api.schemas import (
     StatusMessage,
 )
 from api.security import requires_permission
-from lakehouse import datasets
+from lakehouse.data import datasets
+from lakehouse.data.formats import preview_lines
+from lakehouse.data.landing import safe_file_name
 from lakehouse.errors import InvalidInputError
-from lakehouse.formats import preview_lines
-from lakehouse.landing import safe_file_name
 from lakehouse.states import ValidationState
 from lakehouse.store import DataFile, Dataset
 

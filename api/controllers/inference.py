@@ -25,13 +25,14 @@ from api.schemas import (
     QueryId,
 )
 from api.security import requires_permission
-from lakehouse import datasets, predictors
+from lakehouse import predictors
+from lakehouse.data import datasets
 from lakehouse.errors import InvalidInputError
-from lakehouse.forecasting import forecast
-from lakehouse.serving import ServingModel
+from lakehouse.ml.forecasting import forecast
+from lakehouse.ml.serving import ServingModel
+from lakehouse.ml.training import Attribute
 from lakehouse.states import WorkState
 from lakehouse.store import Predictor
-from lakehouse.training import Attribute
 
 READ = [requires_permission("models:read")]
 PREDICT = [requires_permission("models:predict")]

@@ -16,7 +16,7 @@ from api.schemas import (
     role_public,
 )
 from api.security import forget_principals, requires_permission
-from lakehouse import rbac
+from lakehouse.accounts import rbac
 
 READ = [requires_permission("rbac:read")]
 MANAGE = [requires_permission("rbac:manage")]

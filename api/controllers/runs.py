@@ -11,8 +11,8 @@ from litestar.status_codes import HTTP_200_OK
 from api.platform import Platform
 from api.schemas import Message, RunEventPublic, RunLogs, RunPublic
 from api.security import requires_permission
+from lakehouse.accounts.rbac import Principal
 from lakehouse.errors import NotFoundError
-from lakehouse.rbac import Principal
 from pipelines.gateway import RunView
 
 # Far beyond any run's event count, and within what every store's integers hold.

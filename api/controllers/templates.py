@@ -17,7 +17,7 @@ from api.schemas import (
     TemplateWrite,
 )
 from api.security import requires_permission
-from lakehouse import templates
+from lakehouse.data import templates
 from lakehouse.store import Template
 
 READ = [requires_permission("templates:read")]

@@ -35,11 +35,12 @@ from api.schemas import (
     TrainingSummary,
 )
 from api.security import PUBLIC, WRITES, requires_permission, requires_service_token
-from lakehouse import datasets, predictors
+from lakehouse import predictors
+from lakehouse.data import datasets
 from lakehouse.errors import ConflictError, InvalidInputError, NotFoundError
+from lakehouse.ml.training import Attribute, ProblemType
 from lakehouse.states import WorkState
 from lakehouse.store import Predictor
-from lakehouse.training import Attribute, ProblemType
 
 READ = [requires_permission("models:read")]
 TRAIN = [requires_permission("models:train")]
@@ -208,7 +209,7 @@ class TrainController(Controller):
         self, db: Session, request: Request, platform: Platform, train_id: QueryId
     ) -> ModelSummary:
         """The model and its test metrics, as MLflow recorded the training run."""
-        from lakehouse import registry
+        from lakehouse.ml import registry
 
         predictor = predictors.get_predictor(db, request.user, train_id)
         if predictor.mlflow_run_id is None:

@@ -7,7 +7,7 @@ from sqlalchemy.orm import Session
 
 from api.schemas import PathId, RoleGrant, UserCreate, UserPublic, UserRoles, UsersPublic
 from api.security import forget_principals, requires_permission
-from lakehouse import accounts, rbac
+from lakehouse.accounts import rbac, users
 from lakehouse.store import User
 
 
@@ -32,7 +32,7 @@ class UserController(Controller):
     )
     def create_user(self, db: Session, request: Request, data: UserCreate) -> UserPublic:
         """Create a user in your tenant (any tenant for the platform administrator)."""
-        user = accounts.create_user(db, request.user, accounts.NewUser(**data.model_dump()))
+        user = users.create_user(db, request.user, users.NewUser(**data.model_dump()))
         return UserPublic.model_validate(user)
 
     @get(
@@ -46,13 +46,13 @@ class UserController(Controller):
     ) -> UsersPublic:
         """The users of your tenant; the platform administrator may name another tenant."""
         tenant = rbac.tenant_in_reach(db, request.user, tenant_id)
-        users = [UserPublic.model_validate(u) for u in accounts.list_users(db, tenant.id)]
-        return UsersPublic(data=users, count=len(users))
+        listed = [UserPublic.model_validate(u) for u in users.list_users(db, tenant.id)]
+        return UsersPublic(data=listed, count=len(listed))
 
     @get("/{user_id:int}", operation_id="read_user", sync_to_thread=True)
     def read_user(self, db: Session, request: Request, user_id: PathId) -> UserPublic:
         """One user: yourself, or anyone of your tenant with 'users:read'."""
-        return UserPublic.model_validate(accounts.read_user(db, request.user, user_id))
+        return UserPublic.model_validate(users.read_user(db, request.user, user_id))
 
     @get(
         "/{user_id:int}/roles",
@@ -62,7 +62,7 @@ class UserController(Controller):
     )
     def read_user_roles(self, db: Session, request: Request, user_id: PathId) -> UserRoles:
         """The roles a user holds and the permissions they grant."""
-        return user_roles(accounts.get_user(db, request.user, user_id))
+        return user_roles(users.get_user(db, request.user, user_id))
 
     @post(
         "/{user_id:int}/roles",
@@ -74,7 +74,7 @@ class UserController(Controller):
         self, db: Session, request: Request, user_id: PathId, data: RoleGrant
     ) -> UserRoles:
         """Give a user a role of their tenant."""
-        user = accounts.get_user(db, request.user, user_id)
+        user = users.get_user(db, request.user, user_id)
         return user_roles(rbac.assign_role(db, request.user, user, data.role_id))
 
     @delete(
@@ -88,5 +88,5 @@ class UserController(Controller):
         self, db: Session, request: Request, user_id: PathId, role_id: PathId
     ) -> UserRoles:
         """Take a role away from a user."""
-        user = accounts.get_user(db, request.user, user_id)
+        user = users.get_user(db, request.user, user_id)
         return user_roles(rbac.unassign_role(db, request.user, user, role_id))

@@ -29,20 +29,22 @@ from api.errors import shaped_handlers
 from api.openapi import ERROR_MODEL, FILE, TEXT, documented_body
 from api.platform import Platform
 from api.security import requires_permission
-from lakehouse import datasets, jobs, predictors
+from lakehouse import predictors
+from lakehouse.accounts.rbac import Principal
+from lakehouse.data import datasets
+from lakehouse.data.landing import safe_file_name
 from lakehouse.errors import (
     AuthenticationError,
     InvalidInputError,
     NotFoundError,
     PermissionDeniedError,
 )
-from lakehouse.landing import safe_file_name
-from lakehouse.lineage import LINEAGE
-from lakehouse.naming import table_name_from
-from lakehouse.rbac import Principal
+from lakehouse.lake.lineage import LINEAGE
+from lakehouse.lake.naming import table_name_from
+from lakehouse.ml.training import Attribute
+from lakehouse.profiles import jobs
 from lakehouse.states import ValidationState, WorkState
 from lakehouse.store import Dataset, Prediction, TrainingJob
-from lakehouse.training import Attribute
 from pipelines.gateway import RunView
 
 TRAIN = [requires_permission("models:train"), requires_permission("datasets:manage")]
@@ -294,7 +296,7 @@ def train(request: Request, db: Session, platform: Platform, data: Multipart) ->
 @get("/api/train/{job_id:str}/status", guards=READ, sync_to_thread=True)
 def status(request: Request, db: Session, platform: Platform, job_id: str) -> dict[str, Any]:
     """The job's state and, once it succeeded, its metrics, plots and model."""
-    from lakehouse import registry
+    from lakehouse.ml import registry
 
     job = jobs.get_job(db, request.user, job_id)
     state, run, failure = job_state(platform, job)
@@ -498,7 +500,7 @@ def merge(request: Request, platform: Platform, data: Multipart) -> dict[str, An
 @get("/media/{path:path}", guards=READ, sync_to_thread=True)
 def media(request: Request, db: Session, platform: Platform, path: str) -> Response[bytes] | File:
     """Files of your tenant: merged CSVs, scored CSVs, a job's plots and model."""
-    from lakehouse import registry
+    from lakehouse.ml import registry
 
     actor: Principal = request.user
     parts = PurePath(path.lstrip("/")).parts

@@ -29,7 +29,9 @@ from api.errors import shaped_handlers
 from api.openapi import ERROR_MODEL, FILE, JSON, documented_body
 from api.platform import Platform, Sandbox
 from api.security import PUBLIC
-from lakehouse import datasets, predictors, safe_pickle, sandbox
+from lakehouse import predictors
+from lakehouse.data import datasets, safe_pickle
+from lakehouse.data.formats import pickled_columns
 from lakehouse.errors import (
     ConflictError,
     InvalidInputError,
@@ -37,9 +39,9 @@ from lakehouse.errors import (
     ServiceUnavailableError,
     StrataError,
 )
-from lakehouse.formats import pickled_columns
+from lakehouse.ml.training import Algorithm, Attribute, checked_hyperparameters, split_rows
+from lakehouse.profiles import sandbox
 from lakehouse.states import ValidationState
-from lakehouse.training import Algorithm, Attribute, checked_hyperparameters, split_rows
 
 FEATURES = 5
 PICKLE_SUFFIXES = (".pkl", ".pickle")
@@ -210,7 +212,7 @@ def upload(platform: Platform, data: Multipart) -> dict[str, Any]:
 )
 def train(platform: Platform, data: dict[str, Any]) -> dict[str, Any]:
     """Train an MLP on the sandbox's dataset: a predictor trained and registered by a run."""
-    from lakehouse import registry
+    from lakehouse.ml import registry
 
     if "epochs" not in data:
         raise InvalidInputError("epochs is required", field="epochs")
@@ -268,7 +270,7 @@ def train(platform: Platform, data: dict[str, Any]) -> dict[str, Any]:
 @get("/outputs/{name:str}", sync_to_thread=True)
 def output(platform: Platform, name: str) -> Response[bytes]:
     """A plot of the sandbox's current model, from its MLflow run."""
-    from lakehouse import registry
+    from lakehouse.ml import registry
 
     if name not in OUTPUTS:
         raise NotFoundError(f"no output named '{name}'; there are {', '.join(OUTPUTS)}")

@@ -23,7 +23,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from lakehouse.naming import DatasetTables, PredictorTables
+from lakehouse.lake.naming import DatasetTables, PredictorTables
 from lakehouse.states import ValidationState, WorkState
 
 NAMING = {
@@ -182,7 +182,7 @@ class Dataset(Base):
     usability_threshold: Mapped[float | None] = mapped_column(Float)
     last_run_id: Mapped[str | None] = mapped_column(String(64))
     # Held by the one request whose run will write the dataset next, from its first commit
-    # until the run is recorded (lakehouse.datasets.claim_run); Unix time for its age.
+    # until the run is recorded (lakehouse.data.datasets.claim_run); Unix time for its age.
     run_claim: Mapped[str | None] = mapped_column(String(32))
     run_claimed_at: Mapped[float | None] = mapped_column(Float)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -14,8 +14,8 @@ import pytest
 from litestar.testing import TestClient
 
 from assets.ingestion import bronze, silver
-from lakehouse.catalog import open_catalog
-from lakehouse.naming import Layer, TableRef
+from lakehouse.lake.catalog import open_catalog
+from lakehouse.lake.naming import Layer, TableRef
 from lakehouse.runs import DATASET_PARTITIONS
 from lakehouse.settings import Settings
 from pipelines.instance import open_instance

@@ -18,7 +18,7 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from lakehouse.landing import LOCK_FILE
+from lakehouse.data.landing import LOCK_FILE
 from lakehouse.settings import Settings
 from lakehouse.store import DataFile, Dataset, MetadataStore
 from tests.conftest import ADMIN_PASSWORD, make_settings

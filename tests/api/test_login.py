@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from litestar.testing import TestClient
 
-from lakehouse.security import TokenSigner
+from lakehouse.accounts.security import TokenSigner
 from lakehouse.settings import Settings
 from tests.api.helpers import admin_headers, bearer, create_user, login, me
 

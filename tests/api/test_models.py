@@ -13,11 +13,11 @@ import pandas as pd
 import pytest
 from litestar.testing import TestClient
 
-from lakehouse.catalog import open_catalog
-from lakehouse.naming import PredictorTables
+from lakehouse.lake.catalog import open_catalog
+from lakehouse.lake.naming import PredictorTables
+from lakehouse.ml.tracking import tracking_client
+from lakehouse.ml.training import SEED, split_rows
 from lakehouse.settings import Settings
-from lakehouse.tracking import tracking_client
-from lakehouse.training import SEED, split_rows
 from tests.api.helpers import admin_headers, me, new_tenant_with_admin
 from tests.api.test_datasets import upload
 from tests.conftest import make_settings

@@ -106,7 +106,7 @@ def test_from_pickle_to_prediction_and_back_to_nothing(client: TestClient) -> No
     assert abs(answer["prediction"] - expected) < 0.3, answer
 
     # The model is an MLflow model of the sandbox tenant, trained with the asked settings.
-    from lakehouse.tracking import tracking_client
+    from lakehouse.ml.tracking import tracking_client
 
     platform = client.app.state.platform
     mlflow = tracking_client(platform.settings)
@@ -220,9 +220,9 @@ def test_the_sandbox_is_a_tenant_of_its_own(client: TestClient) -> None:
 
 
 def test_a_tenant_with_users_of_its_own_is_never_a_sandbox(tmp_path: Path) -> None:
-    from lakehouse import accounts
+    from lakehouse.accounts import users
     from lakehouse.errors import ConflictError
-    from lakehouse.sandbox import sandbox_principal
+    from lakehouse.profiles.sandbox import sandbox_principal
     from lakehouse.store import MetadataStore
 
     store = MetadataStore(f"sqlite:///{tmp_path / 'strata.db'}")
@@ -230,18 +230,18 @@ def test_a_tenant_with_users_of_its_own_is_never_a_sandbox(tmp_path: Path) -> No
     with store.session() as session:
         sandbox = sandbox_principal(session, "quickstart")
         assert sandbox_principal(session, "quickstart") == sandbox  # found again on restart
-        team = accounts.create_tenant(session, "team")
-        accounts.create_user(
+        team = users.create_tenant(session, "team")
+        users.create_user(
             session,
             None,
-            accounts.NewUser(team.id, "member", "m@example.com", accounts.generate_password()),
+            users.NewUser(team.id, "member", "m@example.com", users.generate_password()),
         )
         with pytest.raises(ConflictError, match="cannot be a sandbox"):
             sandbox_principal(session, "team")
-        accounts.create_user(
+        users.create_user(
             session,
             None,
-            accounts.NewUser(sandbox.tenant_id, "intruder", "i@example.com", "pw-" + "x" * 20),
+            users.NewUser(sandbox.tenant_id, "intruder", "i@example.com", "pw-" + "x" * 20),
         )
         with pytest.raises(ConflictError, match="cannot be a sandbox"):
             sandbox_principal(session, "quickstart")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from litestar.testing import TestClient
 
-from lakehouse.rbac import TENANT_PERMISSIONS
+from lakehouse.accounts.rbac import TENANT_PERMISSIONS
 from tests.api.helpers import admin_headers, new_tenant_with_admin
 
 

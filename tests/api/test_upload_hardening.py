@@ -11,7 +11,7 @@ import pytest
 from litestar.testing import TestClient
 
 from api.app import create_app
-from lakehouse.landing import LOCK_FILE, LandingStore
+from lakehouse.data.landing import LOCK_FILE, LandingStore
 from lakehouse.settings import Settings
 from tests.api.helpers import admin_headers, me
 from tests.conftest import make_settings

@@ -11,12 +11,13 @@ import pytest
 from sqlalchemy import select
 
 from assets.ingestion import bronze, silver
-from lakehouse import accounts, datasets, rbac, templates
-from lakehouse.bootstrap import bootstrap
-from lakehouse.catalog import open_catalog
-from lakehouse.landing import LandingStore
-from lakehouse.naming import Layer, TableRef
-from lakehouse.rbac import Principal
+from lakehouse.accounts import rbac, users
+from lakehouse.accounts.bootstrap import bootstrap
+from lakehouse.accounts.rbac import Principal
+from lakehouse.data import datasets, templates
+from lakehouse.data.landing import LandingStore
+from lakehouse.lake.catalog import open_catalog
+from lakehouse.lake.naming import Layer, TableRef
 from lakehouse.runs import DATASET_PARTITIONS
 from lakehouse.settings import Settings
 from lakehouse.store import Dataset, MetadataStore, User
@@ -40,11 +41,11 @@ def tenant_admin(
         assert admin is not None
         if tenant_name is None:
             return rbac.principal_for(admin)
-        tenant = accounts.create_tenant(session, tenant_name)
-        user = accounts.create_user(
+        tenant = users.create_tenant(session, tenant_name)
+        user = users.create_user(
             session,
             None,
-            accounts.NewUser(
+            users.NewUser(
                 tenant.id, f"{tenant_name}-admin", f"{tenant_name}@example.com", "password-123"
             ),
         )

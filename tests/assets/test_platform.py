@@ -9,7 +9,7 @@ import pyarrow.compute as pc
 import pytest
 
 from assets.platform import selfcheck
-from lakehouse.catalog import open_catalog
+from lakehouse.lake.catalog import open_catalog
 from lakehouse.runs import SELFCHECK_OP, selfcheck_run_config
 from lakehouse.settings import Settings
 from pipelines.definitions import defs

@@ -18,7 +18,7 @@ import pytest
 from litestar.testing import TestClient
 
 from api.app import create_app
-from lakehouse.catalog import open_catalog
+from lakehouse.lake.catalog import open_catalog
 from lakehouse.settings import Settings
 from pipelines.instance import create_dagster_storage
 from tests.api.helpers import admin_headers, me

@@ -17,8 +17,8 @@ from litestar.testing import TestClient
 from sqlalchemy.engine import make_url
 
 from api.app import create_app
-from lakehouse.catalog import open_catalog
-from lakehouse.naming import DatasetTables
+from lakehouse.lake.catalog import open_catalog
+from lakehouse.lake.naming import DatasetTables
 from lakehouse.runs import DATASET_INGESTION_JOB
 from lakehouse.settings import Settings
 from pipelines.gateway import TENANT_TAG

@@ -1,0 +1,1 @@
+"""Accounts: tenants, users, their login sessions, roles and permissions."""

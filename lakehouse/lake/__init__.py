@@ -1,0 +1,2 @@
+"""The lake: Iceberg catalog and table names, lineage columns, query engines and datalake
+browsing."""

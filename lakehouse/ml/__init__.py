@@ -1,0 +1,1 @@
+"""Machine learning: training, forecasting, explanations, MLflow tracking and registry, serving."""

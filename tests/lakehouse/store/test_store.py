@@ -1,0 +1,80 @@
+"""The metadata store on SQLite and PostgreSQL: migrations, constraints, first start."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import inspect, select
+
+from lakehouse.accounts import rbac, users
+from lakehouse.accounts.bootstrap import bootstrap
+from lakehouse.accounts.security import verify_password
+from lakehouse.errors import ConflictError
+from lakehouse.settings import Settings
+from lakehouse.store import MetadataStore, Role, Tenant, User
+from tests.conftest import head_revision
+
+
+def test_migrations_create_every_table(database_url: str) -> None:
+    store = MetadataStore(database_url)
+    store.migrate()
+    store.migrate()  # applying twice is a no-op
+    tables = set(inspect(store.engine).get_table_names())
+    assert {
+        "tenants",
+        "users",
+        "roles",
+        "permissions",
+        "user_roles",
+        "role_permissions",
+        "refresh_tokens",
+        "templates",
+        "datasets",
+        "predictors",
+        "predictions",
+        "training_jobs",
+    } <= tables
+    assert store.ping() == head_revision()
+    store.dispose()
+
+
+def test_role_names_are_unique_per_tenant(database_url: str) -> None:
+    store = MetadataStore(database_url)
+    store.migrate()
+    with store.session() as session:
+        first = users.create_tenant(session, "first")
+        second = users.create_tenant(session, "second")
+        session.add_all(
+            [Role(tenant_id=first.id, name="analyst"), Role(tenant_id=second.id, name="analyst")]
+        )
+    with pytest.raises(ConflictError), store.session() as session:
+        session.add(Role(tenant_id=first.id, name="analyst"))
+    store.dispose()
+
+
+def test_bootstrap_creates_admin_once(tmp_path: Path, database_url: str) -> None:
+    settings = Settings(data_dir=tmp_path, database_url=database_url)
+    store = MetadataStore(database_url)
+    first = bootstrap(store, settings)
+    assert first.generated_password is not None and len(first.generated_password) >= 20
+    again = bootstrap(store, settings)
+    assert again.generated_password is None
+    with store.session() as session:
+        admin = session.scalar(select(User).where(User.username == "admin"))
+        assert admin is not None and admin.is_platform_admin
+        principal = rbac.principal_for(admin)
+        assert principal.can("tenants:manage") and principal.can("users:create")
+        assert [t.name for t in session.scalars(select(Tenant))] == ["default"]
+    store.dispose()
+
+
+def test_configured_admin_password_is_used(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path, admin_password="configured-pass")
+    store = MetadataStore(settings.database_url)
+    assert bootstrap(store, settings).generated_password is None
+    with store.session() as session:
+        admin = session.scalar(select(User).where(User.username == "admin"))
+        assert admin is not None
+        assert verify_password(admin.password_hash, "configured-pass")
+    store.dispose()
