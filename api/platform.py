@@ -22,7 +22,7 @@ from lakehouse.lake.catalog import open_catalog
 from lakehouse.lake.query import QueryEngine, open_engine
 from lakehouse.ml.prediction_log import PredictionLog
 from lakehouse.ml.serving import FreshCache, ModelCache
-from lakehouse.predictors import ServingState, serving_state
+from lakehouse.predictors.serving_state import ServingState, serving_state
 from lakehouse.profiles.sandbox import sandbox_principal
 from lakehouse.settings import Settings
 from lakehouse.store import MetadataStore

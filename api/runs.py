@@ -13,7 +13,6 @@ from sqlalchemy import inspect
 from sqlalchemy.orm import Session
 
 from api.platform import Platform
-from lakehouse import predictors
 from lakehouse.accounts.rbac import Principal
 from lakehouse.data import datasets
 from lakehouse.errors import (
@@ -23,6 +22,8 @@ from lakehouse.errors import (
     StrataError,
     TooManyRequestsError,
 )
+from lakehouse.predictors import batch, records
+from lakehouse.predictors.serving_state import servable
 from lakehouse.runs import (
     BATCH_PREDICTION_JOB,
     DATASET_INGESTION_JOB,
@@ -345,12 +346,12 @@ def remove_predictor(
     """Delete a predictor that no run is writing: its gold tables, then its MLflow versions."""
     from lakehouse.ml import registry
 
-    predictor = predictors.get_predictor(db, actor, predictor_id)
-    for run_id in predictors.writing_runs(db, predictor):
+    predictor = records.get_predictor(db, actor, predictor_id)
+    for run_id in records.writing_runs(db, predictor):
         ensure_idle(platform.gateway, run_id, f"training {predictor_id}", "id")
     model_name = predictor.tables.model_name
     catalog = platform.catalog
-    tables, files = predictors.delete_predictor(db, actor, catalog, platform.landing, predictor_id)
+    tables, files = records.delete_predictor(db, actor, catalog, platform.landing, predictor_id)
     db.commit()
     removed.tables.extend(tables)
     removed.files.extend(files)
@@ -391,10 +392,10 @@ def record_batch_prediction(
 ) -> Prediction:
     """Record a batch prediction of a dataset holding every feature the model cannot impute
     (the model's inputs say which: the version is loaded once, as for real-time requests)."""
-    predictor = predictors.get_predictor(db, actor, predictor_id)
-    predictors.refuse_forecast(predictor, "batch prediction")  # before loading its model
-    model = platform.models.get(predictor.tables.model_name, predictors.servable(predictor))
+    predictor = records.get_predictor(db, actor, predictor_id)
+    records.refuse_forecast(predictor, "batch prediction")  # before loading its model
+    model = platform.models.get(predictor.tables.model_name, servable(predictor))
     required = [f.column_name for f in model.inputs.values() if f.required]
-    return predictors.create_batch_prediction(
+    return batch.create_batch_prediction(
         db, actor, platform.catalog, predictor_id, dataset_id, required
     )

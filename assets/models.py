@@ -6,14 +6,9 @@ import dagster as dg
 
 from assets.ingestion import silver
 from assets.recording import recording_failure
-from lakehouse.predictors import (
-    explain_predictor,
-    land_features,
-    mark_prediction_failed,
-    record_state,
-    score_dataset,
-    train_predictor,
-)
+from lakehouse.predictors.batch import mark_prediction_failed, score_dataset
+from lakehouse.predictors.records import record_state
+from lakehouse.predictors.steps import explain_predictor, land_features, train_predictor
 from lakehouse.runs import PREDICTOR_PARTITIONS
 from lakehouse.states import WorkState
 from resources import LakehouseResource

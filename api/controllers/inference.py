@@ -25,12 +25,13 @@ from api.schemas import (
     QueryId,
 )
 from api.security import requires_permission
-from lakehouse import predictors
 from lakehouse.data import datasets
 from lakehouse.errors import InvalidInputError
 from lakehouse.ml.forecasting import forecast
 from lakehouse.ml.serving import ServingModel
 from lakehouse.ml.training import Attribute
+from lakehouse.predictors import batch, records
+from lakehouse.predictors.serving_state import series_history, servable
 from lakehouse.states import WorkState
 from lakehouse.store import Predictor
 
@@ -40,12 +41,12 @@ PREDICT = [requires_permission("models:predict")]
 
 def served(platform: Platform, predictor: Predictor) -> ServingModel:
     """The predictor's current version, loaded once and kept until a newer one is trained."""
-    version = predictors.servable(predictor)
+    version = servable(predictor)
     return platform.models.get(predictor.tables.model_name, version)
 
 
 def target_of(predictor: Predictor) -> str:
-    return predictors.columns_in_role(predictor.columns, Attribute.TARGET)[0]
+    return records.columns_in_role(predictor.columns, Attribute.TARGET)[0]
 
 
 class InferenceController(Controller):
@@ -69,7 +70,7 @@ class InferenceController(Controller):
             raise InvalidInputError(
                 f"this model predicts '{state.target}', not '{data.target}'", field="target"
             )
-        version = predictors.servable(state)
+        version = servable(state)
         model = platform.models.cached(state.model_name, version)
         if model is None:
             model = await anyio.to_thread.run_sync(platform.models.get, state.model_name, version)
@@ -103,7 +104,7 @@ class InferenceController(Controller):
         self, db: Session, request: Request, platform: Platform, id: QueryId
     ) -> PredictionForm:
         """The fields of the model's input form, with their types and defaults."""
-        predictor = predictors.get_predictor(db, request.user, id)
+        predictor = records.get_predictor(db, request.user, id)
         model = served(platform, predictor)
         return PredictionForm(
             id=predictor.id,
@@ -131,14 +132,12 @@ class InferenceController(Controller):
         self, db: Session, request: Request, platform: Platform, data: ForecastRequest
     ) -> ForecastAnswer:
         """The next `steps` values of a series, with a 95% prediction interval."""
-        predictor = predictors.get_predictor(db, request.user, data.train_id)
+        predictor = records.get_predictor(db, request.user, data.train_id)
         model = served(platform, predictor)
         history = None
         if data.dataset_id is not None:
             dataset = datasets.get_dataset(db, request.user, data.dataset_id)
-            history = predictors.series_history(
-                platform.catalog, dataset, model.model, data.unique_id
-            )
+            history = series_history(platform.catalog, dataset, model.model, data.unique_id)
         points = forecast(model.model, data.unique_id, data.steps, data.frequency, history)
         return ForecastAnswer(forecast=[ForecastPointPublic(**vars(p)) for p in points])
 
@@ -187,7 +186,7 @@ class InferenceController(Controller):
         self, db: Session, request: Request, platform: Platform, prediction_id: QueryId
     ) -> BatchResult:
         """A batch prediction's state and, once completed, where its CSV is."""
-        prediction = predictors.get_prediction(db, request.user, prediction_id)
+        prediction = batch.get_prediction(db, request.user, prediction_id)
         status, error = runs.prediction_state(platform.gateway, prediction)
         return BatchResult(
             status=status,
@@ -204,7 +203,7 @@ class InferenceController(Controller):
     ) -> PredictionsPublic:
         """Every real-time and batch prediction of a model."""
         platform.prediction_log.flush()
-        predictor = predictors.get_predictor(db, request.user, train_id)
+        predictor = records.get_predictor(db, request.user, train_id)
         return PredictionsPublic(
             data=[
                 PredictionRecord(
@@ -223,6 +222,6 @@ class InferenceController(Controller):
                     domain_name=predictor.domain,
                     model_version=p.model_version,
                 )
-                for p in predictors.predictions_of(db, request.user, train_id)
+                for p in batch.predictions_of(db, request.user, train_id)
             ]
         )

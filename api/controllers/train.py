@@ -35,10 +35,11 @@ from api.schemas import (
     TrainingSummary,
 )
 from api.security import PUBLIC, WRITES, requires_permission, requires_service_token
-from lakehouse import predictors
 from lakehouse.data import datasets
 from lakehouse.errors import ConflictError, InvalidInputError, NotFoundError
 from lakehouse.ml.training import Attribute, ProblemType
+from lakehouse.predictors import importance, records, steps
+from lakehouse.predictors.serving_state import servable
 from lakehouse.states import WorkState
 from lakehouse.store import Predictor
 
@@ -95,7 +96,7 @@ class TrainController(Controller):
         """The dataset's columns and the roles a column can take in a training."""
         ProblemType.parse(data.problem_type)
         dataset = datasets.get_dataset(db, request.user, data.dataset_id)
-        columns = predictors.dataset_schema(platform.catalog, dataset)
+        columns = records.dataset_schema(platform.catalog, dataset)
         return TrainingDetails(
             dataset_id=dataset.id,
             predictor_name=data.predictor_name,
@@ -116,11 +117,11 @@ class TrainController(Controller):
         self, db: Session, request: Request, platform: Platform, data: TrainingRequest
     ) -> TrainingCreated:
         """Create a predictor (or, with is_incremental, its next version) and start training."""
-        predictor = predictors.create_predictor(
+        predictor = records.create_predictor(
             db,
             request.user,
             platform.catalog,
-            predictors.NewPredictor(
+            records.NewPredictor(
                 dataset_id=data.dataset_id,
                 predictor_name=data.predictor_name,
                 domain=data.domain,
@@ -138,7 +139,7 @@ class TrainController(Controller):
     @get("/list", operation_id="list_trainings", guards=READ, sync_to_thread=True)
     def list_trainings(self, db: Session, request: Request, platform: Platform) -> TrainingsPublic:
         """Your tenant's trainings with their state and headline metric."""
-        data = [summary(platform, p) for p in predictors.list_predictors(db, request.user)]
+        data = [summary(platform, p) for p in records.list_predictors(db, request.user)]
         return TrainingsPublic(total=len(data), data=data)
 
     @get(
@@ -152,7 +153,7 @@ class TrainController(Controller):
         """The trainings with their state read again from their runs; a run that ended
         without a model is recorded as failed."""
         data = []
-        for predictor in predictors.list_predictors(db, request.user):
+        for predictor in records.list_predictors(db, request.user):
             status, error = runs.training_state(platform.gateway, predictor)
             if status != predictor.training_status:
                 predictor.training_status, predictor.training_error = status, error
@@ -183,7 +184,7 @@ class TrainController(Controller):
     )
     def update(self, db: Session, request: Request, data: ModelUpdate) -> ModelUpdated:
         """Attach a preprocessing id to a trained model."""
-        predictor = predictors.get_predictor(db, request.user, data.train_id)
+        predictor = records.get_predictor(db, request.user, data.train_id)
         predictor.preprocess_id = data.preprocess_id
         return ModelUpdated(data="Model updated successfully", status_code=200, message="Success")
 
@@ -197,7 +198,7 @@ class TrainController(Controller):
         self, db: Session, request: Request, train_id: PathId
     ) -> dict[str, list[dict[str, str]]]:
         """The columns a training used, with their types and roles."""
-        predictor = predictors.get_predictor(db, request.user, train_id)
+        predictor = records.get_predictor(db, request.user, train_id)
         return {
             "schema": [
                 dict(c) for c in predictor.columns if c["attribute_name"] != Attribute.IGNORE
@@ -211,7 +212,7 @@ class TrainController(Controller):
         """The model and its test metrics, as MLflow recorded the training run."""
         from lakehouse.ml import registry
 
-        predictor = predictors.get_predictor(db, request.user, train_id)
+        predictor = records.get_predictor(db, request.user, train_id)
         if predictor.mlflow_run_id is None:
             status, _ = runs.training_state(platform.gateway, predictor)
             raise ConflictError(
@@ -255,9 +256,9 @@ class TrainController(Controller):
         self, db: Session, request: Request, platform: Platform, train_id: QueryId
     ) -> ShapSubmitted:
         """Start a run computing SHAP values of the current model version."""
-        predictor = predictors.get_predictor(db, request.user, train_id)
-        predictors.refuse_forecast(predictor, "feature importance")
-        predictors.servable(predictor)
+        predictor = records.get_predictor(db, request.user, train_id)
+        records.refuse_forecast(predictor, "feature importance")
+        servable(predictor)
         run_id = runs.start_shap(platform, predictor)
         return ShapSubmitted(
             status="success",
@@ -275,10 +276,10 @@ class TrainController(Controller):
         self, db: Session, request: Request, platform: Platform, train_id: QueryId
     ) -> FeatureImportance:
         """Mean |SHAP| per feature, largest first, and the state of its run."""
-        predictor = predictors.get_predictor(db, request.user, train_id)
-        importance = predictors.read_feature_importance(platform.catalog, predictor)
+        predictor = records.get_predictor(db, request.user, train_id)
+        ranked = importance.read_feature_importance(platform.catalog, predictor)
         return FeatureImportance(
-            feature_importance=importance, status=runs.shap_state(platform.gateway, predictor)
+            feature_importance=ranked, status=runs.shap_state(platform.gateway, predictor)
         )
 
     @delete(
@@ -292,11 +293,11 @@ class TrainController(Controller):
         self, db: Session, request: Request, platform: Platform, train_id: PathId
     ) -> StatusMessage:
         """Delete a training's feature importance results."""
-        predictor = predictors.get_predictor(db, request.user, train_id)
+        predictor = records.get_predictor(db, request.user, train_id)
         runs.ensure_idle(
             platform.gateway, predictor.shap_run_id, f"training {train_id}", "train_id"
         )
-        if not predictors.delete_feature_importance(platform.catalog, predictor):
+        if not importance.delete_feature_importance(platform.catalog, predictor):
             raise NotFoundError(
                 f"training {train_id} has no feature importance results", field="train_id"
             )
@@ -331,7 +332,7 @@ class TrainController(Controller):
         else:
             metrics: dict[str, Any] = {k: v for k, v in outcome.metrics.items() if v is not None}
             predictor.training_status, predictor.training_error = WorkState.COMPLETED, None
-            predictor.accuracy = predictors.headline_metric(predictor.problem_type, metrics)
+            predictor.accuracy = steps.headline_metric(predictor.problem_type, metrics)
         return CallbackReceived(status="success", message="Result received")
 
     @post(
@@ -349,6 +350,6 @@ class TrainController(Controller):
         predictor = db.get(Predictor, data.training_id)
         if predictor is None:
             raise NotFoundError(f"training {data.training_id} not found", field="training_id")
-        predictors.store_feature_importance(platform.catalog, predictor, data.result)
+        importance.store_feature_importance(platform.catalog, predictor, data.result)
         predictor.shap_status, predictor.shap_error = WorkState.COMPLETED, None
         return CallbackReceived(status="success", message="SHAP result received")

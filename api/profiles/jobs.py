@@ -29,7 +29,6 @@ from api.errors import shaped_handlers
 from api.openapi import ERROR_MODEL, FILE, TEXT, documented_body
 from api.platform import Platform
 from api.security import requires_permission
-from lakehouse import predictors
 from lakehouse.accounts.rbac import Principal
 from lakehouse.data import datasets
 from lakehouse.data.landing import safe_file_name
@@ -42,6 +41,7 @@ from lakehouse.errors import (
 from lakehouse.lake.lineage import LINEAGE
 from lakehouse.lake.naming import table_name_from
 from lakehouse.ml.training import Attribute
+from lakehouse.predictors import records
 from lakehouse.profiles import jobs
 from lakehouse.states import ValidationState, WorkState
 from lakehouse.store import Dataset, Prediction, TrainingJob
@@ -261,14 +261,14 @@ def train(request: Request, db: Session, platform: Platform, data: Multipart) ->
     id_columns = [c.strip() for c in id_text.split(",") if c.strip()] if id_text else []
     dataset, info = uploaded_dataset(db, platform, actor, data)
     catalog = platform.catalog
-    table = predictors.validated_table(catalog, dataset).scan().to_arrow()
+    table = records.validated_table(catalog, dataset).scan().to_arrow()
     columns = jobs.column_roles(table, label, id_columns)
     job_id = jobs.new_job_id()
-    predictor = predictors.create_predictor(
+    predictor = records.create_predictor(
         db,
         actor,
         catalog,
-        predictors.NewPredictor(
+        records.NewPredictor(
             dataset_id=dataset.id,
             predictor_name=f"{satellite}_{model.lower()}_{job_id[:8]}",
             domain=satellite,
@@ -443,12 +443,12 @@ def scored_rows(
         .scan(row_filter=cast(Any, EqualTo)("prediction_id", prediction.id))
         .to_arrow()
     )
-    validated = predictors.validated_table(catalog, dataset)
+    validated = records.validated_table(catalog, dataset)
     present = {f.name for f in validated.schema().fields}
     label = job.label if job.label in present else None
     fields = (*LINEAGE, *([label] if label else []))
     rows = validated.scan(selected_fields=fields).to_arrow()
-    ids = predictors.columns_in_role(predictor.columns, Attribute.ID)
+    ids = records.columns_in_role(predictor.columns, Attribute.ID)
     return jobs.labelled_rows(scored, rows, ids, label)
 
 

@@ -29,7 +29,6 @@ from api.errors import shaped_handlers
 from api.openapi import ERROR_MODEL, FILE, JSON, documented_body
 from api.platform import Platform, Sandbox
 from api.security import PUBLIC
-from lakehouse import predictors
 from lakehouse.data import datasets, safe_pickle
 from lakehouse.data.formats import pickled_columns
 from lakehouse.errors import (
@@ -40,6 +39,7 @@ from lakehouse.errors import (
     StrataError,
 )
 from lakehouse.ml.training import Algorithm, Attribute, checked_hyperparameters, split_rows
+from lakehouse.predictors import records
 from lakehouse.profiles import sandbox
 from lakehouse.states import ValidationState
 
@@ -222,7 +222,7 @@ def train(platform: Platform, data: dict[str, Any]) -> dict[str, Any]:
         dataset = sandbox.latest_dataset(db, box.principal)
         if dataset is None:
             raise ConflictError("Training failed. No preprocessed dataset found.")
-        schema = predictors.dataset_schema(platform.catalog, dataset)
+        schema = records.dataset_schema(platform.catalog, dataset)
         names = [c.column_name for c in schema if not c.column_name.startswith("_")]
         columns = [
             {
@@ -231,11 +231,11 @@ def train(platform: Platform, data: dict[str, Any]) -> dict[str, Any]:
             }
             for i, n in enumerate(names)
         ]
-        predictor = predictors.create_predictor(
+        predictor = records.create_predictor(
             db,
             box.principal,
             platform.catalog,
-            predictors.NewPredictor(
+            records.NewPredictor(
                 dataset_id=dataset.id,
                 predictor_name=f"mlp-{secrets.token_hex(4)}",
                 domain="quickstart",
@@ -249,7 +249,7 @@ def train(platform: Platform, data: dict[str, Any]) -> dict[str, Any]:
         db.refresh(predictor)
         if predictor.model_version is None or predictor.mlflow_run_id is None:
             raise InvalidInputError(f"Training failed: {predictor.training_error}")
-        for older in predictors.list_predictors(db, box.principal):
+        for older in records.list_predictors(db, box.principal):
             if older.id != predictor.id:
                 runs.remove_predictor(db, platform, box.principal, older.id, runs.Removed())
         run = registry.training_run(platform.settings, predictor.mlflow_run_id)
@@ -324,7 +324,7 @@ def predict(platform: Platform, data: dict[str, Any]) -> dict[str, Any]:
                 "No trained model found. Please train the model first via /train endpoint."
             )
         model = served(platform, predictor)
-        features = predictors.feature_columns(predictor)
+        features = records.feature_columns(predictor)
     answer = model.predict(dict(zip(features, inputs, strict=True)))
     return {"status": "success", "inputs": inputs, "prediction": answer.prediction}
 
@@ -334,7 +334,7 @@ def reset(platform: Platform) -> dict[str, Any]:
     """Remove the sandbox's datasets, tables, files and models."""
     removed = runs.Removed()
     with in_sandbox(platform) as (db, box):
-        for predictor in predictors.list_predictors(db, box.principal):
+        for predictor in records.list_predictors(db, box.principal):
             runs.remove_predictor(db, platform, box.principal, predictor.id, removed)
         for dataset in datasets.list_datasets(db, box.principal):
             runs.remove_dataset(db, platform, box.principal, dataset.id, removed)
