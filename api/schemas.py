@@ -18,7 +18,7 @@ from pydantic import (
 )
 
 from lakehouse.data.templates import ALIASES, ColumnType
-from lakehouse.ml.training import ProblemType
+from lakehouse.ml.spec import ProblemType
 
 NAME_PATTERN = r"^[A-Za-z0-9_.:@-]+$"
 MAX_ID = 2**31 - 1  # the metadata store's integer keys are 32-bit on PostgreSQL

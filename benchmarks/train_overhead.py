@@ -88,7 +88,7 @@ def step_seconds(api: Api, run_id: str) -> tuple[dict[str, float], list[str]]:
 
 
 def fit_seconds(frame: Any, algorithm: str) -> float:
-    from lakehouse.ml.training import Algorithm, Attribute, ColumnRole, ProblemType, TrainingSpec
+    from lakehouse.ml.spec import Algorithm, Attribute, ColumnRole, ProblemType, TrainingSpec
     from lakehouse.ml.training import train as fit
 
     roles = [ColumnRole(c, Attribute(ROLES.get(c, "Feature"))) for c in frame.columns]

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from lakehouse.errors import InvalidInputError
-from lakehouse.ml.training import Algorithm, FeatureInput, ForecastSetup, ProblemType, TrainedModel
+from lakehouse.ml.spec import Algorithm, FeatureInput, ForecastSetup, ProblemType, TrainedModel
 
 PIPELINE = "pipeline.skops"
 MANIFEST = "model.json"

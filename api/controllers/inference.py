@@ -29,7 +29,7 @@ from lakehouse.data import datasets
 from lakehouse.errors import InvalidInputError
 from lakehouse.ml.forecasting import forecast
 from lakehouse.ml.serving import ServingModel
-from lakehouse.ml.training import Attribute
+from lakehouse.ml.spec import Attribute
 from lakehouse.predictors import batch, records
 from lakehouse.predictors.serving_state import series_history, servable
 from lakehouse.states import WorkState

@@ -37,7 +37,7 @@ from api.schemas import (
 from api.security import PUBLIC, WRITES, requires_permission, requires_service_token
 from lakehouse.data import datasets
 from lakehouse.errors import ConflictError, InvalidInputError, NotFoundError
-from lakehouse.ml.training import Attribute, ProblemType
+from lakehouse.ml.spec import Attribute, ProblemType
 from lakehouse.predictors import importance, records, steps
 from lakehouse.predictors.serving_state import servable
 from lakehouse.states import WorkState

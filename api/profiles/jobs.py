@@ -40,7 +40,7 @@ from lakehouse.errors import (
 )
 from lakehouse.lake.lineage import LINEAGE
 from lakehouse.lake.naming import table_name_from
-from lakehouse.ml.training import Attribute
+from lakehouse.ml.spec import Attribute
 from lakehouse.predictors import records
 from lakehouse.profiles import jobs
 from lakehouse.states import ValidationState, WorkState

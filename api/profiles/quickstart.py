@@ -38,7 +38,9 @@ from lakehouse.errors import (
     ServiceUnavailableError,
     StrataError,
 )
-from lakehouse.ml.training import Algorithm, Attribute, checked_hyperparameters, split_rows
+from lakehouse.ml.algorithms import checked_hyperparameters
+from lakehouse.ml.spec import Algorithm, Attribute
+from lakehouse.ml.training import split_rows
 from lakehouse.predictors import records
 from lakehouse.profiles import sandbox
 from lakehouse.states import ValidationState

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
-from lakehouse.ml.training import Algorithm, TrainedModel
+from lakehouse.ml.spec import Algorithm, TrainedModel
 
 if TYPE_CHECKING:
     import numpy as np

@@ -9,16 +9,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from lakehouse.errors import InvalidInputError
-from lakehouse.ml.training import (
-    Attribute,
-    ForecastSetup,
-    Report,
-    TrainedModel,
-    TrainingSpec,
-    check_target,
-    fit_and_evaluate,
-    split_rows,
-)
+from lakehouse.ml.spec import Attribute, ForecastSetup, Report, TrainedModel, TrainingSpec
+from lakehouse.ml.training import check_target, fit_and_evaluate, split_rows
 
 if TYPE_CHECKING:
     import numpy as np

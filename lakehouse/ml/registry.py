@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 from lakehouse.errors import NotFoundError
 from lakehouse.lake.naming import tenant_namespace
+from lakehouse.ml.spec import ProblemType, TrainedModel
 from lakehouse.ml.tracking import tracking_client
-from lakehouse.ml.training import ProblemType, TrainedModel
 from lakehouse.settings import Settings
 
 if TYPE_CHECKING:

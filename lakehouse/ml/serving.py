@@ -19,7 +19,7 @@ from cachetools import LRUCache
 
 from lakehouse.data.templates import FALSE_WORDS, NULL_MARKERS, TRUE_WORDS, ColumnType
 from lakehouse.errors import InvalidInputError
-from lakehouse.ml.training import FeatureInput, TrainedModel
+from lakehouse.ml.spec import FeatureInput, TrainedModel
 
 if TYPE_CHECKING:
     import numpy as np

@@ -17,11 +17,7 @@ from lakehouse.data.landing import LandingStore
 from lakehouse.errors import ConflictError, InvalidInputError, NotFoundError
 from lakehouse.lake.catalog import replace_table
 from lakehouse.lake.lineage import LINEAGE
-from lakehouse.ml.training import (
-    Attribute,
-    Report,
-    quiet,
-)
+from lakehouse.ml.spec import Attribute, Report, quiet
 from lakehouse.states import ValidationState, WorkState
 from lakehouse.store.models import Dataset, Prediction, Predictor, utcnow
 from lakehouse.store.owned import get_owned

@@ -17,14 +17,8 @@ from lakehouse.data.templates import ColumnType
 from lakehouse.errors import ConflictError, InvalidInputError, NotFoundError
 from lakehouse.lake.catalog import drop_table, load_table_or_none
 from lakehouse.lake.naming import table_name_from
-from lakehouse.ml.training import (
-    Algorithm,
-    Attribute,
-    ColumnRole,
-    ProblemType,
-    TrainingSpec,
-    checked_hyperparameters,
-)
+from lakehouse.ml.algorithms import checked_hyperparameters
+from lakehouse.ml.spec import Algorithm, Attribute, ColumnRole, ProblemType, TrainingSpec
 from lakehouse.states import ValidationState, WorkState
 from lakehouse.store.models import Dataset, Prediction, Predictor, utcnow
 from lakehouse.store.owned import get_owned

@@ -11,10 +11,7 @@ from sqlalchemy.orm import Session
 
 from lakehouse.errors import ConflictError, InvalidInputError, NotFoundError
 from lakehouse.lake.naming import PredictorTables
-from lakehouse.ml.training import (
-    Attribute,
-    TrainedModel,
-)
+from lakehouse.ml.spec import Attribute, TrainedModel
 from lakehouse.states import WorkState
 from lakehouse.store.models import Dataset, Predictor
 

@@ -12,11 +12,7 @@ from lakehouse.data.ingest import LayerResult
 from lakehouse.errors import ConflictError, InvalidInputError, NotFoundError
 from lakehouse.lake.catalog import load_table_or_none, replace_table
 from lakehouse.lake.lineage import LINEAGE
-from lakehouse.ml.training import (
-    Attribute,
-    Report,
-    quiet,
-)
+from lakehouse.ml.spec import Attribute, Report, quiet
 from lakehouse.states import WorkState
 from lakehouse.store.models import Dataset, Predictor
 

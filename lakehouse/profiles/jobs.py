@@ -18,7 +18,7 @@ from lakehouse.accounts.rbac import Principal
 from lakehouse.data.formats import read_table
 from lakehouse.errors import InvalidInputError, NotFoundError
 from lakehouse.lake.lineage import LINEAGE
-from lakehouse.ml.training import Algorithm, Attribute
+from lakehouse.ml.spec import Algorithm, Attribute
 from lakehouse.store import Predictor, TrainingJob
 from lakehouse.store.owned import get_owned
 

@@ -15,8 +15,9 @@ from litestar.testing import TestClient
 
 from lakehouse.lake.catalog import open_catalog
 from lakehouse.lake.naming import PredictorTables
+from lakehouse.ml.spec import SEED
 from lakehouse.ml.tracking import tracking_client
-from lakehouse.ml.training import SEED, split_rows
+from lakehouse.ml.training import split_rows
 from lakehouse.settings import Settings
 from tests.api.helpers import admin_headers, me, new_tenant_with_admin
 from tests.api.test_datasets import upload

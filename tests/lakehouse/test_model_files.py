@@ -10,7 +10,8 @@ import pyarrow as pa
 import pytest
 
 from lakehouse.errors import InvalidInputError
-from lakehouse.ml.training import Algorithm, Attribute, ColumnRole, ProblemType, TrainingSpec, train
+from lakehouse.ml.spec import Algorithm, Attribute, ColumnRole, ProblemType, TrainingSpec
+from lakehouse.ml.training import train
 from lakehouse.model_files import PIPELINE, load_model, save_model
 
 

@@ -12,7 +12,8 @@ import pytest
 
 from lakehouse.errors import InvalidInputError
 from lakehouse.ml.forecasting import check_forecast, forecast, moments
-from lakehouse.ml.training import Algorithm, Attribute, ColumnRole, ProblemType, TrainingSpec, train
+from lakehouse.ml.spec import Algorithm, Attribute, ColumnRole, ProblemType, TrainingSpec
+from lakehouse.ml.training import train
 
 SPEC = TrainingSpec(
     ProblemType.FORECAST,

@@ -16,15 +16,8 @@ import pytest
 
 from lakehouse.errors import InvalidInputError, NotFoundError
 from lakehouse.ml.serving import FreshCache, ServingModel
-from lakehouse.ml.training import (
-    Algorithm,
-    Attribute,
-    ColumnRole,
-    ProblemType,
-    TrainingSpec,
-    split_rows,
-    train,
-)
+from lakehouse.ml.spec import Algorithm, Attribute, ColumnRole, ProblemType, TrainingSpec
+from lakehouse.ml.training import split_rows, train
 from lakehouse.model_files import load_model, save_model
 
 

@@ -6,15 +6,8 @@ import pyarrow as pa
 import pytest
 
 from lakehouse.errors import InvalidInputError
-from lakehouse.ml.training import (
-    Algorithm,
-    Attribute,
-    ColumnRole,
-    ProblemType,
-    TrainingSpec,
-    split_rows,
-    train,
-)
+from lakehouse.ml.spec import Algorithm, Attribute, ColumnRole, ProblemType, TrainingSpec
+from lakehouse.ml.training import split_rows, train
 
 
 def bundled(name: str) -> tuple[pa.Table, TrainingSpec]:
