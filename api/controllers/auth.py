@@ -12,7 +12,8 @@ from litestar.status_codes import HTTP_200_OK
 from sqlalchemy.orm import Session
 
 from api.platform import Platform
-from api.schemas import LoginForm, Message, TokenPair, UserPublic
+from api.schemas.accounts import LoginForm, TokenPair, UserPublic
+from api.schemas.base import Message
 from api.secrets import (
     PasswordReset,
     provide_password_reset,

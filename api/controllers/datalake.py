@@ -9,7 +9,7 @@ from litestar.params import Parameter
 from sqlalchemy.orm import Session
 
 from api.platform import Platform
-from api.schemas import DistinctCount
+from api.schemas.data import DistinctCount
 from api.security import requires_permission
 from lakehouse.data import datasets
 from lakehouse.lake.datalake import ColumnInfo, Datalake, Field, TableMetadata

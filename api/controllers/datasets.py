@@ -18,7 +18,8 @@ from sqlalchemy.orm import Session
 from api import runs
 from api.openapi import FILES, documented_body
 from api.platform import Platform
-from api.schemas import (
+from api.schemas.base import PathId, QueryId, StatusMessage
+from api.schemas.data import (
     DatasetLocation,
     DatasetPreview,
     DatasetsPublic,
@@ -30,10 +31,7 @@ from api.schemas import (
     FileDetail,
     FilePublic,
     FilesPublic,
-    PathId,
-    QueryId,
     StatisticsSubmitted,
-    StatusMessage,
 )
 from api.security import requires_permission
 from lakehouse.data import datasets

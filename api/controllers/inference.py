@@ -9,7 +9,8 @@ from sqlalchemy.orm import Session
 
 from api import runs
 from api.platform import Platform
-from api.schemas import (
+from api.schemas.base import QueryId
+from api.schemas.models import (
     BatchRequest,
     BatchResult,
     BatchSubmitted,
@@ -22,7 +23,6 @@ from api.schemas import (
     PredictionForm,
     PredictionRecord,
     PredictionsPublic,
-    QueryId,
 )
 from api.security import requires_permission
 from lakehouse.data import datasets

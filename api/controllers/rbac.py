@@ -5,9 +5,8 @@ from __future__ import annotations
 from litestar import Controller, Request, delete, get, post
 from sqlalchemy.orm import Session
 
-from api.schemas import (
+from api.schemas.accounts import (
     NamedInTenant,
-    PathId,
     PermissionGrant,
     PermissionPublic,
     PermissionsPublic,
@@ -15,6 +14,7 @@ from api.schemas import (
     RolesPublic,
     role_public,
 )
+from api.schemas.base import PathId
 from api.security import forget_principals, requires_permission
 from lakehouse.accounts import rbac
 

@@ -9,7 +9,8 @@ from litestar.params import Parameter
 from litestar.status_codes import HTTP_200_OK
 
 from api.platform import Platform
-from api.schemas import Message, RunEventPublic, RunLogs, RunPublic
+from api.schemas.base import Message
+from api.schemas.platform import RunEventPublic, RunLogs, RunPublic
 from api.security import requires_permission
 from lakehouse.accounts.rbac import Principal
 from lakehouse.errors import NotFoundError

@@ -6,9 +6,8 @@ from litestar import Controller, Request, delete, get, post, put
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 from sqlalchemy.orm import Session
 
-from api.schemas import (
-    PathId,
-    StatusMessage,
+from api.schemas.base import PathId, StatusMessage
+from api.schemas.data import (
     TemplateCreated,
     TemplateDetail,
     TemplatesPublic,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from litestar import Controller, get, post
 from sqlalchemy.orm import Session
 
-from api.schemas import TenantCreate, TenantPublic, TenantsPublic
+from api.schemas.accounts import TenantCreate, TenantPublic, TenantsPublic
 from api.security import forget_principals, requires_permission
 from lakehouse.accounts import users
 

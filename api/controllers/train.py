@@ -13,7 +13,8 @@ from sqlalchemy.orm import Session
 
 from api import runs
 from api.platform import Platform
-from api.schemas import (
+from api.schemas.base import PathId, QueryId, StatusMessage
+from api.schemas.models import (
     CallbackReceived,
     DetailsRequest,
     FeatureImportance,
@@ -21,12 +22,9 @@ from api.schemas import (
     ModelSummaryPublic,
     ModelUpdate,
     ModelUpdated,
-    PathId,
-    QueryId,
     SchemaColumnPublic,
     ShapResultCallback,
     ShapSubmitted,
-    StatusMessage,
     TrainingCreated,
     TrainingDetails,
     TrainingRequest,

@@ -5,7 +5,8 @@ from __future__ import annotations
 from litestar import Controller, Request, delete, get, post
 from sqlalchemy.orm import Session
 
-from api.schemas import PathId, RoleGrant, UserCreate, UserPublic, UserRoles, UsersPublic
+from api.schemas.accounts import RoleGrant, UserCreate, UserPublic, UserRoles, UsersPublic
+from api.schemas.base import PathId
 from api.security import forget_principals, requires_permission
 from lakehouse.accounts import rbac, users
 from lakehouse.store import User

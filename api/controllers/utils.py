@@ -11,7 +11,8 @@ from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED, HTTP_503_SERVI
 
 from api import runs
 from api.platform import Platform
-from api.schemas import ComponentStatus, HealthReport, Message, RunSubmitted
+from api.schemas.base import Message
+from api.schemas.platform import ComponentStatus, HealthReport, RunSubmitted
 from api.security import PUBLIC, requires_permission
 from lakehouse import health
 from lakehouse.runs import SELFCHECK_JOB

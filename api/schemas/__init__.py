@@ -1,0 +1,1 @@
+"""Request and response bodies, with the reference's field names, by domain."""
