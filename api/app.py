@@ -12,17 +12,17 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 
 from api.allow import allowed_methods, answer_options
-from api.controllers.auth import LoginController
-from api.controllers.datalake import DatalakeController
-from api.controllers.datasets import DatasetController, FileController
-from api.controllers.inference import InferenceController
-from api.controllers.rbac import RBACController
-from api.controllers.runs import RayController, RunController
-from api.controllers.templates import TemplateController
-from api.controllers.tenants import TenantController
-from api.controllers.train import TrainController
-from api.controllers.users import UserController
-from api.controllers.utils import UtilsController
+from api.controllers.accounts.auth import LoginController
+from api.controllers.accounts.rbac import RBACController
+from api.controllers.accounts.tenants import TenantController
+from api.controllers.accounts.users import UserController
+from api.controllers.data.datalake import DatalakeController
+from api.controllers.data.datasets import DatasetController, FileController
+from api.controllers.data.templates import TemplateController
+from api.controllers.models.inference import InferenceController
+from api.controllers.models.train import TrainController
+from api.controllers.platform.runs import RayController, RunController
+from api.controllers.platform.utils import UtilsController
 from api.dependencies import DEPENDENCIES
 from api.errors import exception_handlers
 from api.openapi import TruthfulJsonRenderPlugin, document_errors

@@ -21,11 +21,11 @@ from lakehouse.data.landing import LandingStore
 from lakehouse.lake.catalog import open_catalog
 from lakehouse.lake.query import QueryEngine, open_engine
 from lakehouse.ml.prediction_log import PredictionLog
-from lakehouse.ml.serving import FreshCache, ModelCache
-from lakehouse.predictors.serving_state import ServingState, serving_state
+from lakehouse.ml.serving import FreshCache, ModelCache, ServingModel
+from lakehouse.predictors.serving_state import ServingState, servable, serving_state
 from lakehouse.profiles.sandbox import sandbox_principal
 from lakehouse.settings import Settings
-from lakehouse.store import MetadataStore
+from lakehouse.store import MetadataStore, Predictor
 from pipelines.gateway import RunGateway, open_gateway
 
 if TYPE_CHECKING:
@@ -86,6 +86,10 @@ class Platform:
         return ModelCache(
             lambda name, version, into: registry.model_directory(self.settings, name, version, into)
         )
+
+    def served(self, predictor: Predictor) -> ServingModel:
+        """The predictor's current version, loaded once and kept until a newer one is trained."""
+        return self.models.get(predictor.tables.model_name, servable(predictor))
 
     def serving_state(self, tenant_id: str, predictor_id: int) -> ServingState:
         """A predictor's serving state, never older than a second: a newly registered version

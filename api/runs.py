@@ -23,7 +23,6 @@ from lakehouse.errors import (
     TooManyRequestsError,
 )
 from lakehouse.predictors import batch, records
-from lakehouse.predictors.serving_state import servable
 from lakehouse.runs import (
     BATCH_PREDICTION_JOB,
     DATASET_INGESTION_JOB,
@@ -394,7 +393,7 @@ def record_batch_prediction(
     (the model's inputs say which: the version is loaded once, as for real-time requests)."""
     predictor = records.get_predictor(db, actor, predictor_id)
     records.refuse_forecast(predictor, "batch prediction")  # before loading its model
-    model = platform.models.get(predictor.tables.model_name, servable(predictor))
+    model = platform.served(predictor)
     required = [f.column_name for f in model.inputs.values() if f.required]
     return batch.create_batch_prediction(
         db, actor, platform.catalog, predictor_id, dataset_id, required

@@ -24,7 +24,6 @@ from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
 from api import runs
-from api.controllers.inference import served
 from api.errors import shaped_handlers
 from api.openapi import ERROR_MODEL, FILE, JSON, documented_body
 from api.platform import Platform, Sandbox
@@ -325,7 +324,7 @@ def predict(platform: Platform, data: dict[str, Any]) -> dict[str, Any]:
             raise ConflictError(
                 "No trained model found. Please train the model first via /train endpoint."
             )
-        model = served(platform, predictor)
+        model = platform.served(predictor)
         features = records.feature_columns(predictor)
     answer = model.predict(dict(zip(features, inputs, strict=True)))
     return {"status": "success", "inputs": inputs, "prediction": answer.prediction}

@@ -28,7 +28,6 @@ from api.security import requires_permission
 from lakehouse.data import datasets
 from lakehouse.errors import InvalidInputError
 from lakehouse.ml.forecasting import forecast
-from lakehouse.ml.serving import ServingModel
 from lakehouse.ml.spec import Attribute
 from lakehouse.predictors import batch, records
 from lakehouse.predictors.serving_state import series_history, servable
@@ -37,12 +36,6 @@ from lakehouse.store import Predictor
 
 READ = [requires_permission("models:read")]
 PREDICT = [requires_permission("models:predict")]
-
-
-def served(platform: Platform, predictor: Predictor) -> ServingModel:
-    """The predictor's current version, loaded once and kept until a newer one is trained."""
-    version = servable(predictor)
-    return platform.models.get(predictor.tables.model_name, version)
 
 
 def target_of(predictor: Predictor) -> str:
@@ -105,7 +98,7 @@ class InferenceController(Controller):
     ) -> PredictionForm:
         """The fields of the model's input form, with their types and defaults."""
         predictor = records.get_predictor(db, request.user, id)
-        model = served(platform, predictor)
+        model = platform.served(predictor)
         return PredictionForm(
             id=predictor.id,
             headers=[
@@ -133,7 +126,7 @@ class InferenceController(Controller):
     ) -> ForecastAnswer:
         """The next `steps` values of a series, with a 95% prediction interval."""
         predictor = records.get_predictor(db, request.user, data.train_id)
-        model = served(platform, predictor)
+        model = platform.served(predictor)
         history = None
         if data.dataset_id is not None:
             dataset = datasets.get_dataset(db, request.user, data.dataset_id)

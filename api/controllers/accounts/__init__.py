@@ -1,0 +1,1 @@
+"""Logins, users, tenants, roles and permissions."""

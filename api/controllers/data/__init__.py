@@ -1,0 +1,1 @@
+"""Templates, datasets and their files, and datalake browsing."""

@@ -1,0 +1,1 @@
+"""Trainings, feature importance and predictions."""

@@ -1,0 +1,1 @@
+"""Runs and the platform's utilities: health and self-check."""
