@@ -13,6 +13,7 @@ from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import URL, ExceptionContext, make_url
 from sqlalchemy.exc import ArgumentError, DataError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm.exc import StaleDataError
 
 from lakehouse.errors import ConflictError, InvalidInputError, ServiceUnavailableError
 
@@ -65,6 +66,22 @@ def _client_errors(context: ExceptionContext) -> None:
         ) from error
 
 
+class StoreSession(Session):
+    """A session of the metadata store. A row it changes that another transaction deleted or
+    changed first (PostgreSQL lets the UPDATE wait for that transaction, then match nothing)
+    is a conflict the client can act on, not a crash: the request loses the race and its
+    transaction is rolled back."""
+
+    def flush(self, objects: Any = None) -> None:
+        try:
+            super().flush(objects)
+        except StaleDataError as exc:
+            raise ConflictError(
+                "a record this request changes was changed or deleted by another request "
+                "meanwhile; read it again"
+            ) from exc
+
+
 def database_url(url: str) -> URL:
     """The SQLAlchemy URL for a configured database: psycopg 3 for PostgreSQL, and a SQLite
     file's directory created."""
@@ -105,9 +122,11 @@ class MetadataStore:
     def __init__(self, url: str) -> None:
         self.url = url
         self.engine = open_engine(url)
-        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._sessions = sessionmaker(self.engine, class_=StoreSession, expire_on_commit=False)
         self._writing_sessions = sessionmaker(
-            self.engine.execution_options(**{WRITES: True}), expire_on_commit=False
+            self.engine.execution_options(**{WRITES: True}),
+            class_=StoreSession,
+            expire_on_commit=False,
         )
 
     def migrate(self) -> None:

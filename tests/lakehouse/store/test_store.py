@@ -78,3 +78,30 @@ def test_configured_admin_password_is_used(tmp_path: Path) -> None:
         assert admin is not None
         assert verify_password(admin.password_hash, "configured-pass")
     store.dispose()
+
+
+def test_a_change_to_a_row_another_transaction_deleted_is_a_conflict(database_url: str) -> None:
+    store = MetadataStore(database_url)
+    store.migrate()
+    with store.session() as session:
+        tenant = users.create_tenant(session, "vanishing")
+        role = Role(tenant_id=tenant.id, name="analyst")
+        session.add(role)
+        session.flush()
+        role_id = role.id
+    loser = store.new_session()
+    try:
+        read = loser.get(Role, role_id)
+        assert read is not None
+        loser.commit()  # the row is read; another transaction deletes it before the change
+        with store.session() as winner:
+            winner.delete(winner.get(Role, role_id))
+        read.name = "renamed"
+        with pytest.raises(ConflictError, match="changed or deleted by another request"):
+            loser.commit()
+        loser.rollback()
+    finally:
+        loser.close()
+    with store.session(writes=False) as session:
+        assert session.get(Role, role_id) is None
+    store.dispose()
