@@ -27,8 +27,8 @@ from api.dependencies import DEPENDENCIES
 from api.errors import exception_handlers
 from api.openapi import TruthfulJsonRenderPlugin, document_errors
 from api.platform import Platform
-from api.profiles.jobs import jobs_router
-from api.profiles.quickstart import quickstart_router
+from api.profiles.jobs.routes import jobs_router
+from api.profiles.quickstart.routes import quickstart_router
 from api.requests import StrataRequest
 from api.security import authentication
 from lakehouse.logs import configure_logging

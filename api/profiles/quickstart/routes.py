@@ -20,13 +20,23 @@ from litestar.datastructures import UploadFile
 from litestar.enums import RequestEncodingType
 from litestar.openapi.spec import OpenAPIType, Schema
 from litestar.params import Body
-from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
 from api import runs
 from api.errors import shaped_handlers
 from api.openapi import ERROR_MODEL, FILE, JSON, documented_body
 from api.platform import Platform, Sandbox
+from api.profiles.quickstart.schemas import (
+    Connected,
+    Health,
+    Predicted,
+    QuickstartError,
+    RemovedThings,
+    ResetDone,
+    TargetRange,
+    Trained,
+    Uploaded,
+)
 from api.security import PUBLIC
 from lakehouse.data import datasets, safe_pickle
 from lakehouse.data.formats import pickled_columns
@@ -52,14 +62,6 @@ OUTPUTS = {
     "predictions_plot.png": "plots/predicted_vs_actual.png",
 }
 Multipart = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.MULTI_PART)]
-
-
-class QuickstartError(BaseModel):
-    """The quickstart's error body."""
-
-    status: str
-    message: str
-    field: str | None = None
 
 
 def error_shape(_status: int, message: str, field: str | None) -> dict[str, Any]:
@@ -88,6 +90,7 @@ def in_sandbox(platform: Platform) -> Iterator[tuple[Session, Sandbox]]:
 
 
 def split_sizes(rows: int) -> dict[str, int]:
+    """The reference's split sizes of `rows` rows: train_size, val_size, test_size."""
     split = split_rows(rows, seed=0)
     return {
         "train_size": len(split.train),
@@ -117,25 +120,26 @@ def checked_dataset(content: Any) -> tuple[int, float, float]:
     return len(target), float(target.min()), float(target.max())
 
 
-@get("/")
-async def root() -> dict[str, str]:
+@get("/", operation_id="quickstart_root")
+async def root() -> Connected:
     """Whether the backend answers."""
-    return {"message": "Backend is connected!"}
+    return Connected(message="Backend is connected!")
 
 
-@get("/health")
-async def health() -> dict[str, str]:
+@get("/health", operation_id="quickstart_health")
+async def health() -> Health:
     """Whether the backend runs."""
-    return {"status": "ok", "detail": "Backend is connected and running fine."}
+    return Health(status="ok", detail="Backend is connected and running fine.")
 
 
 @post(
     "/upload",
+    operation_id="quickstart_upload",
     status_code=200,
     sync_to_thread=True,
     operation_class=documented_body({"file": FILE}, required=("file",)),
 )
-def upload(platform: Platform, data: Multipart) -> dict[str, Any]:
+def upload(platform: Platform, data: Multipart) -> Uploaded:
     """Store a pickled 5-D dataset as the sandbox's dataset: landed, ingested and validated."""
     part = data.get("file")
     if not isinstance(part, UploadFile):
@@ -180,19 +184,20 @@ def upload(platform: Platform, data: Multipart) -> dict[str, Any]:
         for older in datasets.list_datasets(db, box.principal):
             if older.id != dataset.id:
                 runs.remove_dataset(db, platform, box.principal, older.id, runs.Removed())
-    return {
-        "status": "success",
-        "message": "Pickle dataset uploaded, stored, and preprocessed",
-        "filename": name,
-        "num_points": rows,
-        "num_features": FEATURES,
-        "target_range": {"min": low, "max": high},
+    return Uploaded(
+        status="success",
+        message="Pickle dataset uploaded, stored, and preprocessed",
+        filename=name,
+        num_points=rows,
+        num_features=FEATURES,
+        target_range=TargetRange(min=low, max=high),
         **split_sizes(rows),
-    }
+    )
 
 
 @post(
     "/train",
+    operation_id="quickstart_train",
     status_code=200,
     sync_to_thread=True,
     operation_class=documented_body(
@@ -211,7 +216,7 @@ def upload(platform: Platform, data: Multipart) -> dict[str, Any]:
         closed=True,
     ),
 )
-def train(platform: Platform, data: dict[str, Any]) -> dict[str, Any]:
+def train(platform: Platform, data: dict[str, Any]) -> Trained:
     """Train an MLP on the sandbox's dataset: a predictor trained and registered by a run."""
     from lakehouse.ml import registry
 
@@ -255,20 +260,20 @@ def train(platform: Platform, data: dict[str, Any]) -> dict[str, Any]:
                 runs.remove_predictor(db, platform, box.principal, older.id, runs.Removed())
         run = registry.training_run(platform.settings, predictor.mlflow_run_id)
         model_name, version = predictor.tables.model_name, predictor.model_version
-    return {
-        "status": "success",
-        "message": f"Model trained for {checked['epochs']} epochs",
-        "mse": run.metrics["mse"],
-        "r2": run.metrics["r2"],
+    return Trained(
+        status="success",
+        message=f"Model trained for {checked['epochs']} epochs",
+        mse=run.metrics["mse"],
+        r2=run.metrics["r2"],
         **split_sizes(int(run.params["rows"])),
-        "model_path": f"models:/{model_name}/{version}",
-        "training_time_seconds": round(run.metrics.get("fit_seconds", 0.0), 3),
-        "learning_curve_url": "/outputs/learning_curve.png",
-        "predictions_plot_url": "/outputs/predictions_plot.png",
-    }
+        model_path=f"models:/{model_name}/{version}",
+        training_time_seconds=round(run.metrics.get("fit_seconds", 0.0), 3),
+        learning_curve_url="/outputs/learning_curve.png",
+        predictions_plot_url="/outputs/predictions_plot.png",
+    )
 
 
-@get("/outputs/{name:str}", sync_to_thread=True)
+@get("/outputs/{name:str}", operation_id="quickstart_output", sync_to_thread=True)
 def output(platform: Platform, name: str) -> Response[bytes]:
     """A plot of the sandbox's current model, from its MLflow run."""
     from lakehouse.ml import registry
@@ -286,6 +291,7 @@ def output(platform: Platform, name: str) -> Response[bytes]:
 
 @post(
     "/predict",
+    operation_id="quickstart_predict",
     status_code=200,
     sync_to_thread=True,
     operation_class=documented_body(
@@ -301,7 +307,7 @@ def output(platform: Platform, name: str) -> Response[bytes]:
         media_types=(JSON,),
     ),
 )
-def predict(platform: Platform, data: dict[str, Any]) -> dict[str, Any]:
+def predict(platform: Platform, data: dict[str, Any]) -> Predicted:
     """Predict one 5-D point with the sandbox's current model."""
     import math
 
@@ -327,11 +333,11 @@ def predict(platform: Platform, data: dict[str, Any]) -> dict[str, Any]:
         model = platform.served(predictor)
         features = records.feature_columns(predictor)
     answer = model.predict(dict(zip(features, inputs, strict=True)))
-    return {"status": "success", "inputs": inputs, "prediction": answer.prediction}
+    return Predicted(status="success", inputs=inputs, prediction=answer.prediction)
 
 
-@post("/reset", status_code=200, sync_to_thread=True)
-def reset(platform: Platform) -> dict[str, Any]:
+@post("/reset", operation_id="quickstart_reset", status_code=200, sync_to_thread=True)
+def reset(platform: Platform) -> ResetDone:
     """Remove the sandbox's datasets, tables, files and models."""
     removed = runs.Removed()
     with in_sandbox(platform) as (db, box):
@@ -339,13 +345,13 @@ def reset(platform: Platform) -> dict[str, Any]:
             runs.remove_predictor(db, platform, box.principal, predictor.id, removed)
         for dataset in datasets.list_datasets(db, box.principal):
             runs.remove_dataset(db, platform, box.principal, dataset.id, removed)
-    return {
-        "status": "success",
-        "removed": {
-            "uploads": removed.files,
-            "outputs": [f"models:/{name}" for name in removed.models] + removed.tables,
-        },
-    }
+    return ResetDone(
+        status="success",
+        removed=RemovedThings(
+            uploads=removed.files,
+            outputs=[f"models:/{name}" for name in removed.models] + removed.tables,
+        ),
+    )
 
 
 def quickstart_router() -> Router:
