@@ -21,7 +21,9 @@ if TYPE_CHECKING:
     from mlflow import MlflowClient
 
 MODEL_ARTIFACT = "model"
-MODEL_CODE = Path(__file__).with_name("mlflow_model.py")
+# A registered version carries the lakehouse package as code, and loads through its model file.
+LAKEHOUSE = Path(__file__).resolve().parents[1]
+MODEL_CODE = LAKEHOUSE / "mlflow_model.py"
 PREDICTOR_TAG = "strata.predictor_id"
 TENANT_TAG = "strata.tenant_id"
 # Strata's column types as MLflow's.
@@ -197,7 +199,7 @@ def record_training(
             name=MODEL_ARTIFACT,
             python_model=str(MODEL_CODE),
             artifacts={MODEL_ARTIFACT: str(directory)},
-            code_paths=[str(Path(__file__).parent)],
+            code_paths=[str(LAKEHOUSE)],
             signature=signature_of(model),
             pip_requirements=pip_requirements(model),
             registered_model_name=record.model_name,
