@@ -126,6 +126,21 @@ def table_owner(session: Session, tenant_id: str, table_name: str) -> str | None
     )
 
 
+def dataset_named(session: Session, tenant_id: str, name: str) -> Dataset | None:
+    """The tenant's dataset of this name, if any."""
+    return session.scalar(
+        select(Dataset).where(Dataset.tenant_id == tenant_id, Dataset.dataset_name == name)
+    )
+
+
+def table_in_use(session: Session, tenant_id: str, table: str) -> bool:
+    """Whether a dataset of the tenant already lands as `table`."""
+    used = select(Dataset.id).where(
+        Dataset.tenant_id == tenant_id, Dataset.iceberg_table_name == table
+    )
+    return session.scalar(used) is not None
+
+
 def create_dataset(
     session: Session,
     actor: Principal,
@@ -143,10 +158,9 @@ def create_dataset(
     if new.template_id is not None:
         template = templates.get_template(session, actor, new.template_id)
     table = table_name_from(new.iceberg_table_name or new.dataset_name)
-    taken = select(Dataset).where(Dataset.tenant_id == actor.tenant_id)
-    if session.scalar(taken.where(Dataset.dataset_name == new.dataset_name)) is not None:
+    if dataset_named(session, actor.tenant_id, new.dataset_name) is not None:
         raise ConflictError(f"dataset '{new.dataset_name}' already exists", field="dataset_name")
-    if session.scalar(taken.where(Dataset.iceberg_table_name == table)) is not None:
+    if table_in_use(session, actor.tenant_id, table):
         raise ConflictError(
             f"table '{table}' is used by another dataset", field="iceberg_table_name"
         )

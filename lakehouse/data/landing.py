@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
+import io
 import re
 import secrets
 import shutil
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, BinaryIO
+from typing import IO, BinaryIO, cast
 
 from lakehouse.errors import NotFoundError, PayloadTooLargeError
 
@@ -82,6 +83,13 @@ class LandingStore:
         target = self.tenant_area(tenant_id) / folder / safe_file_name(file_name)
         target.parent.mkdir(parents=True, exist_ok=True)
         return target
+
+    @staticmethod
+    def content_digest(source: BinaryIO) -> str:
+        """The SHA-256 `receive` records for a file of this content, `source` rewound after."""
+        digest = hashlib.file_digest(cast("io.BufferedIOBase", source), "sha256").hexdigest()
+        source.seek(0)
+        return digest
 
     def receive(
         self, tenant_id: str, dataset_id: int, file_name: str, source: BinaryIO, max_bytes: int

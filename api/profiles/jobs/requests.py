@@ -4,7 +4,6 @@ state in the reference's words."""
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import PurePath
 from typing import Annotated, Any, BinaryIO, cast
 
@@ -12,7 +11,6 @@ from litestar import Request
 from litestar.datastructures import UploadFile
 from litestar.enums import RequestEncodingType
 from litestar.params import Body
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api import runs
@@ -74,33 +72,6 @@ def form_file(form: dict[str, Any], name: str) -> UploadFile | None:
     return value
 
 
-def checksum(stream: BinaryIO) -> str:
-    digest = hashlib.sha256()
-    while chunk := stream.read(1024 * 1024):
-        digest.update(chunk)
-    stream.seek(0)
-    return digest.hexdigest()
-
-
-def dataset_named(db: Session, actor: Principal, name: str) -> Dataset | None:
-    return db.scalar(
-        select(Dataset).where(Dataset.tenant_id == actor.tenant_id, Dataset.dataset_name == name)
-    )
-
-
-def table_taken(db: Session, actor: Principal, name: str) -> bool:
-    """Whether another dataset's table has the name this file's dataset would get."""
-    return (
-        db.scalar(
-            select(Dataset.id).where(
-                Dataset.tenant_id == actor.tenant_id,
-                Dataset.iceberg_table_name == table_name_from(name),
-            )
-        )
-        is not None
-    )
-
-
 def ensure_dataset(
     db: Session, platform: Platform, actor: Principal, name: str, stream: BinaryIO
 ) -> tuple[Dataset, str | None]:
@@ -109,11 +80,11 @@ def ensure_dataset(
     name = safe_file_name(name)
     if PurePath(name).suffix.lower() != ".csv":
         raise InvalidInputError(f"'{name}' is not a CSV file (.csv)", field="file")
-    digest = checksum(stream)
+    digest = platform.landing.content_digest(stream)
     stem, info, candidate, attempt = PurePath(name).stem, None, name, 1
-    while (existing := dataset_named(db, actor, candidate)) is not None or table_taken(
-        db, actor, candidate
-    ):
+    while (
+        existing := datasets.dataset_named(db, actor.tenant_id, candidate)
+    ) is not None or datasets.table_in_use(db, actor.tenant_id, table_name_from(candidate)):
         if existing is not None and [f.sha256 for f in existing.files] == [digest]:
             return ready(db, platform, existing), f"File exists. Using existing: {candidate}"
         attempt += 1
@@ -164,7 +135,7 @@ def uploaded_dataset(
             return ensure_dataset(db, platform, actor, path.name, stream)
     name = form_text(form, "filename")
     if name is not None:
-        dataset = dataset_named(db, actor, name)
+        dataset = datasets.dataset_named(db, actor.tenant_id, name)
         if dataset is None:
             raise NotFoundError(f"no uploaded file named '{name}'", field="filename")
         return ready(db, platform, dataset), f"File exists. Using existing: {name}"

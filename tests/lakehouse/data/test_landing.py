@@ -26,6 +26,16 @@ def test_receive_streams_and_records_checksum(tmp_path: Path) -> None:
     assert store.resolve(TENANT, landed.relative_path) == landed.path.resolve()
 
 
+def test_a_content_digest_is_the_checksum_receive_records(tmp_path: Path) -> None:
+    store = LandingStore(tmp_path)
+    data = b"id,value\n" + b"1,2\n" * 300_000
+    source = io.BytesIO(data)
+    digest = store.content_digest(source)
+    assert source.tell() == 0
+    assert digest == hashlib.sha256(data).hexdigest()
+    assert store.receive("t1", 1, "again.csv", source, max_bytes=10**8).sha256 == digest
+
+
 def test_over_the_limit_keeps_nothing(tmp_path: Path) -> None:
     store = LandingStore(tmp_path / "landing")
     with pytest.raises(PayloadTooLargeError, match="larger than the limit of 100 bytes"):
