@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from typing import Any
 
 from litestar.testing import TestClient
@@ -65,3 +66,19 @@ def new_tenant_with_admin(
     assert granted.status_code == 201, granted.text
     token = login(client, user["username"], f"{name}-admin-password")["access_token"]
     return tenant["id"], bearer(token)
+
+
+def upload(
+    client: TestClient,
+    headers: dict[str, str],
+    files: list[tuple[str, bytes]],
+    **params: Any,
+) -> Any:
+    """POST the files to /api/v1/dataset/upload as multipart `files` (usage `t` unless given)."""
+    params.setdefault("usage", "t")
+    return client.post(
+        "/api/v1/dataset/upload",
+        params=params,
+        files=[("files", (name, io.BytesIO(data))) for name, data in files],
+        headers=headers,
+    )

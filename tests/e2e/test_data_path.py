@@ -20,8 +20,7 @@ from lakehouse.runs import DATASET_PARTITIONS
 from lakehouse.settings import Settings
 from pipelines.instance import open_instance
 from resources import LakehouseResource
-from tests.api.helpers import admin_headers, me, new_tenant_with_admin
-from tests.api.test_datasets import upload
+from tests.api.helpers import admin_headers, me, new_tenant_with_admin, upload
 from tests.conftest import make_settings
 from tests.pipelines.runs import wait_for
 

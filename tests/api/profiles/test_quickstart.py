@@ -14,8 +14,7 @@ import pytest
 from litestar.testing import TestClient
 
 from lakehouse.settings import Settings
-from tests.api.helpers import admin_headers
-from tests.api.test_datasets import upload
+from tests.api.helpers import admin_headers, upload
 from tests.conftest import make_settings
 
 ROWS = 400

@@ -19,8 +19,7 @@ from lakehouse.ml.spec import SEED
 from lakehouse.ml.tracking import tracking_client
 from lakehouse.ml.training import split_rows
 from lakehouse.settings import Settings
-from tests.api.helpers import admin_headers, me, new_tenant_with_admin
-from tests.api.test_datasets import upload
+from tests.api.helpers import admin_headers, me, new_tenant_with_admin, upload
 from tests.conftest import make_settings
 from tests.pipelines.runs import wait_for
 
@@ -476,7 +475,7 @@ def test_forecast_end_to_end(sqlite_client: TestClient) -> None:
 
 
 def test_bad_training_requests_leave_nothing_behind(sqlite_client: TestClient) -> None:
-    from tests.api.test_data_path import ROWS, TEMPLATE
+    from tests.e2e.test_data_path import ROWS, TEMPLATE
 
     client, headers = sqlite_client, admin_headers(sqlite_client)
     frame = pd.DataFrame(

@@ -10,7 +10,7 @@ from litestar.testing import TestClient
 
 from tests.api.helpers import admin_headers
 
-CONTRACT = Path(__file__).resolve().parents[3] / "shared" / "contract" / "dataml-endpoints.tsv"
+CONTRACT = Path(__file__).resolve().parents[4] / "shared" / "contract" / "dataml-endpoints.tsv"
 SERVED_MODULES = {
     "login",
     "users",

@@ -23,7 +23,7 @@ from lakehouse.settings import Settings
 from lakehouse.store import DataFile, Dataset, MetadataStore
 from tests.conftest import ADMIN_PASSWORD, make_settings
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 BOUNDARY = "strata-killed-upload"
 ROWS = b"1,2.5,some text\n"
 

@@ -13,10 +13,9 @@ import pytest
 from litestar.testing import TestClient
 
 from lakehouse.settings import Settings
-from tests.api.helpers import admin_headers
-from tests.api.test_datasets import upload
-from tests.api.test_models import FINAL, as_csv, call, trained, valid_dataset
+from tests.api.helpers import admin_headers, upload
 from tests.conftest import make_settings
+from tests.e2e.test_models import FINAL, as_csv, call, trained, valid_dataset
 from tests.pipelines.runs import wait_for
 
 

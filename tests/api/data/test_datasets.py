@@ -12,7 +12,7 @@ import pytest
 from litestar.testing import TestClient
 
 from lakehouse.settings import Settings
-from tests.api.helpers import admin_headers, me, new_tenant_with_admin
+from tests.api.helpers import admin_headers, me, new_tenant_with_admin, upload
 from tests.conftest import make_settings
 from tests.pipelines.runs import submit_selfcheck, wait_for
 
@@ -31,21 +31,6 @@ TEMPLATE = {
         {"column_name": "DataUsageGB", "data_type": "Float"},
     ],
 }
-
-
-def upload(
-    client: TestClient,
-    headers: dict[str, str],
-    files: list[tuple[str, bytes]],
-    **params: Any,
-) -> Any:
-    params.setdefault("usage", "t")
-    return client.post(
-        "/api/v1/dataset/upload",
-        params=params,
-        files=[("files", (name, io.BytesIO(data))) for name, data in files],
-        headers=headers,
-    )
 
 
 def test_upload_measures_every_file(client: TestClient) -> None:
