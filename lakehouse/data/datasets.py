@@ -21,6 +21,7 @@ from lakehouse.data.formats import UnreadableFileError, format_of, read_table
 from lakehouse.data.landing import LandedFile, LandingStore, safe_file_name
 from lakehouse.errors import ConflictError, InvalidInputError, NotFoundError
 from lakehouse.lake.catalog import drop_table, load_table_or_none
+from lakehouse.lake.lineage import BOOKKEEPING
 from lakehouse.lake.naming import table_name_from
 from lakehouse.states import ValidationState
 from lakehouse.store.models import DataFile, Dataset, Template, utcnow
@@ -214,6 +215,7 @@ def add_files(
             file = landing.receive(actor.tenant_id, dataset.id, name, upload.stream, max_bytes)
             landed.append(file)
             table = read_table(file.path, name, max_columns)
+            _check_column_names(table.column_names, name)
             if dataset.template is not None:
                 _check_template_columns(dataset.template, table.column_names, name)
             added.append(
@@ -301,6 +303,18 @@ def sweep_landing(session: Session, landing: LandingStore) -> list[str] | None:
             else:
                 path.unlink(missing_ok=True)
     return [path.relative_to(landing.root).as_posix() for path in removed]
+
+
+def _check_column_names(columns: list[str], file_name: str) -> None:
+    """Refuse a file bringing a column of a name Strata keeps for its own bookkeeping (read_table
+    has refused names repeated in any case)."""
+    for column in columns:
+        if column.lower() in BOOKKEEPING:
+            raise UnreadableFileError(
+                file_name,
+                f"has a column named '{column}', a name Strata keeps for its own bookkeeping; "
+                "rename it",
+            )
 
 
 def _check_template_columns(template: Template, columns: list[str], file_name: str) -> None:

@@ -48,15 +48,19 @@ def _dataset(session: Session, dataset_id: int) -> Dataset:
 
 
 def bronze_rows(landing: LandingStore, dataset: Dataset) -> pa.Table:
-    """Every file of the dataset as read, tagged with its file id and row number."""
+    """Every file of the dataset as read, tagged with its file id and row number. Files may
+    spell a column in other cases (`Amount`, `amount`): it is one column, named as the first
+    file spells it."""
     import numpy as np
     import pyarrow as pa
 
     ingested_at = datetime.now(UTC)
     parts = []
+    spelling: dict[str, str] = {}
     for data_file in dataset.files:
         path = landing.resolve(dataset.tenant_id, data_file.stored_path)
         rows = read_table(path, data_file.file_name)
+        rows = rows.rename_columns([spelling.setdefault(c.lower(), c) for c in rows.column_names])
         count = rows.num_rows
         rows = rows.append_column(FILE_ID, pa.repeat(pa.scalar(data_file.id, pa.int64()), count))
         rows = rows.append_column(ROW_NUMBER, pa.array(np.arange(1, count + 1, dtype=np.int64)))

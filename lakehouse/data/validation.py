@@ -9,14 +9,14 @@ from typing import TYPE_CHECKING, Any
 
 from lakehouse.data.dates import AmbiguousDatesError, read_dates
 from lakehouse.data.templates import NULL_MARKERS, TRUE_WORDS, ColumnSpec, ColumnType, parse_value
-from lakehouse.lake.lineage import FILE_ID, ROW_NUMBER
+from lakehouse.lake.lineage import FAILED_EXPECTATIONS, FILE_ID, ROW_NUMBER
 
 if TYPE_CHECKING:
     import pandas as pd
     import polars as pl
     import pyarrow as pa
 
-FAILED = "_failed_expectations"
+
 SAMPLES = 5
 BOOLEAN_WORDS = r"true|false|t|f|yes|no|y|n|1|0"
 # What a raw text must look like to be cast to each type; checked by Great Expectations.
@@ -301,7 +301,9 @@ def validate_rows(
     passing[list(failing)] = False
     keep = pl.Series(passing)
     silver = pl.concat([typed, frame.select(FILE_ID, ROW_NUMBER)], how="horizontal").filter(keep)
-    reasons = pl.Series(FAILED, ["; ".join(failing[i]) for i in sorted(failing)], dtype=pl.String)
+    reasons = pl.Series(
+        FAILED_EXPECTATIONS, ["; ".join(failing[i]) for i in sorted(failing)], dtype=pl.String
+    )
     rejects = frame.filter(~keep).with_columns(reasons)
     return ValidationOutcome(
         silver=silver.to_arrow(),

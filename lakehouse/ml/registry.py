@@ -273,7 +273,10 @@ def run_artifact(settings: Settings, run_id: str, path: str, into: Path) -> Path
 def run_artifact_bytes(settings: Settings, run_id: str, path: str) -> bytes:
     """The content of one (small) artifact of a run: a plot, a JSON document."""
     with tempfile.TemporaryDirectory(prefix="strata-artifact-") as scratch:
-        return run_artifact(settings, run_id, path, Path(scratch)).read_bytes()
+        found = run_artifact(settings, run_id, path, Path(scratch))
+        if not found.is_file():  # a folder of artifacts
+            raise NotFoundError(f"artifact {path} of run {run_id} is not a file")
+        return found.read_bytes()
 
 
 def delete_registered_model(settings: Settings, model_name: str) -> bool:

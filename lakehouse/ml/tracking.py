@@ -34,5 +34,12 @@ def tracking_client(settings: Settings) -> MlflowClient:
 
 
 def check_tracking_store(settings: Settings) -> int:
-    """Open the tracking store (creating its schema on first use) and count experiments."""
-    return len(tracking_client(settings).search_experiments(max_results=10))
+    """Open the tracking store (creating its schema on first use) and count its experiments,
+    every page of them."""
+    client, count, token = tracking_client(settings), 0, None
+    while True:
+        page = client.search_experiments(max_results=1000, page_token=token)
+        count += len(page)
+        token = page.token
+        if not token:
+            return count

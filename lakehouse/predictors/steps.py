@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from lakehouse.data.ingest import LayerResult
 from lakehouse.errors import ConflictError, InvalidInputError, NotFoundError
 from lakehouse.lake.catalog import load_table_or_none, replace_table
-from lakehouse.lake.lineage import LINEAGE
+from lakehouse.lake.lineage import DATASET_ID, LINEAGE
 from lakehouse.ml.spec import Attribute, Report, quiet
 from lakehouse.states import WorkState
 from lakehouse.store.models import Dataset, Predictor
@@ -29,9 +29,6 @@ from lakehouse.predictors.records import (
     training_spec,
     validated_table,
 )
-
-DATASET_ID = "_dataset_id"
-
 
 MAX_SHAP_ROWS = 500
 

@@ -7,7 +7,8 @@ from datetime import date
 import pyarrow as pa
 
 from lakehouse.data.templates import ColumnInput, ColumnType, check_columns
-from lakehouse.data.validation import CAST_FAILED, FAILED, inferred_specs, validate_rows
+from lakehouse.data.validation import CAST_FAILED, inferred_specs, validate_rows
+from lakehouse.lake.lineage import FAILED_EXPECTATIONS
 
 
 def bronze(columns: dict[str, list[str | None]], file_ids: list[int] | None = None) -> pa.Table:
@@ -54,7 +55,10 @@ def test_rows_are_typed_defaulted_and_split() -> None:
             "_row_number": 1,
         }
     ]
-    rejects = {(r["_file_id"], r["_row_number"]): r[FAILED] for r in outcome.rejects.to_pylist()}
+    rejects = {
+        (r["_file_id"], r["_row_number"]): r[FAILED_EXPECTATIONS]
+        for r in outcome.rejects.to_pylist()
+    }
     assert "day" in rejects[(1, 2)] and CAST_FAILED in rejects[(1, 2)]
     assert "expect_column_values_to_match_regex(id)" in rejects[(1, 3)]
     assert "expect_column_values_to_be_between(amount)" in rejects[(2, 1)]
@@ -100,7 +104,7 @@ def test_failures_keep_to_their_own_columns() -> None:
     rows = bronze({"x": ["1", "5", "2"], "x (typed)": ["a", "b", "C"], "e": ["1", "2", "3"]})
     outcome = validate_rows(rows, specs)
     assert outcome.silver.column("x").to_pylist() == [1]
-    assert outcome.rejects.column(FAILED).to_pylist() == [
+    assert outcome.rejects.column(FAILED_EXPECTATIONS).to_pylist() == [
         "expect_column_values_to_be_between(x)",
         "expect_column_values_to_match_regex(x (typed))",
     ]
