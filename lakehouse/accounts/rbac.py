@@ -178,6 +178,9 @@ def grant_permission(session: Session, actor: Principal, role_id: int, permissio
 def revoke_permission(session: Session, actor: Principal, role_id: int, permission_id: int) -> Role:
     role = get_role(session, actor, role_id)
     permission = get_permission(session, actor, permission_id)
+    _same_tenant(
+        role.tenant_id, permission.tenant_id, f"permission {permission_id}", "permission_id"
+    )
     if role.name == ADMIN_ROLE:
         raise ConflictError("the admin role holds every permission", field="role_id")
     if permission in role.permissions:
@@ -204,6 +207,7 @@ def assign_role(session: Session, actor: Principal, user: User, role_id: int) ->
 def unassign_role(session: Session, actor: Principal, user: User, role_id: int) -> User:
     _guard_platform_admin(actor, user)
     role = get_role(session, actor, role_id)
+    _same_tenant(user.tenant_id, role.tenant_id, f"role {role_id}", "role_id")
     if role in user.roles:
         user.roles.remove(role)
     session.flush()

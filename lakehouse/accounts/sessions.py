@@ -77,23 +77,28 @@ class SessionIssuer:
         return self._issue(session, user, family_id=str(uuid.uuid4()))
 
     def refresh(self, session: Session, refresh_token: str) -> TokenPair:
-        record = self._lookup(session, refresh_token)
-        if not self._use(session, record):
-            # A token presented after its rotation has leaked: end the whole chain, and keep
-            # that decision even though this request fails.
-            revoke_tokens(session, RefreshToken.family_id == record.family_id)
-            session.commit()
-            raise AuthenticationError("refresh token has already been used", field="refresh_token")
+        record = self._use_or_end_session(session, refresh_token, "has already been used")
         user = session.get(User, record.user_id)
         if user is None or not user.is_active:
             raise AuthenticationError("refresh token is invalid", field="refresh_token")
         return self._issue(session, user, family_id=record.family_id)
 
     def logout(self, session: Session, refresh_token: str) -> None:
+        record = self._use_or_end_session(session, refresh_token, "is no longer valid")
+        revoke_tokens(session, RefreshToken.family_id == record.family_id)
+
+    def _use_or_end_session(
+        self, session: Session, refresh_token: str, refusal: str
+    ) -> RefreshToken:
+        """The token's record, marked used. A token presented again after its rotation has
+        leaked: its whole session ends, and stays ended though this request fails, so a thief
+        who refreshed it first is cut off as well."""
         record = self._lookup(session, refresh_token)
         if not self._use(session, record):
-            raise AuthenticationError("refresh token is no longer valid", field="refresh_token")
-        revoke_tokens(session, RefreshToken.family_id == record.family_id)
+            revoke_tokens(session, RefreshToken.family_id == record.family_id)
+            session.commit()
+            raise AuthenticationError(f"refresh token {refusal}", field="refresh_token")
+        return record
 
     @staticmethod
     def _use(session: Session, record: RefreshToken) -> bool:
