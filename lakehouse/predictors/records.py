@@ -138,7 +138,7 @@ def training_spec(predictor: Predictor) -> TrainingSpec:
 def check_spec(spec: TrainingSpec, table: Any, *, incremental: bool = False) -> None:
     """Refuse now, before any run, what training would refuse later."""
     from lakehouse.ml.forecasting import check_forecast
-    from lakehouse.ml.training import check_target
+    from lakehouse.ml.training import check_target, split_rows
 
     target = spec.target
     if spec.problem_type is ProblemType.FORECAST:
@@ -156,6 +156,8 @@ def check_spec(spec: TrainingSpec, table: Any, *, incremental: bool = False) -> 
     if values.empty:
         raise InvalidInputError(f"target column '{target}' has no values", field="columns")
     check_target(values, spec)
+    if not incremental:  # a further training adds its rows to what the model learnt
+        split_rows(len(values), seed=0)  # refuses too few rows to split
 
 
 def get_predictor(session: Session, actor: Principal, predictor_id: int) -> Predictor:
