@@ -19,14 +19,6 @@ EVERY_PERMISSION = frozenset(rbac.TENANT_PERMISSIONS) | frozenset(rbac.PLATFORM_
 
 
 @pytest.fixture
-def store(database_url: str) -> Iterator[MetadataStore]:
-    store = MetadataStore(database_url)
-    store.migrate()
-    yield store
-    store.dispose()
-
-
-@pytest.fixture
 def session(store: MetadataStore) -> Iterator[Session]:
     with store.session() as session:
         yield session

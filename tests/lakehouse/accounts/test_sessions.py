@@ -4,7 +4,6 @@ inactive users and the login throttle."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -25,14 +24,6 @@ BLOCK_SECONDS = 60
 ACCESS_LIFETIME = timedelta(minutes=5)
 REFRESH_LIFETIME = timedelta(days=1)
 CHEAP_HASHER = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
-
-
-@pytest.fixture
-def store(database_url: str) -> Iterator[MetadataStore]:
-    store = MetadataStore(database_url)
-    store.migrate()
-    yield store
-    store.dispose()
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import string
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import timedelta
 
@@ -20,14 +19,6 @@ from lakehouse.errors import ConflictError, InvalidInputError, NotFoundError, Pe
 from lakehouse.store import MetadataStore, Tenant, User
 
 ALICE_PASSWORD = "alice-password-1"
-
-
-@pytest.fixture
-def store(database_url: str) -> Iterator[MetadataStore]:
-    store = MetadataStore(database_url)
-    store.migrate()
-    yield store
-    store.dispose()
 
 
 def new_user(tenant: Tenant, username: str, password: str = ALICE_PASSWORD) -> users.NewUser:
