@@ -49,7 +49,7 @@ class Platform:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.store = MetadataStore(settings.database_url)
-        self.landing = LandingStore(settings.landing_dir)
+        self.landing = LandingStore.from_settings(settings)
         self.issuer = SessionIssuer(
             TokenSigner(signing_secret(settings), timedelta(minutes=settings.access_token_minutes)),
             refresh_lifetime=timedelta(days=settings.refresh_token_days),

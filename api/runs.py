@@ -157,7 +157,7 @@ def unland(platform: Platform, dataset: Dataset) -> Callable[[], None]:
     def remove() -> None:
         for data_file in files:
             if inspect(data_file).transient:
-                with contextlib.suppress(FileNotFoundError):
+                with contextlib.suppress(NotFoundError, FileNotFoundError):
                     platform.landing.remove(tenant_id, data_file.stored_path)
 
     return remove

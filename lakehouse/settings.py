@@ -24,13 +24,17 @@ HEAVY_MODULES = (
 
 
 SECRETS = frozenset({"secret_key", "admin_password", "trino_password", "service_token"})
+OBJECT_STORE = ("s3://",)
 
 
 def child_env(settings: Settings, *, with_secrets: bool = False) -> dict[str, str]:
     """The environment for a child process of the platform: ours, minus secrets it need not see."""
+    from lakehouse.storage import aws_env, uses_object_store
+
     hidden = {f"STRATA_{name.upper()}" for name in SECRETS} if not with_secrets else set()
     inherited = {k: v for k, v in os.environ.items() if k not in hidden}
-    return {**inherited, **settings.as_env(with_secrets=with_secrets)}
+    storage = aws_env(settings) if uses_object_store(settings) else {}
+    return {**inherited, **storage, **settings.as_env(with_secrets=with_secrets)}
 
 
 class Settings(BaseSettings):
@@ -66,6 +70,15 @@ class Settings(BaseSettings):
     run_mode: Literal["embedded", "dagster"] = Field(
         "embedded", description="embedded: warm worker processes; dagster: webserver + daemon."
     )
+    run_launcher: Literal["default", "celery"] = Field(
+        "default",
+        description="How dagster run mode starts a run: a process beside the daemon (default), "
+        "or a task for the Celery workers (celery).",
+    )
+    celery_broker_url: str = Field("", description="Celery broker for run_launcher=celery.")
+    celery_backend_url: str = Field(
+        "", description="Celery result backend for run_launcher=celery; default the broker."
+    )
     workers: int = Field(2, ge=0, description="Warm worker processes in embedded mode.")
     worker_preload: list[str] = Field(
         default_factory=lambda: list(HEAVY_MODULES),
@@ -79,6 +92,9 @@ class Settings(BaseSettings):
         "", description="Dagster webserver used in dagster run mode; default api_host:dagster_port."
     )
     dagster_location: str = Field("strata", description="Code location name of Strata's jobs.")
+    dagster_compute_logs: str = Field(
+        "", description="Where Dagster keeps run logs: s3://bucket/prefix; default dagster_home."
+    )
     catalog_url: str = Field("", description="Iceberg SQL catalog URL; default SQLite.")
     warehouse: str = Field("", description="Iceberg warehouse location; default data_dir.")
     mlflow_tracking_uri: str = Field("", description="MLflow tracking store; default SQLite.")
@@ -86,6 +102,15 @@ class Settings(BaseSettings):
         "", description="Where MLflow keeps run artifacts and models; default data_dir."
     )
     mlflow_port: int = Field(5000, description="MLflow UI port.")
+    landing_url: str = Field(
+        "", description="Where uploaded files land: s3://bucket/prefix; default data_dir/landing."
+    )
+    s3_endpoint: str = Field(
+        "", description="S3-compatible endpoint of s3:// locations; default AWS's own."
+    )
+    s3_region: str = Field("us-east-1", min_length=1, description="Region of the S3 buckets.")
+    s3_access_key_id: str = Field("", description="Access key of the S3 buckets.")
+    s3_secret_access_key: SecretStr | None = Field(None, description="Secret of that key.")
     service_token: SecretStr | None = Field(
         None, description="Bearer token of compute engines posting to the callback endpoints."
     )
@@ -155,13 +180,28 @@ class Settings(BaseSettings):
             self.mlflow_tracking_uri = f"sqlite:///{self.data_dir / 'mlflow' / 'mlflow.db'}"
         if not self.mlflow_artifact_root:
             self.mlflow_artifact_root = (self.data_dir / "mlflow" / "artifacts").as_uri()
+        if not self.landing_url:
+            self.landing_url = (self.data_dir / "landing").as_uri()
         if self.query_engine == "trino" and not self.trino_url:
             raise ValueError("STRATA_TRINO_URL is required when STRATA_QUERY_ENGINE is trino")
+        if self.run_launcher == "celery":
+            if self.run_mode != "dagster":
+                raise ValueError("STRATA_RUN_LAUNCHER=celery needs STRATA_RUN_MODE=dagster")
+            if not self.celery_broker_url:
+                raise ValueError("STRATA_CELERY_BROKER_URL is required for the celery launcher")
+            self.celery_backend_url = self.celery_backend_url or self.celery_broker_url
+        for name in ("warehouse", "landing_url", "mlflow_artifact_root", "dagster_compute_logs"):
+            location = getattr(self, name)
+            if "://" in location and not location.startswith(("file://", *OBJECT_STORE)):
+                raise ValueError(f"STRATA_{name.upper()} must be a file:// or s3:// location")
         return self
 
     @property
     def landing_dir(self) -> Path:
-        return self.data_dir / "landing"
+        """The landing store's directory, when it is one (landing_url a file:// location)."""
+        from lakehouse.storage import local_path
+
+        return local_path(self.landing_url)
 
     @property
     def dagster_dir(self) -> Path:

@@ -108,3 +108,33 @@ def client(settings: Settings) -> Iterator[TestClient]:
 
     with TestClient(create_app(settings)) as test_client:
         yield test_client
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[dict[str, str]]:
+    """moto's S3 server in this process, for tests of object storage; its settings as
+    `STRATA_*` values. Strata sees only an S3 endpoint, keys and a region."""
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    endpoint = f"http://{host}:{port}"
+    keys = {"aws_access_key_id": uuid.uuid4().hex, "aws_secret_access_key": uuid.uuid4().hex}
+    boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", **keys).create_bucket(
+        Bucket="strata-test"
+    )
+    yield {
+        "s3_endpoint": endpoint,
+        "s3_region": "us-east-1",
+        "s3_access_key_id": keys["aws_access_key_id"],
+        "s3_secret_access_key": keys["aws_secret_access_key"],
+    }
+    server.stop()
+
+
+@pytest.fixture
+def s3_location(s3_server: dict[str, str]) -> str:
+    """A prefix of its own in the test bucket."""
+    return f"s3://strata-test/{uuid.uuid4().hex[:12]}"

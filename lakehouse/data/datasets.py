@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import math
 import secrets
-import shutil
 import time
 from collections.abc import Sequence
+from contextlib import suppress
 from dataclasses import dataclass
-from pathlib import Path
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from sqlalchemy import event, or_, select, update
@@ -36,6 +36,8 @@ USAGES: dict[str, str] = {
     "tp": "Training and prediction",
 }
 UPLOAD_LOCK = "strata.landing_upload_lock"
+# Files in object storage younger than this are never taken for leftovers (see sweep_landing).
+OBJECT_SWEEP_AGE = timedelta(days=1)
 # A claim whose request died between its commit and its run's start frees the dataset then.
 RUN_CLAIM_SECONDS = 60.0
 
@@ -212,12 +214,14 @@ def add_files(
     try:
         added = []
         for upload, name in zip(uploads, names, strict=True):
-            file = landing.receive(actor.tenant_id, dataset.id, name, upload.stream, max_bytes)
+            with landing.receive(
+                actor.tenant_id, dataset.id, name, upload.stream, max_bytes
+            ) as file:
+                table = read_table(file.path, name, max_columns)
+                _check_column_names(table.column_names, name)
+                if dataset.template is not None:
+                    _check_template_columns(dataset.template, table.column_names, name)
             landed.append(file)
-            table = read_table(file.path, name, max_columns)
-            _check_column_names(table.column_names, name)
-            if dataset.template is not None:
-                _check_template_columns(dataset.template, table.column_names, name)
             added.append(
                 DataFile(
                     dataset_id=dataset.id,
@@ -233,7 +237,8 @@ def add_files(
             )
     except BaseException:
         for file in landed:
-            file.path.unlink(missing_ok=True)
+            with suppress(NotFoundError):
+                landing.remove(actor.tenant_id, file.relative_path)
         raise
     dataset.files.extend(added)
     dataset.validation_status = ValidationState.PENDING
@@ -261,48 +266,42 @@ def _release_landing(session: Session, transaction: SessionTransaction) -> None:
 
 def sweep_landing(session: Session, landing: LandingStore) -> list[str] | None:
     """Remove what interrupted uploads left in the landing store: partial (`.part`) files and
-    every dataset folder or file no committed record names. Returns the paths removed,
+    every file of a dataset folder no committed record names. Returns the paths removed,
     relative to the store, or None when an upload is in flight and the sweep was skipped.
 
-    Uploads hold the store's shared lock from before their first file lands until their
-    transaction commits or rolls back (hold_landing), and the sweep runs only holding the
-    lock alone. So a file of a live upload, in this process or another API worker's, is never
-    taken for a leftover, whatever its age, while an upload whose process died holds no lock
-    and leaves nothing the sweep keeps. An age limit could not tell a slow upload from a dead
-    one; a skipped sweep only waits for the next start, and create_dataset clears a folder it
-    is given in any case.
+    In a local directory, uploads hold the store's shared lock from before their first file
+    lands until their transaction commits or rolls back (hold_landing), and the sweep runs only
+    holding the lock alone. So a file of a live upload, in this process or another API
+    worker's, is never taken for a leftover, whatever its age, while an upload whose process
+    died holds no lock and leaves nothing the sweep keeps. Object storage has no lock every
+    host shares: there the sweep leaves files younger than OBJECT_SWEEP_AGE, far longer than
+    any upload takes between landing a file and committing its record.
     """
     handle = landing.sweep_lock()
     if handle is None:
         return None
     with handle:
         kept_folders = {
-            landing.dataset_folder(tenant_id, dataset_id)
+            (LandingStore.tenant_folder(tenant_id), str(dataset_id))
             for dataset_id, tenant_id in session.execute(select(Dataset.id, Dataset.tenant_id))
         }
         kept_files = {
-            landing.tenant_area(tenant_id) / stored_path
+            (LandingStore.tenant_folder(tenant_id), stored_path)
             for tenant_id, stored_path in session.execute(
                 select(DataFile.tenant_id, DataFile.stored_path)
             )
         }
-        removed: list[Path] = []
-        areas = (
-            sorted(p for p in landing.root.iterdir() if p.is_dir()) if landing.root.exists() else []
-        )
-        for area in areas:
-            # Only dataset folders, named by id: merged and scored files live beside them.
-            for folder in sorted(p for p in area.iterdir() if p.is_dir() and p.name.isdigit()):
-                if folder not in kept_folders:
-                    removed.append(folder)
-                    continue
-                removed.extend(p for p in sorted(folder.iterdir()) if p not in kept_files)
-        for path in removed:
-            if path.is_dir() and not path.is_symlink():
-                shutil.rmtree(path, ignore_errors=True)
-            else:
-                path.unlink(missing_ok=True)
-    return [path.relative_to(landing.root).as_posix() for path in removed]
+        settled = datetime.now(UTC) - OBJECT_SWEEP_AGE
+        removed = []
+        for stored in landing.dataset_files():
+            if (stored.tenant_area, stored.relative_path) in kept_files:
+                continue
+            if not landing.local and (stored.modified_at is None or stored.modified_at > settled):
+                continue
+            landing.remove_stored(stored)
+            removed.append(f"{stored.tenant_area}/{stored.relative_path}")
+        removed.extend(landing.remove_empty_dataset_folders(kept_folders))
+    return sorted(removed)
 
 
 def _check_column_names(columns: list[str], file_name: str) -> None:

@@ -58,8 +58,8 @@ def bronze_rows(landing: LandingStore, dataset: Dataset) -> pa.Table:
     parts = []
     spelling: dict[str, str] = {}
     for data_file in dataset.files:
-        path = landing.resolve(dataset.tenant_id, data_file.stored_path)
-        rows = read_table(path, data_file.file_name)
+        with landing.local_copy(dataset.tenant_id, data_file.stored_path) as path:
+            rows = read_table(path, data_file.file_name)
         rows = rows.rename_columns([spelling.setdefault(c.lower(), c) for c in rows.column_names])
         count = rows.num_rows
         rows = rows.append_column(FILE_ID, pa.repeat(pa.scalar(data_file.id, pa.int64()), count))

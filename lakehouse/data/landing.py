@@ -8,12 +8,21 @@ import io
 import re
 import secrets
 import shutil
+import tempfile
 import unicodedata
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
-from pathlib import Path
-from typing import IO, BinaryIO, cast
+from datetime import datetime
+from pathlib import Path, PurePosixPath
+from typing import IO, TYPE_CHECKING, BinaryIO, cast
 
 from lakehouse.errors import NotFoundError, PayloadTooLargeError
+from lakehouse.settings import Settings
+from lakehouse.storage import filesystem, is_object_store, local_path
+
+if TYPE_CHECKING:
+    from pyarrow.fs import FileSystem
 
 CHUNK = 1024 * 1024
 # In UTF-8 bytes: with the landed name's token and a `.part` suffix it stays well inside the
@@ -58,7 +67,8 @@ def safe_file_name(file_name: str) -> str:
 
 @dataclass(frozen=True)
 class LandedFile:
-    """A file in the landing store; `relative_path` is its path inside the tenant's area."""
+    """A file received into the landing store; `relative_path` is its path inside the tenant's
+    area, `path` a local copy that `LandingStore.receive` lets its caller read."""
 
     relative_path: str
     path: Path
@@ -66,23 +76,88 @@ class LandedFile:
     sha256: str
 
 
+@dataclass(frozen=True)
+class StoredFile:
+    """A file in the landing store, as a sweep lists it."""
+
+    tenant_area: str
+    relative_path: str
+    modified_at: datetime | None
+
+
 class LandingStore:
-    """Files under `<root>/<tenant>/<dataset>/<token>_<name>`; a tenant reaches only its own."""
+    """Files under `<root>/<tenant>/<dataset>/<token>_<name>`, in a local directory or an
+    object-store bucket; a tenant reaches only its own.
 
-    def __init__(self, root: Path) -> None:
-        self.root = root
+    Files are written whole or not at all: staged on local disk and renamed into place, or
+    uploaded from the staged copy (an object appears only once its upload completes). Readers
+    get a local path: the file itself, or a temporary copy of the object.
+    """
 
-    def tenant_area(self, tenant_id: str) -> Path:
-        return self.root / re.sub(r"[^0-9a-f-]", "", tenant_id.lower())
+    def __init__(self, root: Path | str, filesystem: FileSystem | None = None) -> None:
+        self._filesystem = filesystem
+        self.local = filesystem is None or filesystem.type_name == "local"
+        self.root = str(Path(root).resolve()) if self.local else str(root).rstrip("/")
 
-    def dataset_folder(self, tenant_id: str, dataset_id: int) -> Path:
-        return self.tenant_area(tenant_id) / str(dataset_id)
+    @classmethod
+    def from_settings(cls, settings: Settings) -> LandingStore:
+        if not is_object_store(settings.landing_url):
+            return cls(local_path(settings.landing_url))
+        fs, root = filesystem(settings, settings.landing_url)
+        return cls(root, fs)
 
-    def place(self, tenant_id: str, folder: str, file_name: str) -> Path:
-        """Where a file the platform writes for a tenant goes: `<folder>/<safe name>`."""
-        target = self.tenant_area(tenant_id) / folder / safe_file_name(file_name)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        return target
+    @property
+    def fs(self) -> FileSystem:
+        if self._filesystem is None:
+            import pyarrow.fs as pafs
+
+            self._filesystem = pafs.LocalFileSystem()
+        return self._filesystem
+
+    @staticmethod
+    def tenant_folder(tenant_id: str) -> str:
+        return re.sub(r"[^0-9a-f-]", "", tenant_id.lower())
+
+    def _area(self, tenant_id: str) -> str:
+        return f"{self.root}/{self.tenant_folder(tenant_id)}"
+
+    def _key(self, tenant_id: str, relative_path: str) -> str:
+        """The store path of a tenant's file; any path leaving the tenant's area is not found."""
+        missing = NotFoundError(f"file '{relative_path}' not found", field="file_path")
+        parts = PurePosixPath(relative_path).parts
+        if (
+            not parts
+            or "\\" in relative_path
+            or "\x00" in relative_path
+            or parts[0] == "/"
+            or any(part in (".", "..") for part in parts)
+        ):
+            raise missing
+        key = f"{self._area(tenant_id)}/{'/'.join(parts)}"
+        if self.local:
+            # A symbolic link inside the area may point out of it.
+            area = Path(self._area(tenant_id)).resolve()
+            try:
+                if not Path(key).resolve().is_relative_to(area):
+                    raise missing
+            except (ValueError, OSError):  # names too long for the file system
+                raise missing from None
+        return key
+
+    def _size(self, key: str, relative_path: str) -> int:
+        import pyarrow.fs as pafs
+
+        try:
+            info = self.fs.get_file_info(key)
+        except OSError:
+            info = None
+        if info is None or info.type != pafs.FileType.File:
+            raise NotFoundError(f"file '{relative_path}' not found", field="file_path")
+        return int(info.size or 0)
+
+    def size(self, tenant_id: str, relative_path: str) -> int:
+        """The size of a tenant's file; NotFoundError when there is none."""
+        return self._size(self._key(tenant_id, relative_path), relative_path)
 
     @staticmethod
     def content_digest(source: BinaryIO) -> str:
@@ -91,18 +166,19 @@ class LandingStore:
         source.seek(0)
         return digest
 
+    @contextmanager
     def receive(
         self, tenant_id: str, dataset_id: int, file_name: str, source: BinaryIO, max_bytes: int
-    ) -> LandedFile:
-        """Copy `source` in chunks into the store; over `max_bytes`, nothing is kept."""
+    ) -> Iterator[LandedFile]:
+        """Copy `source` in chunks into the store, over `max_bytes` keeping nothing.
+
+        The block reads the file at the landed file's `path`; when it raises, nothing is kept.
+        """
         name = f"{secrets.token_hex(6)}_{safe_file_name(file_name)}"
-        folder = self.dataset_folder(tenant_id, dataset_id)
-        folder.mkdir(parents=True, exist_ok=True)
-        target = folder / name
-        staged = folder / f".{name}{PART_SUFFIX}"
-        digest = hashlib.sha256()
-        size = 0
-        try:
+        relative = f"{dataset_id}/{name}"
+        with self._staged(tenant_id, relative) as staged:
+            digest = hashlib.sha256()
+            size = 0
             with staged.open("wb") as sink:
                 while chunk := source.read(CHUNK):
                     size += len(chunk)
@@ -114,54 +190,166 @@ class LandingStore:
                         )
                     digest.update(chunk)
                     sink.write(chunk)
-            staged.replace(target)
-        finally:
-            staged.unlink(missing_ok=True)
-        return LandedFile(
-            relative_path=f"{dataset_id}/{name}",
-            path=target,
-            size_bytes=size,
-            sha256=digest.hexdigest(),
-        )
+            yield LandedFile(
+                relative_path=relative, path=staged, size_bytes=size, sha256=digest.hexdigest()
+            )
 
-    def resolve(self, tenant_id: str, relative_path: str) -> Path:
-        """The file at `relative_path` in the tenant's area; anything outside it is not found."""
-        missing = NotFoundError(f"file '{relative_path}' not found", field="file_path")
-        area = self.tenant_area(tenant_id).resolve()
-        try:
-            candidate = (area / relative_path).resolve()
-            found = candidate.is_relative_to(area) and candidate.is_file()
-        except (ValueError, OSError):  # NUL bytes, names too long for the file system
-            raise missing from None
-        if not found:
-            raise missing
-        return candidate
+    @contextmanager
+    def write(self, tenant_id: str, folder: str, file_name: str) -> Iterator[Path]:
+        """A local path to write a tenant's `<folder>/<safe name>` at; it is stored when the
+        block ends without error, replacing a file of that name."""
+        with self._staged(tenant_id, f"{folder}/{safe_file_name(file_name)}") as staged:
+            yield staged
+
+    @staticmethod
+    def relative_path(folder: str, file_name: str) -> str:
+        """Where `write(tenant, folder, file_name)` keeps the file, inside the tenant's area."""
+        return f"{folder}/{safe_file_name(file_name)}"
+
+    @contextmanager
+    def _staged(self, tenant_id: str, relative_path: str) -> Iterator[Path]:
+        key = self._key(tenant_id, relative_path)
+        if self.local:
+            target = Path(key)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            staged = target.with_name(f".{target.name}{PART_SUFFIX}")
+            try:
+                yield staged
+                staged.replace(target)
+            finally:
+                staged.unlink(missing_ok=True)
+            return
+        import pyarrow.fs as pafs
+
+        with tempfile.TemporaryDirectory(prefix="strata-landing-") as scratch:
+            staged = Path(scratch) / PurePosixPath(relative_path).name
+            yield staged
+            pafs.copy_files(str(staged), key, destination_filesystem=self.fs, chunk_size=CHUNK)
+
+    @contextmanager
+    def local_copy(self, tenant_id: str, relative_path: str) -> Iterator[Path]:
+        """A local path holding a tenant's file while the block runs; NotFoundError when the
+        file is not there."""
+        key = self._key(tenant_id, relative_path)
+        self._size(key, relative_path)
+        if self.local:
+            yield Path(key)
+            return
+        import pyarrow.fs as pafs
+
+        with tempfile.TemporaryDirectory(prefix="strata-landing-") as scratch:
+            copy = Path(scratch) / PurePosixPath(relative_path).name
+            pafs.copy_files(key, str(copy), source_filesystem=self.fs, chunk_size=CHUNK)
+            yield copy
+
+    def read_chunks(self, tenant_id: str, relative_path: str) -> tuple[int, Iterator[bytes]]:
+        """A tenant's file as its size and its bytes in chunks, for a download; NotFoundError
+        at once when it is not there."""
+        key = self._key(tenant_id, relative_path)
+        size = self._size(key, relative_path)
+
+        def chunks() -> Iterator[bytes]:
+            with self.fs.open_input_stream(key) as stream:
+                while chunk := stream.read(CHUNK):
+                    yield chunk
+
+        return size, chunks()
 
     def remove(self, tenant_id: str, relative_path: str) -> None:
-        self.resolve(tenant_id, relative_path).unlink()
+        key = self._key(tenant_id, relative_path)
+        self._size(key, relative_path)
+        self.fs.delete_file(key)
 
     def remove_dataset(self, tenant_id: str, dataset_id: int) -> None:
-        shutil.rmtree(self.dataset_folder(tenant_id, dataset_id), ignore_errors=True)
+        self._delete_folder(f"{self._area(tenant_id)}/{dataset_id}")
 
-    def upload_lock(self) -> IO[bytes]:
+    def _delete_folder(self, folder: str) -> None:
+        if self.local:
+            shutil.rmtree(folder, ignore_errors=True)
+            return
+        with suppress(FileNotFoundError):
+            self.fs.delete_dir(folder)
+
+    def dataset_files(self) -> list[StoredFile]:
+        """Every file in a dataset folder (`<tenant>/<dataset id>/<name>`), partial ones
+        included: what a sweep looks through."""
+        import pyarrow.fs as pafs
+
+        try:
+            found = self.fs.get_file_info(pafs.FileSelector(self.root, recursive=True))
+        except FileNotFoundError:
+            return []
+        files = []
+        prefix = f"{self.root}/"
+        for info in found:
+            if info.type != pafs.FileType.File or not info.path.startswith(prefix):
+                continue
+            parts = info.path[len(prefix) :].split("/")
+            if len(parts) == 3 and parts[1].isdigit():
+                files.append(StoredFile(parts[0], f"{parts[1]}/{parts[2]}", info.mtime))
+        return files
+
+    def remove_stored(self, stored: StoredFile) -> None:
+        with suppress(FileNotFoundError):
+            self.fs.delete_file(f"{self.root}/{stored.tenant_area}/{stored.relative_path}")
+
+    def remove_empty_dataset_folders(self, kept: set[tuple[str, str]]) -> list[str]:
+        """Remove the dataset folders left empty that no record names (tenant area, dataset
+        id); return their paths relative to the store. Object stores keep no empty folders."""
+        if not self.local:
+            return []
+        removed = []
+        root = Path(self.root)
+        for area in sorted(p for p in root.iterdir() if p.is_dir()) if root.exists() else []:
+            for folder in sorted(p for p in area.iterdir() if p.is_dir() and p.name.isdigit()):
+                if (area.name, folder.name) not in kept and not any(folder.iterdir()):
+                    folder.rmdir()
+                    removed.append(f"{area.name}/{folder.name}")
+        return removed
+
+    def upload_lock(self) -> Lock:
         """A shared lock on the store, held by an upload until its records are committed or
-        rolled back; closing the handle releases it, and so does the death of its process."""
+        rolled back; closing it releases it, and so does the death of its process.
+
+        Object stores have no lock shared by every host: there, a sweep goes by age instead.
+        """
         return self._lock(fcntl.LOCK_SH)
 
-    def sweep_lock(self) -> IO[bytes] | None:
+    def sweep_lock(self) -> Lock | None:
         """The store's lock held alone, or None while any process has an upload in flight."""
         try:
             return self._lock(fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             return None
 
-    def _lock(self, operation: int) -> IO[bytes]:
-        self.root.mkdir(parents=True, exist_ok=True)
+    def _lock(self, operation: int) -> Lock:
+        if not self.local:
+            return Lock(None)
+        root = Path(self.root)
+        root.mkdir(parents=True, exist_ok=True)
         # The lock file is never removed, so every process locks the same file.
-        handle = (self.root / LOCK_FILE).open("ab")
+        handle = (root / LOCK_FILE).open("ab")
         try:
             fcntl.flock(handle.fileno(), operation)
         except BaseException:
             handle.close()
             raise
-        return handle
+        return Lock(handle)
+
+
+class Lock:
+    """A lock on the landing store's lock file (or on nothing, in object storage), released by
+    closing it."""
+
+    def __init__(self, handle: IO[bytes] | None) -> None:
+        self._handle = handle
+
+    def close(self) -> None:
+        if self._handle is not None:
+            self._handle.close()
+
+    def __enter__(self) -> Lock:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
-from urllib.parse import urlparse
 
 from lakehouse.lake.naming import TableRef
 from lakehouse.settings import Settings
+from lakehouse.storage import iceberg_properties, is_object_store, local_path
 from lakehouse.store.engine import database_url
 
 if TYPE_CHECKING:
@@ -23,13 +22,17 @@ def open_catalog(settings: Settings) -> SqlCatalog:
     """PyIceberg's SQL catalog on the configured database and warehouse."""
     from pyiceberg.catalog.sql import SqlCatalog
 
-    if settings.warehouse.startswith("file://"):
-        Path(urlparse(settings.warehouse).path).mkdir(parents=True, exist_ok=True)
+    properties = {}
+    if is_object_store(settings.warehouse):
+        properties = iceberg_properties(settings)
+    else:
+        local_path(settings.warehouse).mkdir(parents=True, exist_ok=True)
     return SqlCatalog(
         CATALOG_NAME,
         uri=database_url(settings.catalog_url).render_as_string(hide_password=False),
         warehouse=settings.warehouse,
         init_catalog_tables="true",
+        **properties,
     )
 
 

@@ -37,6 +37,9 @@ from lakehouse.predictors.records import (
 from lakehouse.predictors.serving_state import servable
 from lakehouse.predictors.steps import registered_model
 
+# The landing store's folder of scored CSVs, beside the tenant's dataset folders.
+PREDICTIONS_FOLDER = "predictions"
+
 
 def predictions_of(session: Session, actor: Principal, predictor_id: int) -> Sequence[Prediction]:
     get_predictor(session, actor, predictor_id)
@@ -164,11 +167,11 @@ def score_dataset(
     target = predictor.tables.predictions
     snapshot_id = replace_table(catalog, target, result, where=("prediction_id", prediction_id))
     done(f"wrote {target.display_name}")
-    landing = LandingStore(settings.landing_dir)
-    relative = f"predictions/{prediction_id}_{predictor.table_name}__predictions.csv"
-    path = landing.tenant_area(predictor.tenant_id) / relative
-    path.parent.mkdir(parents=True, exist_ok=True)
-    pacsv.write_csv(result, path)
+    landing = LandingStore.from_settings(settings)
+    name = f"{prediction_id}_{predictor.table_name}__predictions.csv"
+    with landing.write(predictor.tenant_id, PREDICTIONS_FOLDER, name) as path:
+        pacsv.write_csv(result, path)
+    relative = landing.relative_path(PREDICTIONS_FOLDER, name)
     done("wrote the CSV")
     with store.session() as session:
         saved = session.get(Prediction, prediction_id)

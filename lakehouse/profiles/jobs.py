@@ -178,12 +178,7 @@ def merge_files(
             f"the files have different columns ({'; '.join(problems)})", field="files"
         )
     merged = pa.concat_tables([left, right.select(left.column_names)])
-    staged = target.with_name(f".{target.name}.part")
-    try:
-        pacsv.write_csv(merged, staged)
-        staged.replace(target)
-    finally:
-        staged.unlink(missing_ok=True)
+    pacsv.write_csv(merged, target)
     return merged.num_rows
 
 

@@ -231,7 +231,7 @@ def test_a_tenant_at_its_run_limit_gets_429_and_another_tenants_upload_goes_firs
     late = upload_csv(client, headers, "late", b"id,amount\n1,2.5\n")
     assert late.status_code == 429, late.text
     assert client.get("/api/v1/dataset/list", headers=headers).json()["data"] == []
-    area = client.app.state.platform.landing.tenant_area(me(client, headers)["tenant_id"])
+    area = client.app.state.platform.settings.landing_dir / me(client, headers)["tenant_id"]
     assert [p for p in area.rglob("*") if p.is_file()] == []
 
     # Another tenant has room of its own, and its run does not wait for the whole backlog.

@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-import unicodedata
-from pathlib import Path
+from pathlib import PurePosixPath
 from typing import Annotated, Any
-from urllib.parse import quote
 
 from litestar import Controller, Request, delete, get, post
 from litestar.datastructures import UploadFile
 from litestar.enums import RequestEncodingType
 from litestar.params import Body, Parameter
-from litestar.response import File
+from litestar.response import Stream
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 from sqlalchemy.orm import Session
 
 from api import runs
+from api.downloads import landed_file
 from api.openapi import FILES, documented_body
 from api.platform import Platform
 from api.schemas.base import PathId, QueryId, StatusMessage
@@ -67,19 +66,6 @@ def file_public(data_file: DataFile) -> FilePublic:
     fields = {name: getattr(data_file, name) for name in FilePublic.model_fields}
     # A file recorded before names were made safe may hold a NUL or a path: show it safe too.
     return FilePublic.model_validate({**fields, "file_name": safe_file_name(data_file.file_name)})
-
-
-def attachment(path: Path, file_name: str) -> File:
-    """A download of `path`, saved under the file's safe name (RFC 6266): `filename` in ASCII
-    for every client, and the name itself in `filename*` when it is not plain ASCII."""
-    name = safe_file_name(file_name)
-    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
-    # Some clients decode %XX in `filename`, which is meant to be taken literally.
-    fallback = safe_file_name(ascii_name.replace("%", "_"))
-    disposition = f'attachment; filename="{fallback}"'
-    if fallback != name:
-        disposition += f"; filename*=UTF-8''{quote(name, safe='')}"
-    return File(path, filename=name, headers={"Content-Disposition": disposition})
 
 
 def dataset_summary(platform: Platform, dataset: Dataset) -> DatasetSummary:
@@ -331,11 +317,9 @@ class FileController(Controller):
     ) -> FileContent:
         """The first lines of a file as text."""
         data_file = datasets.get_file(db, request.user, file_id)
-        path = platform.landing.resolve(request.user.tenant_id, data_file.stored_path)
-        return FileContent(
-            file_id=data_file.id,
-            content_preview=preview_lines(path, data_file.file_name, PREVIEW_LINES),
-        )
+        with platform.landing.local_copy(request.user.tenant_id, data_file.stored_path) as path:
+            preview = preview_lines(path, data_file.file_name, PREVIEW_LINES)
+        return FileContent(file_id=data_file.id, content_preview=preview)
 
     @get("/download", operation_id="download_file", guards=READ, sync_to_thread=True)
     def download(
@@ -345,13 +329,15 @@ class FileController(Controller):
         platform: Platform,
         file_path: Annotated[str | None, Parameter(min_length=1, max_length=1024)] = None,
         file_id: Annotated[int | None, Parameter(ge=1, le=2**31 - 1)] = None,
-    ) -> File:
+    ) -> Stream:
         """A file as uploaded, by `file_id` or by the `file_path` get_file_by_id reports."""
+        tenant_id = request.user.tenant_id
         if file_id is not None:
             data_file = datasets.get_file(db, request.user, file_id)
-            path = platform.landing.resolve(request.user.tenant_id, data_file.stored_path)
-            return attachment(path, data_file.file_name)
+            return landed_file(
+                platform.landing, tenant_id, data_file.stored_path, data_file.file_name
+            )
         if file_path is None:
             raise InvalidInputError("give file_id or file_path", field="file_path")
-        path = platform.landing.resolve(request.user.tenant_id, file_path)
-        return attachment(path, path.name.partition("_")[2] or path.name)
+        name = PurePosixPath(file_path).name
+        return landed_file(platform.landing, tenant_id, file_path, name.partition("_")[2] or name)

@@ -130,8 +130,10 @@ def uploaded_dataset(
     token = form_text(form, "merge_token", limit=4096)
     if token is not None:
         relative = merge_file_of(platform, actor, token)
-        path = platform.landing.resolve(actor.tenant_id, relative)
-        with path.open("rb") as stream:
+        with (
+            platform.landing.local_copy(actor.tenant_id, relative) as path,
+            path.open("rb") as stream,
+        ):
             return ensure_dataset(db, platform, actor, path.name, stream)
     name = form_text(form, "filename")
     if name is not None:

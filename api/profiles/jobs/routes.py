@@ -12,11 +12,12 @@ from typing import Annotated, Any
 
 from litestar import Request, Response, Router, get, post
 from litestar.params import Parameter
-from litestar.response import File
+from litestar.response import Stream
 from litestar.status_codes import HTTP_202_ACCEPTED
 from sqlalchemy.orm import Session
 
 from api import runs
+from api.downloads import landed_file
 from api.errors import shaped_handlers
 from api.openapi import ERROR_MODEL, FILE, TEXT, documented_body
 from api.platform import Platform
@@ -50,6 +51,7 @@ from lakehouse.errors import (
     PermissionDeniedError,
 )
 from lakehouse.predictors import records
+from lakehouse.predictors.batch import PREDICTIONS_FOLDER
 from lakehouse.profiles import jobs
 from lakehouse.states import WorkState
 
@@ -277,9 +279,9 @@ def merge(request: Request, platform: Platform, data: Multipart) -> Merged:
                     sink.write(chunk)
             sources.append((path, name))
         merged_name = jobs.merged_name(*names)
-        target = platform.landing.place(actor.tenant_id, jobs.MERGE_FOLDER, merged_name)
-        rows = jobs.merge_files(sources[0], sources[1], target, platform.settings.max_columns)
-    relative = f"{jobs.MERGE_FOLDER}/{target.name}"
+        with platform.landing.write(actor.tenant_id, jobs.MERGE_FOLDER, merged_name) as target:
+            rows = jobs.merge_files(sources[0], sources[1], target, platform.settings.max_columns)
+    relative = platform.landing.relative_path(jobs.MERGE_FOLDER, merged_name)
     lifetime = platform.settings.merge_token_seconds
     token = platform.issuer.signer.sign(
         "merge", {"tid": actor.tenant_id, "rel": relative}, timedelta(seconds=lifetime)
@@ -287,7 +289,7 @@ def merge(request: Request, platform: Platform, data: Multipart) -> Merged:
     return Merged(
         ok=True,
         message="Merge complete",
-        merged_filename=target.name,
+        merged_filename=PurePath(relative).name,
         merged_rows=rows,
         merged_url=url(request, f"/media/{relative}"),
         merge_token=token,
@@ -296,17 +298,16 @@ def merge(request: Request, platform: Platform, data: Multipart) -> Merged:
 
 
 @get("/media/{path:path}", operation_id="jobs_media", guards=READ, sync_to_thread=True)
-def media(request: Request, db: Session, platform: Platform, path: str) -> Response[bytes] | File:
+def media(request: Request, db: Session, platform: Platform, path: str) -> Response[bytes] | Stream:
     """Files of your tenant: merged CSVs, scored CSVs, a job's plots and model."""
     from lakehouse.ml import registry
 
     actor: Principal = request.user
     parts = PurePath(path.lstrip("/")).parts
-    if len(parts) == 2 and parts[0] in (jobs.MERGE_FOLDER, "predictions"):
+    if len(parts) == 2 and parts[0] in (jobs.MERGE_FOLDER, PREDICTIONS_FOLDER):
         if not actor.can("datasets:read"):
             raise PermissionDeniedError("this file needs the 'datasets:read' permission")
-        found = platform.landing.resolve(actor.tenant_id, f"{parts[0]}/{parts[1]}")
-        return File(found, filename=found.name)
+        return landed_file(platform.landing, actor.tenant_id, f"{parts[0]}/{parts[1]}", parts[1])
     if len(parts) == 3 and parts[0] == "plots" and parts[2] in PLOTS:
         predictor = jobs.get_job(db, actor, parts[1]).predictor
         if predictor.mlflow_run_id is not None:

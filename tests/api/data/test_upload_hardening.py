@@ -177,15 +177,15 @@ def test_start_up_sweeps_leftovers_and_keeps_committed_files(tmp_path: Path) -> 
             headers=headers,
         ).json()
     landing = LandingStore(settings.landing_dir)
-    area = landing.tenant_area(tenant_id)
-    folder = landing.dataset_folder(tenant_id, kept["dataset_id"])
+    area = settings.landing_dir / tenant_id
+    folder = area / str(kept["dataset_id"])
     [committed] = landed_files(settings)
     leftovers = {
         folder / ".0123456789ab_next.csv.part": b"id\n1",  # an upload killed while copying
         folder / "0123456789ab_extra.csv": CSV,  # landed, never committed
         area / "99" / "0123456789ab_orphan.csv": CSV,  # a dataset rolled back
         area / "99" / ".0123456789ab_orphan.csv.part": CSV,
-        landing.tenant_area("0b128f85-c955-4f2f-b109-0afa1aed409c") / "1" / "a.csv": CSV,
+        settings.landing_dir / "0b128f85-c955-4f2f-b109-0afa1aed409c" / "1" / "a.csv": CSV,
     }
     merged = area / "mergefiles" / "a_b.csv"  # other parts of the platform write beside datasets
     for path, data in {**leftovers, merged: CSV}.items():
@@ -223,9 +223,8 @@ def test_a_new_dataset_never_holds_what_its_folder_held_before(
         headers=headers,
     ).json()
     # What a killed upload leaves in the folder of the id the next dataset is given on SQLite.
-    landing = LandingStore(settings.landing_dir)
     next_id = first["dataset_id"] + 1
-    stale = landing.dataset_folder(tenant_id, next_id) / ".0123456789ab_old.csv.part"
+    stale = settings.landing_dir / tenant_id / str(next_id) / ".0123456789ab_old.csv.part"
     stale.parent.mkdir(parents=True)
     stale.write_bytes(b"id\n1")
     second = client.post(
@@ -234,5 +233,5 @@ def test_a_new_dataset_never_holds_what_its_folder_held_before(
         files=[("files", ("second.csv", io.BytesIO(CSV)))],
         headers=headers,
     ).json()
-    folder = landing.dataset_folder(tenant_id, second["dataset_id"])
+    folder = settings.landing_dir / tenant_id / str(second["dataset_id"])
     assert [p.name.partition("_")[2] for p in folder.iterdir()] == ["second.csv"]

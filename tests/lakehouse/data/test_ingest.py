@@ -493,4 +493,4 @@ def test_a_file_whose_columns_the_tables_cannot_keep_apart_is_refused_at_upload(
     assert refused.value.message.startswith(f"file 'odd.csv': {problem}")
     with lake.store.session(writes=False) as session:
         assert datasets.dataset_named(session, lake.actor.tenant_id, "Sales 2025") is None
-    assert not any(lake.landing.tenant_area(lake.actor.tenant_id).rglob("*odd.csv*"))
+    assert not any((lake.settings.landing_dir / lake.actor.tenant_id).rglob("*odd.csv*"))

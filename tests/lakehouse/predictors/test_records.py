@@ -745,8 +745,8 @@ def test_delete_predictor_drops_its_gold_tables_and_prediction_files(lake: Lake)
     tables = stored(lake, predictor_id).tables
     replace_table(lake.catalog, tables.features, customers())
     replace_table(lake.catalog, tables.predictions, pa.table({"churned": ["yes", "no"]}))
-    kept = lake.landing.place(lake.home.tenant_id, "predictions", "run_1.csv")
-    kept.write_text("churned\nyes\n")
+    with lake.landing.write(lake.home.tenant_id, "predictions", "run_1.csv") as kept:
+        kept.write_text("churned\nyes\n")
     add_prediction(lake, predictor_id, "predictions/run_1.csv")
     add_prediction(lake, predictor_id, "predictions/gone.csv")  # removed already
     add_prediction(lake, predictor_id, None)
