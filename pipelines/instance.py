@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from lakehouse.settings import Settings
+from lakehouse.storage import bucket_and_prefix, export_aws_env, is_object_store
 from lakehouse.store.engine import SCHEMA_LOCK
 from pipelines.gateway.base import TENANT_TAG
 
@@ -20,6 +21,24 @@ CONCURRENT_RUNS = 10
 # for a backlog to drain.
 TENANT_CONCURRENT_RUNS = CONCURRENT_RUNS // 2
 MONITORING_POLL_SECONDS = 5
+# A cancelled Celery-launched run whose worker was stopped reports no end of its own: the daemon
+# marks it cancelled after this long.
+CANCEL_TIMEOUT_SECONDS = 20
+CELERY_QUEUE = "dagster"
+
+
+def celery_app_args(settings: Settings) -> dict[str, Any]:
+    """The Celery app of the run launcher and of the workers, which must agree: broker,
+    result backend (the daemon reads a run's task state from it) and queue."""
+    from dagster_celery.config import DEFAULT_CONFIG
+
+    return {
+        "broker": settings.celery_broker_url,
+        "backend": settings.celery_backend_url,
+        "include": [],
+        "config_source": {**DEFAULT_CONFIG, "task_acks_late": False},
+        "task_default_queue": CELERY_QUEUE,
+    }
 
 
 def instance_config(settings: Settings) -> dict[str, Any]:
@@ -50,6 +69,34 @@ def instance_config(settings: Settings) -> dict[str, Any]:
             "enabled": True,
             "poll_interval_seconds": MONITORING_POLL_SECONDS,
             "max_resume_run_attempts": 0,
+            "cancel_timeout_seconds": CANCEL_TIMEOUT_SECONDS,
+        }
+    if settings.run_launcher == "celery":
+        args = celery_app_args(settings)
+        config["run_launcher"] = {
+            "module": "dagster_celery.launcher",
+            "class": "CeleryRunLauncher",
+            "config": {
+                "broker": args["broker"],
+                "backend": args["backend"],
+                "default_queue": args["task_default_queue"],
+                "config_source": args["config_source"],
+            },
+        }
+    if is_object_store(settings.dagster_compute_logs):
+        bucket, prefix = bucket_and_prefix(settings.dagster_compute_logs)
+        endpoint = settings.s3_endpoint or None
+        config["compute_logs"] = {
+            "module": "dagster_aws.s3.compute_log_manager",
+            "class": "S3ComputeLogManager",
+            "config": {
+                "bucket": bucket,
+                "prefix": prefix or "dagster",
+                "region": settings.s3_region,
+                "endpoint_url": endpoint,
+                "use_ssl": endpoint is None or endpoint.startswith("https:"),
+                "local_dir": str(settings.dagster_dir / "compute_logs"),
+            },
         }
     if settings.dagster_storage_url:
         config["storage"] = {"postgres": {"postgres_url": settings.dagster_storage_url}}
@@ -71,6 +118,8 @@ def prepare_dagster_home(settings: Settings) -> Path:
     text = yaml.safe_dump(instance_config(settings), sort_keys=True)
     if not target.exists() or target.read_text() != text:
         staged = target.with_suffix(".yaml.tmp")
+        # It may name database and broker passwords: readable by this user only.
+        staged.touch(mode=0o600)
         staged.write_text(text)
         staged.replace(target)
     return home
@@ -79,6 +128,7 @@ def prepare_dagster_home(settings: Settings) -> Path:
 def open_instance(settings: Settings) -> DagsterInstance:
     from dagster import DagsterInstance
 
+    export_aws_env(settings)  # for S3 compute logs: boto3 reads nothing else
     with SCHEMA_LOCK:  # a fresh instance migrates its SQLite storage with Alembic
         return DagsterInstance.from_config(str(prepare_dagster_home(settings)))
 

@@ -12,30 +12,13 @@ from typing import TYPE_CHECKING
 
 from lakehouse.errors import BadRequestError, NotFoundError, ServiceUnavailableError
 from lakehouse.lake.naming import Layer, TableRef, tenant_namespace
-from lakehouse.lake.query import NumericStats, QueryEngine
+from lakehouse.lake.query import ColumnInfo, NumericStats, QueryEngine, sql_type
 
 if TYPE_CHECKING:
     from pyiceberg.catalog import Catalog
     from pyiceberg.table import Table
-    from pyiceberg.types import IcebergType, NestedField
+    from pyiceberg.types import NestedField
 
-# Iceberg's primitive types by the names SQL engines (Trino, DuckDB) give them.
-SQL_TYPES = {
-    "boolean": "boolean",
-    "int": "integer",
-    "long": "bigint",
-    "float": "real",
-    "double": "double",
-    "date": "date",
-    "time": "time(6)",
-    "timestamp": "timestamp(6)",
-    "timestamptz": "timestamp(6) with time zone",
-    "timestamp_ns": "timestamp(9)",
-    "timestamptz_ns": "timestamp(9) with time zone",
-    "string": "varchar",
-    "uuid": "uuid",
-    "binary": "varbinary",
-}
 NUMERIC_TYPES = {"int", "long", "float", "double"}
 
 
@@ -46,12 +29,6 @@ class Field:
     schema: str = "schema_name"
     table: str = "table_name"
     column: str = "column_name"
-
-
-@dataclass(frozen=True)
-class ColumnInfo:
-    column_name: str
-    data_type: str
 
 
 @dataclass(frozen=True)
@@ -67,22 +44,6 @@ class TableMetadata:
     row_count: int
     file_count: int
     last_updated: datetime
-
-
-def sql_type(field_type: IcebergType) -> str:
-    """The SQL spelling of an Iceberg type: `varchar`, `bigint`, `decimal(10, 2)`, `array(...)`."""
-    from pyiceberg.types import DecimalType, ListType, MapType, StructType
-
-    if isinstance(field_type, DecimalType):
-        return f"decimal({field_type.precision}, {field_type.scale})"
-    if isinstance(field_type, ListType):
-        return f"array({sql_type(field_type.element_type)})"
-    if isinstance(field_type, MapType):
-        return f"map({sql_type(field_type.key_type)}, {sql_type(field_type.value_type)})"
-    if isinstance(field_type, StructType):
-        fields = ", ".join(f"{f.name} {sql_type(f.field_type)}" for f in field_type.fields)
-        return f"row({fields})"
-    return SQL_TYPES.get(str(field_type), str(field_type))
 
 
 def from_millis(millis: int | None) -> datetime | None:
@@ -112,11 +73,8 @@ class Datalake:
         return sorted(self._table_names(layer))
 
     def columns(self, schema: str, table: str, field: Field = Field()) -> list[ColumnInfo]:
-        _, loaded = self.resolve(schema, table, field)
-        return [
-            ColumnInfo(column.name, sql_type(column.field_type))
-            for column in loaded.schema().fields
-        ]
+        ref, loaded = self.resolve(schema, table, field)
+        return self.engine.columns(loaded, ref)
 
     def table_metadata(
         self, schema: str, table: str, owner: str | None, field: Field = Field()
@@ -125,6 +83,7 @@ class Datalake:
         metadata = loaded.metadata
         snapshot = loaded.current_snapshot()
         summary = snapshot.summary if snapshot is not None else None
+        row_count = self.engine.row_count(loaded, ref) if snapshot is not None else 0
         first = min((s.timestamp_ms for s in metadata.snapshots), default=None)
         last_updated = from_millis(metadata.last_updated_ms)
         assert last_updated is not None
@@ -138,7 +97,7 @@ class Datalake:
             location=loaded.location(),
             format="iceberg",
             snapshot_id=snapshot.snapshot_id if snapshot is not None else None,
-            row_count=int(summary.get("total-records") or 0) if summary is not None else 0,
+            row_count=row_count,
             file_count=int(summary.get("total-data-files") or 0) if summary is not None else 0,
             last_updated=last_updated,
         )

@@ -21,8 +21,44 @@ from lakehouse.settings import Settings
 
 if TYPE_CHECKING:
     from pyiceberg.table import Table
+    from pyiceberg.types import IcebergType
 
 log = logging.getLogger("strata.query")
+
+
+# Iceberg's primitive types by the names SQL engines (Trino, DuckDB) give them.
+SQL_TYPES = {
+    "boolean": "boolean",
+    "int": "integer",
+    "long": "bigint",
+    "float": "real",
+    "double": "double",
+    "date": "date",
+    "time": "time(6)",
+    "timestamp": "timestamp(6)",
+    "timestamptz": "timestamp(6) with time zone",
+    "timestamp_ns": "timestamp(9)",
+    "timestamptz_ns": "timestamp(9) with time zone",
+    "string": "varchar",
+    "uuid": "uuid",
+    "binary": "varbinary",
+}
+
+
+def sql_type(field_type: IcebergType) -> str:
+    """The SQL spelling of an Iceberg type: `varchar`, `bigint`, `decimal(10, 2)`, `array(...)`."""
+    from pyiceberg.types import DecimalType, ListType, MapType, StructType
+
+    if isinstance(field_type, DecimalType):
+        return f"decimal({field_type.precision}, {field_type.scale})"
+    if isinstance(field_type, ListType):
+        return f"array({sql_type(field_type.element_type)})"
+    if isinstance(field_type, MapType):
+        return f"map({sql_type(field_type.key_type)}, {sql_type(field_type.value_type)})"
+    if isinstance(field_type, StructType):
+        fields = ", ".join(f"{f.name} {sql_type(f.field_type)}" for f in field_type.fields)
+        return f"row({fields})"
+    return SQL_TYPES.get(str(field_type), str(field_type))
 
 
 @dataclass(frozen=True)
@@ -36,8 +72,19 @@ class NumericStats:
     median: float | None
 
 
+@dataclass(frozen=True)
+class ColumnInfo:
+    column_name: str
+    data_type: str
+
+
 class QueryEngine(Protocol):
-    """What the datalake endpoints ask of an engine: aggregates over one column of one table."""
+    """What the datalake endpoints ask of an engine about one table the catalog resolved: its
+    columns and row count, and aggregates over one of its columns."""
+
+    def columns(self, table: Table, ref: TableRef) -> list[ColumnInfo]: ...
+
+    def row_count(self, table: Table, ref: TableRef) -> int: ...
 
     def numeric_stats(self, table: Table, ref: TableRef, column: str) -> NumericStats: ...
 
@@ -98,6 +145,18 @@ class EmbeddedEngine:
         import duckdb
 
         self._database = duckdb.connect()
+
+    def columns(self, table: Table, ref: TableRef) -> list[ColumnInfo]:
+        """The columns as the table's current schema has them, in SQL's spelling."""
+        return [
+            ColumnInfo(column.name, sql_type(column.field_type)) for column in table.schema().fields
+        ]
+
+    def row_count(self, table: Table, ref: TableRef) -> int:
+        """The rows of the current snapshot, as its summary records them."""
+        snapshot = table.current_snapshot()
+        summary = snapshot.summary if snapshot is not None else None
+        return int(summary.get("total-records") or 0) if summary is not None else 0
 
     def numeric_stats(self, table: Table, ref: TableRef, column: str) -> NumericStats:
         median = exp.Median(this=exp.column(column, quoted=True))
@@ -199,6 +258,29 @@ class TrinoEngine:
     def source(self, ref: TableRef) -> exp.Table:
         return exp.table_(ref.name, db=".".join(ref.namespace), catalog=self._catalog, quoted=True)
 
+    def columns(self, table: Table, ref: TableRef) -> list[ColumnInfo]:
+        """The columns as Trino's information schema shows them, in their order."""
+        name = exp.column
+        query = (
+            exp.select(name("column_name"), name("data_type"))
+            .from_(exp.table_("columns", db="information_schema", catalog=self._catalog))
+            .where(
+                exp.and_(
+                    exp.EQ(
+                        this=name("table_schema"),
+                        expression=exp.Literal.string(".".join(ref.namespace)),
+                    ),
+                    exp.EQ(this=name("table_name"), expression=exp.Literal.string(ref.name)),
+                )
+            )
+            .order_by(name("ordinal_position"))
+        )
+        return [ColumnInfo(str(column), str(kind)) for column, kind in self._fetch_all(query)]
+
+    def row_count(self, table: Table, ref: TableRef) -> int:
+        row = self._fetch_one(exp.select(exp.Count(this=exp.Star())).from_(self.source(ref)))
+        return int(row[0]) if row is not None else 0
+
     def numeric_stats(self, table: Table, ref: TableRef, column: str) -> NumericStats:
         # As DOUBLE: Trino's approx_percentile on a decimal would run as REAL.
         value = exp.cast(exp.column(column, quoted=True), exp.DataType.build("DOUBLE"))
@@ -214,6 +296,10 @@ class TrinoEngine:
         """Nothing held: every query opens its own connection to Trino."""
 
     def _fetch_one(self, query: exp.Select) -> Any:
+        rows = self._fetch_all(query)
+        return rows[0] if rows else None
+
+    def _fetch_all(self, query: exp.Select) -> list[Any]:
         from trino.exceptions import Error, HttpError
 
         try:
@@ -221,7 +307,7 @@ class TrinoEngine:
             try:
                 cursor = connection.cursor()
                 cursor.execute(query.sql("trino"))
-                return cursor.fetchone()
+                return list(cursor.fetchall())
             finally:
                 connection.close()
         except (Error, HttpError, OSError) as exc:

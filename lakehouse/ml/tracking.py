@@ -6,6 +6,7 @@ import os
 from typing import TYPE_CHECKING
 
 from lakehouse.settings import Settings
+from lakehouse.storage import export_aws_env
 from lakehouse.store.engine import SCHEMA_LOCK, database_url
 
 if TYPE_CHECKING:
@@ -26,6 +27,7 @@ def tracking_client(settings: Settings) -> MlflowClient:
     import mlflow
 
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    export_aws_env(settings)  # MLflow's S3 artifact store reads nothing else
     uri = tracking_uri(settings)
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)

@@ -27,8 +27,8 @@ class FakeCursor:
         if self.connection.error is not None:
             raise self.connection.error
 
-    def fetchone(self) -> Any:
-        return self.connection.row
+    def fetchall(self) -> list[Any]:
+        return [self.connection.row]
 
 
 class FakeConnection:
