@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import yaml
+from sqlalchemy.engine import make_url
 
 from lakehouse.settings import Settings
 from lakehouse.storage import bucket_and_prefix, export_aws_env, is_object_store
@@ -99,7 +100,11 @@ def instance_config(settings: Settings) -> dict[str, Any]:
             },
         }
     if settings.dagster_storage_url:
-        config["storage"] = {"postgres": {"postgres_url": settings.dagster_storage_url}}
+        # dagster-postgres is written for psycopg2; under psycopg 3, SQLAlchemy's default for
+        # postgresql:// URLs, its connections close under it.
+        url = make_url(settings.dagster_storage_url).set(drivername="postgresql+psycopg2")
+        storage_url = url.render_as_string(hide_password=False)
+        config["storage"] = {"postgres": {"postgres_url": storage_url}}
     else:
         # Dagster's SQLite layout under the home; only run databases start faster.
         config["event_log_storage"] = {

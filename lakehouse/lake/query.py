@@ -259,7 +259,10 @@ class TrinoEngine:
         return exp.table_(ref.name, db=".".join(ref.namespace), catalog=self._catalog, quoted=True)
 
     def columns(self, table: Table, ref: TableRef) -> list[ColumnInfo]:
-        """The columns as Trino's information schema shows them, in their order."""
+        """The columns' types as Trino's information schema shows them, in their order.
+
+        Trino lower-cases every name it shows; the names are the catalog's, as they were written.
+        """
         name = exp.column
         query = (
             exp.select(name("column_name"), name("data_type"))
@@ -275,7 +278,12 @@ class TrinoEngine:
             )
             .order_by(name("ordinal_position"))
         )
-        return [ColumnInfo(str(column), str(kind)) for column, kind in self._fetch_all(query)]
+        types = {str(column): str(kind) for column, kind in self._fetch_all(query)}
+        return [
+            ColumnInfo(field.name, types[field.name.lower()])
+            for field in table.schema().fields
+            if field.name.lower() in types
+        ]
 
     def row_count(self, table: Table, ref: TableRef) -> int:
         row = self._fetch_one(exp.select(exp.Count(this=exp.Star())).from_(self.source(ref)))
