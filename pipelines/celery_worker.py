@@ -15,8 +15,12 @@ import argparse
 import importlib
 import logging
 import os
+import signal
 import socket
+from types import FrameType
 from typing import TYPE_CHECKING, Any
+
+from dagster_celery.launcher import CeleryRunLauncher
 
 from lakehouse.logs import configure_logging
 from lakehouse.settings import Settings, child_env
@@ -32,6 +36,19 @@ log = logging.getLogger("strata.celery")
 PROCESS_START_SECONDS = 300
 
 
+class CancellingCeleryRunLauncher(CeleryRunLauncher):
+    """dagster-celery's launcher, recording a run as cancelling before it revokes the run's task,
+    as Dagster's own launchers do. Without it the daemon took a cancelled run for one whose
+    worker was lost, and failed it."""
+
+    def terminate(self, run_id: str) -> bool:
+        run = self._instance.get_run_by_id(run_id)
+        if run is None or run.is_finished:
+            return False
+        self._instance.report_run_canceling(run)
+        return super().terminate(run_id)
+
+
 def celery_app(settings: Settings) -> Celery:
     """The run launcher's Celery app, with its run tasks registered for a worker."""
     from dagster_celery.make_app import make_app
@@ -44,12 +61,36 @@ def celery_app(settings: Settings) -> Celery:
     return app
 
 
-def _warm_process(preload: list[str], **_: Any) -> None:
-    for module in ("pipelines.definitions", *preload):
-        try:
-            importlib.import_module(module)
-        except ImportError as exc:
-            log.warning("could not preload %s: %s", module, exc)
+class _PoolProcess:
+    """A pool process: warmed once, and told by SIGTERM (how Celery revokes a task, which is
+    how the launcher cancels a run) to interrupt the run it executes, as Ctrl-C would. Dagster
+    then ends the run cancelled instead of leaving it to the daemon as a lost worker's."""
+
+    running = False
+
+    @classmethod
+    def start(cls, preload: list[str], **_: Any) -> None:
+        signal.signal(signal.SIGTERM, cls.on_terminate)
+        for module in ("pipelines.definitions", *preload):
+            try:
+                importlib.import_module(module)
+            except ImportError as exc:
+                log.warning("could not preload %s: %s", module, exc)
+
+    @classmethod
+    def on_terminate(cls, signum: int, frame: FrameType | None) -> None:
+        if cls.running:
+            raise KeyboardInterrupt
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    @classmethod
+    def task_started(cls, **_: Any) -> None:
+        cls.running = True
+
+    @classmethod
+    def task_ended(cls, **_: Any) -> None:
+        cls.running = False
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -67,10 +108,12 @@ def main(argv: list[str] | None = None) -> None:
     # the environment, as the embedded workers do.
     os.environ.update(child_env(settings))
 
-    from celery.signals import worker_process_init
+    from celery.signals import task_postrun, task_prerun, worker_process_init
 
     preload = list(settings.worker_preload)
-    worker_process_init.connect(lambda **kwargs: _warm_process(preload, **kwargs), weak=False)
+    worker_process_init.connect(lambda **kw: _PoolProcess.start(preload, **kw), weak=False)
+    task_prerun.connect(_PoolProcess.task_started, weak=False)
+    task_postrun.connect(_PoolProcess.task_ended, weak=False)
     app = celery_app(settings)
     app.worker_main(
         [

@@ -75,8 +75,8 @@ def instance_config(settings: Settings) -> dict[str, Any]:
     if settings.run_launcher == "celery":
         args = celery_app_args(settings)
         config["run_launcher"] = {
-            "module": "dagster_celery.launcher",
-            "class": "CeleryRunLauncher",
+            "module": "pipelines.celery_worker",
+            "class": "CancellingCeleryRunLauncher",
             "config": {
                 "broker": args["broker"],
                 "backend": args["backend"],

@@ -14,6 +14,7 @@ import httpx
 import pytest
 from litestar.testing import TestClient
 
+from lakehouse.errors import ServiceUnavailableError
 from lakehouse.lake.catalog import open_catalog
 from lakehouse.lake.datalake import Datalake
 from lakehouse.lake.naming import Layer, TableRef
@@ -267,14 +268,12 @@ def test_two_api_processes_serve_one_tenant(client: TestClient, cluster: Cluster
         )
         headers = admin_headers(client)
         login = httpx.post(
-            f"{base}/auth/login", data={"username": "admin", "password": ADMIN_PASSWORD}
+            f"{base}/login/access-token", data={"username": "admin", "password": ADMIN_PASSWORD}
         )
         assert login.status_code == 200, login.text
         theirs = {"Authorization": f"Bearer {login.json()['access_token']}"}
-        assert (
-            httpx.get(f"{base}/users/me", headers=theirs).json()["tenant_id"]
-            == me(client, headers)["tenant_id"]
-        )
+        mine = httpx.post(f"{base}/login/test-token", headers=theirs).json()
+        assert mine["tenant_id"] == me(client, headers)["tenant_id"]
 
         made_there = httpx.post(
             f"{base}/dataset/upload",
@@ -374,7 +373,8 @@ def test_cancel_ends_a_celery_run_canceled(client: TestClient, cluster: Cluster)
     response = client.post(f"/api/v1/runs/{run_id}/terminate", headers=headers)
     assert response.status_code == 200, response.text
     final = wait_for(client, headers, run_id, FINAL, timeout=120)
-    assert final["status"] == "CANCELED"
+    events = client.get(f"/api/v1/runs/{run_id}/logs", headers=headers).json()["events"]
+    assert final["status"] == "CANCELED", "\n".join(str(e["message"]) for e in events[-12:])
     assert_ran_in_a_celery_worker(cluster, run_id)
 
 
@@ -414,3 +414,5 @@ def test_trino_quotes_every_identifier_it_is_given(client: TestClient, cluster: 
     assert (stats.count, stats.min, stats.max) == (3, 1.5, 4.0)
     assert stats.mean == pytest.approx(8 / 3)
     assert trino.columns(table, ref) == embedded.columns(table, ref)
+    with pytest.raises(ServiceUnavailableError, match="Trino query engine failed"):
+        trino.distinct_count(table, TableRef(tenant_id, Layer.GOLD, "never_written"), "x")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pyarrow as pa
 import pytest
@@ -16,71 +15,6 @@ from lakehouse.settings import Settings
 from tests.conftest import make_settings
 
 REF = TableRef("0f3a9c1e-77aa-4b1c-9d0e-123456789abc", Layer.SILVER, "usage")
-
-
-class FakeCursor:
-    def __init__(self, connection: FakeConnection) -> None:
-        self.connection = connection
-
-    def execute(self, sql: str) -> None:
-        self.connection.statements.append(sql)
-        if self.connection.error is not None:
-            raise self.connection.error
-
-    def fetchall(self) -> list[Any]:
-        return [self.connection.row]
-
-
-class FakeConnection:
-    """The part of `trino.dbapi.Connection` the engine uses."""
-
-    def __init__(self, row: Any, error: Exception | None = None) -> None:
-        self.row = row
-        self.error = error
-        self.statements: list[str] = []
-        self.closed = False
-
-    def cursor(self) -> FakeCursor:
-        return FakeCursor(self)
-
-    def close(self) -> None:
-        self.closed = True
-
-
-def test_trino_numeric_stats_quotes_every_identifier() -> None:
-    connection = FakeConnection((4, 17.75, 16.8, 0.5, 40, 15.25))
-    engine = TrinoEngine(lambda: connection, "iceberg")
-    stats = engine.numeric_stats(None, REF, 'usage "GB"')  # type: ignore[arg-type]
-    assert connection.statements == [
-        'SELECT COUNT("usage ""GB"""), AVG("usage ""GB"""), STDDEV_SAMP("usage ""GB"""), '
-        'MIN("usage ""GB"""), MAX("usage ""GB"""), '
-        'APPROX_PERCENTILE(CAST("usage ""GB""" AS DOUBLE), 0.5) '
-        'FROM "iceberg"."t_0f3a9c1e77aa4b1c9d0e123456789abc.silver"."usage"'
-    ]
-    assert connection.closed
-    assert (stats.count, stats.mean, stats.max, stats.median) == (4, 17.75, 40.0, 15.25)
-
-
-def test_trino_distinct_count() -> None:
-    connection = FakeConnection([85])
-    engine = TrinoEngine(lambda: connection, "lake")
-    assert engine.distinct_count(None, REF, "country") == 85  # type: ignore[arg-type]
-    assert connection.statements == [
-        'SELECT COUNT(DISTINCT "country") '
-        'FROM "lake"."t_0f3a9c1e77aa4b1c9d0e123456789abc.silver"."usage"'
-    ]
-
-
-def test_trino_failure_is_a_service_error() -> None:
-    from trino.exceptions import Http503Error, TrinoQueryError
-
-    error = TrinoQueryError({"message": "Schema does not exist", "errorName": "NOT_FOUND"})
-    engine = TrinoEngine(lambda: FakeConnection(None, error), "iceberg")
-    with pytest.raises(ServiceUnavailableError, match="Schema does not exist"):
-        engine.distinct_count(None, REF, "country")  # type: ignore[arg-type]
-    engine = TrinoEngine(lambda: FakeConnection(None, Http503Error("overloaded")), "iceberg")
-    with pytest.raises(ServiceUnavailableError, match="overloaded"):
-        engine.distinct_count(None, REF, "country")  # type: ignore[arg-type]
 
 
 def test_settings_choose_the_engine(tmp_path: Path) -> None:
