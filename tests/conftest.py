@@ -24,7 +24,7 @@ LIGHT_PRELOAD = ["pyarrow", "pyiceberg.catalog.sql"]
 def isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """No developer `STRATA_*` variable or `.env` file leaks into a test."""
     for name in list(os.environ):
-        if name.startswith("STRATA_") and name != POSTGRES_ENV:
+        if name.startswith("STRATA_") and name not in (POSTGRES_ENV, "STRATA_TEST_CLUSTER"):
             monkeypatch.delenv(name)
     monkeypatch.delenv("DAGSTER_HOME", raising=False)
     monkeypatch.chdir(tmp_path)

@@ -61,7 +61,7 @@ class Cluster:
             if self.settings.s3_secret_access_key
             else None,
         )
-        keys = []
+        keys: list[str] = []
         for page in client.get_paginator("list_objects_v2").paginate(
             Bucket=bucket, Prefix=f"{prefix}/"
         ):
@@ -103,11 +103,18 @@ def with_redis_database(url: str, index: int) -> str:
     return f"{base}/{index}"
 
 
-@pytest.fixture(scope="session")
-def cluster(
-    cluster_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Cluster]:
-    """Settings on the cluster, with a Dagster webserver and daemon and two Celery workers."""
+def redis_databases() -> tuple[int, int]:
+    """Broker and result databases of this test process: every pytest-xdist worker starts a
+    platform of its own, whose runs no other one's Celery workers may take (the cluster's own
+    workers use 0 and 1)."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw")
+    index = 2 + 2 * int(worker or 0)
+    return index, index + 1
+
+
+def cluster_settings(cluster_env: dict[str, str], data_dir: Path) -> tuple[Settings, list[str]]:
+    """Settings on the cluster with fresh databases for the metadata store, Dagster and MLflow
+    (their names returned, to drop), a bucket prefix and Redis databases of their own."""
     server = cluster_env["STRATA_DATABASE_URL"]
     databases = {p: fresh_database(server, p) for p in ("meta", "dagster", "mlflow")}
     url = make_url(server)
@@ -117,8 +124,9 @@ def cluster(
 
     prefix = f"s3://strata/tests-{uuid.uuid4().hex[:8]}"
     broker = cluster_env["STRATA_CELERY_BROKER_URL"]
+    broker_db, backend_db = redis_databases()
     settings = make_settings(
-        tmp_path_factory.mktemp("cluster"),
+        data_dir,
         database_url=on(databases["meta"]),
         dagster_storage_url=on(databases["dagster"], "postgresql"),
         catalog_url=cluster_env["STRATA_CATALOG_URL"],
@@ -135,14 +143,23 @@ def cluster(
         trino_url=cluster_env["STRATA_TRINO_URL"],
         run_mode="dagster",
         run_launcher="celery",
-        celery_broker_url=with_redis_database(broker, 2),
-        celery_backend_url=with_redis_database(broker, 3),
+        celery_broker_url=with_redis_database(broker, broker_db),
+        celery_backend_url=with_redis_database(broker, backend_db),
         dagster_url=f"http://127.0.0.1:{free_port()}",
         worker_preload=["pyarrow", "pyiceberg.catalog.sql", "polars", "great_expectations"],
     )
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    dagster = start_dagster(settings)
-    workers = [
+    return settings, list(databases.values())
+
+
+def drop_databases(settings: Settings, names: list[str]) -> None:
+    server = make_url(settings.database_url).set(drivername="postgresql", database="postgres")
+    for name in names:
+        drop_database(server.render_as_string(hide_password=False), name)
+
+
+def start_celery_workers(settings: Settings, count: int) -> list[subprocess.Popen[bytes]]:
+    return [
         subprocess.Popen(
             [sys.executable, "-m", "pipelines.celery_worker", "--name", f"test-{index}"],
             cwd=ROOT,
@@ -151,15 +168,24 @@ def cluster(
             stdout=subprocess.DEVNULL,
             stderr=open(settings.data_dir / f"worker-{index}.log", "wb"),  # noqa: SIM115
         )
-        for index in range(WORKERS)
+        for index in range(count)
     ]
+
+
+@pytest.fixture(scope="session")
+def cluster(
+    cluster_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Cluster]:
+    """Settings on the cluster, with a Dagster webserver and daemon and two Celery workers."""
+    settings, databases = cluster_settings(cluster_env, tmp_path_factory.mktemp("cluster"))
+    dagster = start_dagster(settings)
+    workers = start_celery_workers(settings, WORKERS)
     try:
         wait_for_location(settings.dagster_url, dagster)
         yield Cluster(settings, workers)
     finally:
         stop([*dagster, *workers])
-        for name in databases.values():
-            drop_database(on("postgres", "postgresql"), name)
+        drop_databases(settings, databases)
 
 
 @pytest.fixture(scope="session")
