@@ -55,4 +55,4 @@ class LakehouseResource(dg.ConfigurableResource):
         return self._store
 
     def landing(self) -> LandingStore:
-        return LandingStore(self.settings.landing_dir)
+        return LandingStore.from_settings(self.settings)
