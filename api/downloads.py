@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import mimetypes
 import unicodedata
 from urllib.parse import quote
 
@@ -31,7 +32,7 @@ def landed_file(
     size, chunks = landing.read_chunks(tenant_id, relative_path)
     return Stream(
         chunks,
-        media_type="application/octet-stream",
+        media_type=mimetypes.guess_type(file_name)[0] or "application/octet-stream",
         headers={
             "Content-Disposition": content_disposition(file_name),
             "Content-Length": str(size),

@@ -21,11 +21,12 @@ from lakehouse.accounts.bootstrap import BootstrapResult, bootstrap
 from lakehouse.logs import configure_logging
 from lakehouse.ml.tracking import tracking_uri
 from lakehouse.settings import Settings, child_env
+from lakehouse.storage import uses_object_store
 from lakehouse.store import MetadataStore
 from pipelines.instance import create_dagster_storage
 
 ROOT = Path(__file__).resolve().parents[1]
-BANNER = "Strata is running on embedded defaults"
+BANNER = "Strata is running"
 # Two warm workers import every model library once; on two busy cores that takes a while.
 STARTUP_TIMEOUT = 300.0
 # A child that dies is started again after 1 s, then 2 s, 4 s ... up to 30 s while it keeps
@@ -38,6 +39,22 @@ GROUP_GRACE = 5.0
 DAEMON_NICENESS = 10
 
 log = logging.getLogger("strata.platform")
+
+
+def deployment(settings: Settings) -> str:
+    """What the platform runs on, in a few words: `embedded defaults`, or its scale-out parts."""
+    parts = []
+    if not settings.database_url.startswith("sqlite"):
+        parts.append("PostgreSQL")
+    if uses_object_store(settings):
+        parts.append("S3")
+    if settings.query_engine == "trino":
+        parts.append("Trino")
+    if settings.run_launcher == "celery":
+        parts.append("Celery workers")
+    elif settings.run_mode == "dagster":
+        parts.append("Dagster-launched runs")
+    return ", ".join(parts) if parts else "embedded defaults"
 
 
 @dataclass
@@ -300,7 +317,7 @@ def main() -> int:
             else ""
         )
         print(
-            f"\n{BANNER}\n"
+            f"\n{BANNER} on {deployment(settings)}\n"
             f"  API          {api}   (OpenAPI docs: {api}/schema/swagger)\n"
             f"  Dagster UI   {dagster}   (daemon running)\n"
             f"  MLflow UI    {mlflow}   (experiments and registered models)\n"

@@ -20,8 +20,8 @@ import httpx
 import pytest
 
 from pipelines.serve import BANNER, STARTUP_TIMEOUT, Child, ProcessGroup
-from tests.conftest import ADMIN_PASSWORD, LIGHT_PRELOAD
-from tests.pipelines.test_dagster_mode import free_port
+from tests.conftest import ADMIN_PASSWORD, LIGHT_PRELOAD, make_settings
+from tests.processes import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 STARTED = re.compile(r"(\S+) started \(pid (\d+)\)")
@@ -258,3 +258,20 @@ def test_restart_delay_doubles_to_its_cap_and_resets_after_a_stable_run() -> Non
         delays.append(child.schedule_restart(now=child.started_at + 1))
     assert delays == [1, 2, 4, 8, 16, 30, 30]
     assert child.schedule_restart(now=child.started_at + 60) == 1
+
+
+def test_the_banner_names_what_the_platform_runs_on(tmp_path: Path) -> None:
+    from pipelines.serve import deployment
+
+    assert deployment(make_settings(tmp_path)) == "embedded defaults"
+    cluster = make_settings(
+        tmp_path,
+        database_url="postgresql+psycopg://u:p@db/strata",
+        landing_url="s3://bucket/landing",
+        query_engine="trino",
+        trino_url="http://strata@trino:8080/iceberg",
+        run_mode="dagster",
+        run_launcher="celery",
+        celery_broker_url="redis://:p@redis:6379/0",
+    )
+    assert deployment(cluster) == "PostgreSQL, S3, Trino, Celery workers"
