@@ -6,7 +6,9 @@ STRATA_TEST_CLUSTER or --cluster-env).
    (DuckDB over the Parquet files in the bucket) and from Trino; the embedded engine is the
    reference.
 2. The wall time of 8 concurrent ingestion runs (uploads of 50,000 rows each, through the API)
-   with 1 and then 2 Celery workers; 1 worker is the reference.
+   with 1 and then 2 Celery workers; 1 worker is the reference. Where the time goes comes from
+   Dagster's run records and step stats: the median wait in the queue (created → started),
+   the launch (started → first step), each step, and the median run from start to end.
 
 No targets yet: these figures set the baseline.
 """
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import logging
 import os
 import statistics
 import sys
@@ -22,6 +25,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable
+from datetime import UTC
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -114,11 +118,35 @@ def csv_of(rows: int, seed: int) -> bytes:
     return sink.getvalue()
 
 
+def where_the_time_goes(settings: Settings, run_ids: list[str]) -> str:
+    """Median seconds per phase of the runs, from the Dagster instance's records."""
+    from pipelines.instance import open_instance
+
+    instance = open_instance(settings)
+    phases: dict[str, list[float]] = {"queued": [], "launch": [], "run": []}
+    for run_id in run_ids:
+        record = instance.get_run_record_by_id(run_id)
+        assert record is not None and record.start_time and record.end_time, run_id
+        steps = instance.get_run_step_stats(run_id)
+        created = record.create_timestamp
+        if created.tzinfo is None:
+            created = created.replace(tzinfo=UTC)
+        phases["queued"].append(record.start_time - created.timestamp())
+        phases["run"].append(record.end_time - record.start_time)
+        first = min(step.start_time for step in steps if step.start_time)
+        phases["launch"].append(first - record.start_time)
+        for step in steps:
+            if step.start_time and step.end_time:
+                phases.setdefault(step.step_key, []).append(step.end_time - step.start_time)
+    return "  ".join(f"{name} {statistics.median(times):5.2f}" for name, times in phases.items())
+
+
 def concurrent_ingestion(settings: Settings, workers: int) -> float:
     """Seconds from the first of RUNS uploads to the last of their runs' ends."""
     processes = start_celery_workers(settings, workers)
     try:
         with TestClient(create_app(settings)) as client:
+            logging.getLogger("httpx").setLevel(logging.WARNING)
             headers = admin_headers(client)
             files = [csv_of(RUN_ROWS, seed) for seed in range(RUNS)]
             # A warm-up run, so every worker's pool process has imported what runs need.
@@ -138,11 +166,13 @@ def concurrent_ingestion(settings: Settings, workers: int) -> float:
                 assert made.status_code == 201, made.text
                 ids.append(made.json()["dataset_id"])
             listed = client.get("/api/v1/dataset/list", headers=headers).json()["data"]
-            for dataset in listed:
-                if dataset["id"] in ids:
-                    run = wait_for(client, headers, dataset["last_run_id"], FINAL, timeout=900)
-                    assert run["status"] == "SUCCESS", run
-            return time.perf_counter() - started
+            run_ids = [dataset["last_run_id"] for dataset in listed if dataset["id"] in ids]
+            for run_id in run_ids:
+                run = wait_for(client, headers, run_id, FINAL, timeout=900)
+                assert run["status"] == "SUCCESS", run
+            elapsed = time.perf_counter() - started
+            print(f"   {workers} worker(s), median s: {where_the_time_goes(settings, run_ids)}")
+            return elapsed
     finally:
         stop(processes)
 
