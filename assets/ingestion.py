@@ -1,10 +1,15 @@
 """Ingestion assets: one dynamic partition per dataset, keyed by the dataset's id."""
 
+from collections.abc import Iterator
+
 import dagster as dg
 
 from assets.recording import recording_failure
 from lakehouse.data.ingest import (
+    LayerResult,
+    SilverResult,
     land_bronze,
+    land_dataset,
     land_silver,
     land_statistics,
     mark_failed,
@@ -16,54 +21,79 @@ from resources import LakehouseResource
 datasets_partitions = dg.DynamicPartitionsDefinition(name=DATASET_PARTITIONS)
 
 
-@dg.asset(group_name="ingestion", partitions_def=datasets_partitions, kinds={"iceberg"})
-def bronze(context: dg.AssetExecutionContext, lakehouse: LakehouseResource) -> dg.MaterializeResult:
-    """Every uploaded file of the dataset, rows as read, in the Iceberg table bronze.<table>."""
-    dataset_id = int(context.partition_key)
-    mark_running(lakehouse.store(), dataset_id, context.run_id)
-    result = recording_failure(
-        lambda error: mark_failed(lakehouse.store(), dataset_id, error),
-        lambda: land_bronze(
-            lakehouse.store(), lakehouse.landing(), lakehouse.catalog(), dataset_id
-        ),
-    )
-    context.log.info(f"wrote {result.row_count} rows to {result.table}")
-    return dg.MaterializeResult(
-        metadata={
-            "table": result.table,
-            "row_count": dg.MetadataValue.int(result.row_count),
-            "snapshot_id": dg.MetadataValue.text(str(result.snapshot_id)),
-        }
-    )
+BRONZE = dg.AssetKey("bronze")
+SILVER = dg.AssetKey("silver")
 
 
-@dg.asset(
+@dg.multi_asset(
     group_name="ingestion",
     partitions_def=datasets_partitions,
-    deps=[bronze],
-    kinds={"iceberg", "great_expectations"},
-    check_specs=[
-        dg.AssetCheckSpec("rows_pass_template", asset="silver"),
-        dg.AssetCheckSpec("template_columns_present", asset="silver"),
-    ],
-)
-def silver(context: dg.AssetExecutionContext, lakehouse: LakehouseResource) -> dg.MaterializeResult:
-    """Bronze rows typed and validated against the template; failing rows go to the rejects."""
-    dataset_id = int(context.partition_key)
-    result = recording_failure(
-        lambda error: mark_failed(lakehouse.store(), dataset_id, error),
-        lambda: land_silver(
-            lakehouse.store(),
-            lakehouse.catalog(),
-            dataset_id,
-            lakehouse.settings.valid_usability,
+    specs=[
+        dg.AssetSpec(
+            BRONZE,
+            description="Every uploaded file of the dataset, rows as read, in the Iceberg "
+            "table bronze.<table>.",
+            kinds={"iceberg"},
+            skippable=True,
         ),
-    )
+        dg.AssetSpec(
+            SILVER,
+            description="Bronze rows typed and validated against the template; failing rows "
+            "go to the rejects.",
+            deps=[BRONZE],
+            kinds={"iceberg", "great_expectations"},
+            skippable=True,
+        ),
+    ],
+    check_specs=[
+        dg.AssetCheckSpec("rows_pass_template", asset=SILVER),
+        dg.AssetCheckSpec("template_columns_present", asset=SILVER),
+    ],
+    can_subset=True,
+)
+def ingestion(
+    context: dg.AssetExecutionContext, lakehouse: LakehouseResource
+) -> Iterator[dg.MaterializeResult]:
+    """Bronze and silver in one pass over the landed files; either alone when only it is
+    selected (silver then reads the bronze table)."""
+    dataset_id = int(context.partition_key)
+    selected = context.selected_asset_keys
+    store, catalog = lakehouse.store(), lakehouse.catalog()
+    mark_running(store, dataset_id, context.run_id)
+
+    def work() -> tuple[LayerResult | None, SilverResult | None]:
+        if selected >= {BRONZE, SILVER}:
+            return land_dataset(
+                store, lakehouse.landing(), catalog, dataset_id, lakehouse.settings.valid_usability
+            )
+        if BRONZE in selected:
+            return land_bronze(store, lakehouse.landing(), catalog, dataset_id), None
+        return None, land_silver(store, catalog, dataset_id, lakehouse.settings.valid_usability)
+
+    bronze, silver = recording_failure(lambda error: mark_failed(store, dataset_id, error), work)
+    if bronze is not None:
+        context.log.info(f"wrote {bronze.row_count} rows to {bronze.table}")
+        yield dg.MaterializeResult(
+            asset_key=BRONZE,
+            metadata={
+                "table": bronze.table,
+                "row_count": dg.MetadataValue.int(bronze.row_count),
+                "snapshot_id": dg.MetadataValue.text(str(bronze.snapshot_id)),
+            },
+        )
+    if silver is not None:
+        yield silver_materialization(context, silver)
+
+
+def silver_materialization(
+    context: dg.AssetExecutionContext, result: SilverResult
+) -> dg.MaterializeResult:
     context.log.info(
         f"{result.row_count} rows passed into {result.table}, "
         f"{result.reject_count} rejected into {result.rejects_table}"
     )
     return dg.MaterializeResult(
+        asset_key=SILVER,
         metadata={
             "table": result.table,
             "row_count": dg.MetadataValue.int(result.row_count),
@@ -91,7 +121,7 @@ def silver(context: dg.AssetExecutionContext, lakehouse: LakehouseResource) -> d
 
 
 @dg.asset(
-    group_name="ingestion", partitions_def=datasets_partitions, deps=[silver], kinds={"iceberg"}
+    group_name="ingestion", partitions_def=datasets_partitions, deps=[SILVER], kinds={"iceberg"}
 )
 def statistics(
     context: dg.AssetExecutionContext, lakehouse: LakehouseResource

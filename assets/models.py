@@ -4,7 +4,7 @@ from collections.abc import Callable
 
 import dagster as dg
 
-from assets.ingestion import silver
+from assets.ingestion import SILVER
 from assets.recording import recording_failure
 from lakehouse.predictors.batch import mark_prediction_failed, score_dataset
 from lakehouse.predictors.records import record_state
@@ -33,7 +33,7 @@ def training_failed(lakehouse: LakehouseResource, predictor_id: int) -> Callable
     group_name="models",
     partitions_def=predictors_partitions,
     # A predictor reads the validated table of one dataset, whichever partition that is.
-    deps=[dg.AssetDep(silver, partition_mapping=dg.AllPartitionMapping())],
+    deps=[dg.AssetDep(SILVER, partition_mapping=dg.AllPartitionMapping())],
     kinds={"iceberg"},
 )
 def predictor_features(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from assets.ingestion import bronze, datasets_partitions, silver, statistics
+from assets.ingestion import datasets_partitions, ingestion, statistics
 from assets.models import (
     batch_predictions,
     predictor_features,
@@ -33,7 +33,7 @@ platform_selfcheck_job = dg.define_asset_job(
 
 dataset_ingestion_job = dg.define_asset_job(
     DATASET_INGESTION_JOB,
-    selection=[bronze, silver],
+    selection=[ingestion],
     partitions_def=datasets_partitions,
     description="Land a dataset's uploaded files as Iceberg tables.",
     executor_def=dg.in_process_executor,
@@ -82,8 +82,7 @@ batch_prediction_job = dg.define_asset_job(
 defs = dg.Definitions(
     assets=[
         selfcheck,
-        bronze,
-        silver,
+        ingestion,
         statistics,
         predictor_features,
         predictor_model,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
@@ -102,28 +103,70 @@ def mark_failed(store: MetadataStore, dataset_id: int, error: str) -> None:
             dataset.modified_at = utcnow()
 
 
+def land_dataset(
+    store: MetadataStore,
+    landing: LandingStore,
+    catalog: Catalog,
+    dataset_id: int,
+    valid_usability: float,
+) -> tuple[LayerResult, SilverResult]:
+    """Bronze and silver in one pass: the files are read once, and bronze is written while
+    silver is computed from the same rows; silver is written once bronze is."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with store.session() as session:
+        dataset = _dataset(session, dataset_id)
+        ref = dataset.tables.bronze
+        rows = bronze_rows(landing, dataset)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="bronze") as pool:
+        written = pool.submit(replace_table, catalog, ref, rows)
+        silver = land_silver(
+            store, catalog, dataset_id, valid_usability, rows=rows, bronze_written=written.result
+        )
+    bronze = LayerResult(
+        table=ref.display_name, row_count=rows.num_rows, snapshot_id=written.result()
+    )
+    return bronze, silver
+
+
 def land_silver(
-    store: MetadataStore, catalog: Catalog, dataset_id: int, valid_usability: float
+    store: MetadataStore,
+    catalog: Catalog,
+    dataset_id: int,
+    valid_usability: float,
+    rows: pa.Table | None = None,
+    bronze_written: Callable[[], object] | None = None,
 ) -> SilverResult:
     """Validate the dataset's bronze rows into silver and rejects; record the verdict.
 
-    A dataset is valid when every template column is present, no column is ambiguous, and
-    the share of rows that passed reaches the template's `min_usability`, else
-    `valid_usability`.
+    The rows are the bronze table's, unless given (`rows`) with a call that returns once
+    they are in bronze (`bronze_written`). A dataset is valid when every template column is
+    present, no column is ambiguous, and the share of rows that passed reaches the
+    template's `min_usability`, else `valid_usability`.
     """
+    from concurrent.futures import ThreadPoolExecutor
+
     from lakehouse.data import templates
-    from lakehouse.data.validation import inferred_specs, validate_rows
+    from lakehouse.data.validation import infer_columns, validate_rows
 
     with store.session() as session:
         dataset = _dataset(session, dataset_id)
         tables, template = dataset.tables, dataset.template
-        rows = catalog.load_table(tables.bronze.identifier).scan().to_arrow()
+        if rows is None:
+            rows = catalog.load_table(tables.bronze.identifier).scan().to_arrow()
         markers = templates.null_markers(template)
-        specs = templates.column_specs(template) if template else inferred_specs(rows, markers)
-        outcome = validate_rows(rows, specs, markers)
+        if template is None:
+            specs, typed = infer_columns(rows, markers)
+        else:
+            specs, typed = templates.column_specs(template), {}
+        outcome = validate_rows(rows, specs, markers, typed)
+        if bronze_written is not None:
+            bronze_written()
         silver, rejects = tables.silver, tables.rejects
-        snapshot_id = replace_table(catalog, silver, outcome.silver)
-        replace_table(catalog, rejects, outcome.rejects)
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="rejects") as pool:
+            rejects_written = pool.submit(replace_table, catalog, rejects, outcome.rejects)
+            snapshot_id = replace_table(catalog, silver, outcome.silver)
+            rejects_written.result()
         threshold = templates.valid_usability(template, valid_usability)
         # Every expectation on a missing column fails: the column is named once.
         problems = list(dict.fromkeys(column_problem(f, outcome) for f in outcome.column_failures))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -29,6 +29,8 @@ CASTABLE: dict[ColumnType, str] = {
     ColumnType.BOOLEAN: rf"^{BLANK}(?i:{BOOLEAN_WORDS}){BLANK}$",
 }
 CAST_FAILED = "expect_column_values_to_be_castable"
+# What a castability failure of a value not even shaped like its type is reported as.
+SHAPE_FAILED = "expect_column_values_to_match_regex"
 COLUMN_EXISTS = "expect_column_to_exist"
 UNAMBIGUOUS = "expect_column_dates_to_be_unambiguous"
 # Without a template, a column takes the narrowest type this share of its values casts to;
@@ -132,15 +134,33 @@ def typed_values(raw: pl.Series, kind: ColumnType) -> pl.Series:
     return read_dates(raw, with_time=kind is ColumnType.DATETIME)
 
 
-def typed_name(index: int) -> str:
-    """Where the typed values of the `index`th spec sit beside the raw text in the frame
-    validated. Template column names hold no control characters, so none is named so."""
-    return f"\x1ftyped{index}"
+@dataclass(frozen=True)
+class TypedColumn:
+    """A column's text read as one type: `given` is the text with missing values as nulls,
+    `values` the typed values, null where a value is missing or does not cast."""
+
+    given: pl.Series
+    values: pl.Series
 
 
-def expectation_suite(specs: Sequence[ColumnSpec]) -> Any:
-    """The template's expectations: existence, castability, required and regex on the raw
-    text; allowed values and ranges on the typed values (see `typed_name`)."""
+def typed_column(text: pl.Series, kind: ColumnType, markers: Collection[str]) -> TypedColumn:
+    """`text` read as `kind`, `markers` and blank fields meaning no value (AmbiguousDatesError
+    when its dates cannot be told day-first or month-first)."""
+    given = missing_as_null(text, markers)
+    return TypedColumn(given, typed_values(given, kind))
+
+
+# The frame Great Expectations validates holds no raw text: under each template column's name
+# a mask of its given values (null where missing), and beside it, named with a control
+# character no template column name holds, what the column's rules need: a mask of the values
+# that cast, the typed values, the text for a `regex` rule.
+CASTABLE_MASK, TYPED, TEXT = "\x1fcastable", "\x1ftyped", "\x1ftext"
+
+
+def expectation_suite(specs: Sequence[ColumnSpec], cast_checked: Collection[int]) -> Any:
+    """The template's expectations on the frame `checked_frame` builds: existence and
+    `required` on the given-values masks, castability (for the columns in `cast_checked`) on
+    the castable masks, `regex` on the text, allowed values and ranges on the typed values."""
     import great_expectations as gx
 
     expect = gx.expectations
@@ -148,27 +168,29 @@ def expectation_suite(specs: Sequence[ColumnSpec]) -> Any:
     for index, spec in enumerate(specs):
         column, kind = spec.column_name, spec.data_type
         suite.add_expectation(expect.ExpectColumnToExist(column=column))
-        if kind in CASTABLE:
+        if index in cast_checked:
             suite.add_expectation(
-                expect.ExpectColumnValuesToMatchRegex(column=column, regex=CASTABLE[kind])
+                expect.ExpectColumnValuesToBeInSet(
+                    column=f"{CASTABLE_MASK}{index}", value_set=[True]
+                )
             )
         if spec.required:
             suite.add_expectation(expect.ExpectColumnValuesToNotBeNull(column=column))
         if spec.regex is not None:
             suite.add_expectation(
-                expect.ExpectColumnValuesToMatchRegex(column=column, regex=spec.regex)
+                expect.ExpectColumnValuesToMatchRegex(column=f"{TEXT}{index}", regex=spec.regex)
             )
         if spec.allowed_values is not None:
             allowed = [parse_value(kind, value) for value in spec.allowed_values]
             suite.add_expectation(
-                expect.ExpectColumnValuesToBeInSet(column=typed_name(index), value_set=allowed)
+                expect.ExpectColumnValuesToBeInSet(column=f"{TYPED}{index}", value_set=allowed)
             )
         if spec.min_value is not None or spec.max_value is not None:
             low = None if spec.min_value is None else parse_value(kind, spec.min_value)
             high = None if spec.max_value is None else parse_value(kind, spec.max_value)
             suite.add_expectation(
                 expect.ExpectColumnValuesToBeBetween(
-                    column=typed_name(index), min_value=low, max_value=high
+                    column=f"{TYPED}{index}", min_value=low, max_value=high
                 )
             )
     return suite
@@ -180,8 +202,64 @@ def has_typed_rules(spec: ColumnSpec) -> bool:
     )
 
 
-def run_suite(frame: pd.DataFrame, specs: Sequence[ColumnSpec]) -> list[Any]:
-    """Great Expectations' results of the template's suite on `frame`, every unexpected row
+def as_pandas(values: pl.Series) -> Any:
+    """A column for the validated frame; text as categories, so that Great Expectations
+    hashes and compares each distinct value once."""
+    import polars as pl
+
+    if values.dtype == pl.String:
+        values = values.cast(pl.Categorical)
+    return values.to_pandas()
+
+
+def mask(present: pl.Series) -> Any:
+    """True where `present`, else null: what `expect_column_values_to_not_be_null` reads."""
+    import numpy as np
+    import pandas as pd
+
+    return pd.arrays.BooleanArray(
+        np.ones(len(present), dtype=bool), (~present).to_numpy(), copy=False
+    )
+
+
+def checked_frame(
+    specs: Sequence[ColumnSpec],
+    columns: Mapping[int, TypedColumn],
+    filled: Mapping[int, pl.Series],
+    cast_checked: Collection[int],
+    height: int,
+) -> pd.DataFrame:
+    """The frame `expectation_suite`'s expectations run on, for the present columns:
+    `columns` by spec index, their values with defaults in `filled` (text) and in `columns`'
+    values (typed)."""
+    import pandas as pd
+
+    data: dict[str, Any] = {}
+    for index, column in columns.items():
+        spec = specs[index]
+        data[spec.column_name] = mask(filled[index].is_not_null())
+        if index in cast_checked:
+            data[f"{CASTABLE_MASK}{index}"] = castable(column, spec.data_type).to_numpy()
+        if spec.regex is not None:
+            data[f"{TEXT}{index}"] = as_pandas(filled[index])
+        if has_typed_rules(spec):
+            data[f"{TYPED}{index}"] = as_pandas(column.values)
+    return pd.DataFrame(data, index=pd.RangeIndex(height))
+
+
+def castable(column: TypedColumn, kind: ColumnType) -> pl.Series:
+    """True where a value is missing or was read as `kind`: text that reads as infinity or
+    not-a-number is not a number a file means."""
+    read = column.values.is_not_null()
+    if kind is ColumnType.FLOAT:
+        read = read & column.values.is_finite()
+    return column.given.is_null() | read
+
+
+def run_suite(
+    frame: pd.DataFrame, specs: Sequence[ColumnSpec], cast_checked: Collection[int]
+) -> list[Any]:
+    """Great Expectations' results of `expectation_suite` on `frame`, every unexpected row
     listed.
 
     One validation definition runs the whole suite on one batch, so Great Expectations
@@ -195,7 +273,7 @@ def run_suite(frame: pd.DataFrame, specs: Sequence[ColumnSpec]) -> list[Any]:
     context = gx.get_context(mode="ephemeral")  # before the suite, which needs a context
     # Progress bars are for notebooks; in a run they are noise in the logs.
     context.variables.progress_bars = ProgressBarsConfig(globally=False)
-    suite = expectation_suite(specs)
+    suite = expectation_suite(specs, cast_checked)
     batch_definition = (
         context.data_sources.add_pandas("strata")
         .add_dataframe_asset("rows")
@@ -214,11 +292,13 @@ def validate_rows(
     bronze: pa.Table,
     specs: Sequence[ColumnSpec],
     null_markers: Collection[str] | None = None,
+    typed: Mapping[str, TypedColumn] | None = None,
 ) -> ValidationOutcome:
     """Type bronze rows to `specs` with defaults applied, validate, split passing from failing.
 
     Blank fields and null markers (`markers_for`) are missing values: they fail only a
-    `required` rule, and take the column's default when it has one.
+    `required` rule, and take the column's default when it has one. `typed` holds columns
+    already read as their spec's type (by `infer_columns`), by name.
     """
     import numpy as np
     import polars as pl
@@ -226,38 +306,52 @@ def validate_rows(
     frame = pl.from_arrow(bronze)
     assert isinstance(frame, pl.DataFrame)
     by_lower = {name.lower(): name for name in frame.columns}
-    present = [s for s in specs if s.column_name.lower() in by_lower]
-    given_series, raw_series, typed_series = [], [], []
+    columns: dict[int, TypedColumn] = {}  # by spec index, the present columns as typed
+    filled: dict[int, pl.Series] = {}  # their given values with defaults, as text
     column_failures: list[Failure] = []
-    for spec in present:
-        text = frame[by_lower[spec.column_name.lower()]].cast(pl.String).alias(spec.column_name)
-        given = missing_as_null(text, markers_for(spec.data_type, null_markers))
-        try:
-            values = typed_values(given, spec.data_type)
-        except AmbiguousDatesError as exc:
-            column_failures.append(Failure(spec.column_name, UNAMBIGUOUS, detail=exc.message))
-            kind = pl.Date if spec.data_type is ColumnType.DATE else pl.Datetime("us", "UTC")
-            values = pl.Series(spec.column_name, [None] * frame.height, dtype=kind)
-        filled = given
+    ambiguous: set[int] = set()
+    for index, spec in enumerate(specs):
+        source = by_lower.get(spec.column_name.lower())
+        if source is None:
+            continue
+        read = (typed or {}).get(spec.column_name)
+        if read is None:
+            text = frame[source].cast(pl.String).alias(spec.column_name)
+            markers = markers_for(spec.data_type, null_markers)
+            try:
+                read = typed_column(text, spec.data_type, markers)
+            except AmbiguousDatesError as exc:
+                column_failures.append(Failure(spec.column_name, UNAMBIGUOUS, detail=exc.message))
+                dtype = pl.Date if spec.data_type is ColumnType.DATE else pl.Datetime("us", "UTC")
+                nulls = pl.Series(spec.column_name, [None] * frame.height, dtype=dtype)
+                read = TypedColumn(missing_as_null(text, markers), nulls)
+                ambiguous.add(index)
+        columns[index] = read
+        filled[index] = read.given
         if spec.default_value is not None:
-            filled = given.fill_null(spec.default_value)
-            default = pl.lit(parse_value(spec.data_type, spec.default_value), dtype=values.dtype)
-            values = pl.select(
-                pl.when(given.is_null()).then(default).otherwise(values).alias(spec.column_name)
-            ).to_series()
-        given_series.append(given)
-        raw_series.append(filled)
-        typed_series.append(values)
-    raw = pl.DataFrame(raw_series, height=frame.height)
-    given_frame = pl.DataFrame(given_series, height=frame.height)
-    typed = pl.DataFrame(typed_series, height=frame.height)
-    typed_columns = {
-        typed_name(index): spec.column_name
+            filled[index] = read.given.fill_null(spec.default_value)
+    cast_checked = {
+        index
         for index, spec in enumerate(specs)
-        if spec in present and has_typed_rules(spec)
+        if spec.data_type is not ColumnType.STRING
+        and index not in ambiguous
+        and (index in columns or spec.data_type in CASTABLE)
     }
-    checked = raw.with_columns(typed[name].alias(alias) for alias, name in typed_columns.items())
-    results = run_suite(checked.to_pandas(), specs)
+    # Rules read the values with defaults in; castability reads them as given.
+    with_defaults: dict[int, TypedColumn] = {}
+    for index, read in columns.items():
+        spec = specs[index]
+        values = read.values.alias(spec.column_name)
+        if spec.default_value is not None:
+            default = pl.lit(parse_value(spec.data_type, spec.default_value), dtype=values.dtype)
+            values = (
+                pl.select(pl.when(read.given.is_null()).then(default).otherwise(values))
+                .to_series()
+                .alias(spec.column_name)
+            )
+        with_defaults[index] = TypedColumn(read.given, values)
+    checked = checked_frame(specs, with_defaults, filled, cast_checked, frame.height)
+    results = run_suite(checked, specs, cast_checked)
 
     def hits(column: str | None, indexes: Sequence[int]) -> list[tuple[int, int, Any]]:
         at = pl.Series(indexes, dtype=pl.UInt32)
@@ -267,40 +361,65 @@ def validate_rows(
         file_ids = frame[FILE_ID].gather(at).to_list()
         return list(zip(file_ids, frame[ROW_NUMBER].gather(at).to_list(), values, strict=True))
 
+    owner = {spec.column_name: index for index, spec in enumerate(specs)}
+    for index in range(len(specs)):
+        for prefix in (CASTABLE_MASK, TYPED, TEXT):
+            owner[f"{prefix}{index}"] = index
     failures: list[Failure] = []
     failing: dict[int, list[str]] = {}  # row index -> failed expectations, for the rejects
     failed_columns: dict[int, set[str | None]] = {}
+    uncast: dict[int, list[int]] = {}  # spec index -> rows whose values did not cast
+
+    def fail(column: str, name: str, indexes: list[int]) -> None:
+        failures.append(Failure(column, name, hits(column, indexes)))
+        for row in indexes:
+            failing.setdefault(row, []).append(f"{name}({column})")
+            failed_columns.setdefault(row, set()).add(column)
+
     for result in results:
         if result.success:
             continue
-        column = result.expectation_config.kwargs.get("column")
-        column = typed_columns.get(column, column)
+        checked_column = result.expectation_config.kwargs.get("column")
+        index = owner[checked_column]
+        column, kind = specs[index].column_name, specs[index].data_type
         name = result.expectation_config.type
+        is_cast = checked_column == f"{CASTABLE_MASK}{index}"
+        if is_cast:
+            name = SHAPE_FAILED
         if result.result.get("unexpected_count") is None:
             column_failures.append(Failure(column, name))
             continue
         indexes = list(result.result.get("unexpected_index_list") or [])
-        failures.append(Failure(column, name, hits(column, indexes)))
-        for index in indexes:
-            failing.setdefault(index, []).append(f"{name}({column})")
-            failed_columns.setdefault(index, set()).add(column)
-    # A value shaped right that still does not cast (2025-02-30), or a date in no spelling
-    # the column's other dates use, fails its row too.
-    ambiguous = {f.column for f in column_failures if f.expectation == UNAMBIGUOUS}
-    for spec in present:
-        if spec.data_type is not ColumnType.STRING and spec.column_name not in ambiguous:
-            column = spec.column_name
-            unread = (given_frame[column].is_not_null() & typed[column].is_null()).arg_true()
-            lost = [i for i in unread.to_list() if column not in failed_columns.get(i, ())]
-            if lost:
-                failures.append(Failure(column, CAST_FAILED, hits(column, lost)))
-                for index in lost:
-                    failing.setdefault(index, []).append(f"{CAST_FAILED}({column})")
+        if is_cast and kind in CASTABLE:
+            # A value shaped right that still does not cast fails CAST_FAILED, after the rest.
+            text = filled[index].gather(pl.Series(indexes, dtype=pl.UInt32))
+            shaped = text.str.contains(CASTABLE[kind]).to_list()
+            uncast[index] = [row for row, ok in zip(indexes, shaped, strict=True) if ok]
+            indexes = [row for row, ok in zip(indexes, shaped, strict=True) if not ok]
+            if indexes:
+                fail(column, name, indexes)
+        elif is_cast:
+            uncast[index] = indexes
+        else:
+            fail(column, name, indexes)
+    # A value that does not cast though shaped right (2025-02-30), or a date in no spelling
+    # the column's other dates use, fails its row, unless its column failed there already.
+    for index in sorted(uncast):
+        column = specs[index].column_name
+        lost = [row for row in uncast[index] if column not in failed_columns.get(row, ())]
+        if lost:
+            failures.append(Failure(column, CAST_FAILED, hits(column, lost)))
+            for row in lost:
+                failing.setdefault(row, []).append(f"{CAST_FAILED}({column})")
 
     passing = np.ones(frame.height, dtype=bool)
     passing[list(failing)] = False
     keep = pl.Series(passing)
-    silver = pl.concat([typed, frame.select(FILE_ID, ROW_NUMBER)], how="horizontal").filter(keep)
+    typed_frame = pl.DataFrame(
+        [with_defaults[index].values for index in sorted(with_defaults)], height=frame.height
+    )
+    silver = pl.concat([typed_frame, frame.select(FILE_ID, ROW_NUMBER)], how="horizontal")
+    silver = silver.filter(keep)
     reasons = pl.Series(
         FAILED_EXPECTATIONS, ["; ".join(failing[i]) for i in sorted(failing)], dtype=pl.String
     )
@@ -317,26 +436,38 @@ def validate_rows(
 def inferred_specs(
     bronze: pa.Table, null_markers: Collection[str] | None = None
 ) -> list[ColumnSpec]:
+    """Column specs for data without a template (see `infer_columns`)."""
+    return infer_columns(bronze, null_markers)[0]
+
+
+def infer_columns(
+    bronze: pa.Table, null_markers: Collection[str] | None = None
+) -> tuple[list[ColumnSpec], dict[str, TypedColumn]]:
     """Column specs for data without a template: the narrowest type that nearly every given
-    value (INFERRED_SHARE) casts to; blank fields and null markers are missing, not text."""
+    value (INFERRED_SHARE) casts to; blank fields and null markers are missing, not text.
+    With them, the columns of other types than String as read, for `validate_rows`."""
     import polars as pl
 
     frame = pl.from_arrow(bronze)
     assert isinstance(frame, pl.DataFrame)
-    specs = []
+    specs, typed = [], {}
     for name in frame.columns:
         if name.startswith("_"):
             continue
-        text = frame[name].cast(pl.String)
-        specs.append(ColumnSpec(column_name=name, data_type=_inferred_type(text, null_markers)))
-    return specs
+        kind, column = _inferred_type(frame[name].cast(pl.String), null_markers)
+        specs.append(ColumnSpec(column_name=name, data_type=kind))
+        if column is not None:
+            typed[name] = column
+    return specs, typed
 
 
-def _inferred_type(text: pl.Series, null_markers: Collection[str] | None) -> ColumnType:
+def _inferred_type(
+    text: pl.Series, null_markers: Collection[str] | None
+) -> tuple[ColumnType, TypedColumn | None]:
     given = missing_as_null(text, markers_for(ColumnType.INTEGER, null_markers))
     count = len(given) - given.null_count()
     if not count:
-        return ColumnType.STRING
+        return ColumnType.STRING, None
     for candidate in (
         ColumnType.INTEGER,
         ColumnType.FLOAT,
@@ -348,8 +479,9 @@ def _inferred_type(text: pl.Series, null_markers: Collection[str] | None) -> Col
             typed = typed_values(given, candidate)
         except AmbiguousDatesError as exc:
             if exc.share >= INFERRED_SHARE:
-                return candidate  # dates for sure; the silver step says they are ambiguous
+                # dates for sure; the silver step says they are ambiguous
+                return candidate, None
             continue
         if len(typed) - typed.null_count() >= INFERRED_SHARE * count:
-            return candidate
-    return ColumnType.STRING
+            return candidate, TypedColumn(given, typed)
+    return ColumnType.STRING, None

@@ -10,7 +10,7 @@ import pyarrow.compute as pc
 import pytest
 from sqlalchemy import select
 
-from assets.ingestion import bronze, silver
+from assets.ingestion import ingestion
 from lakehouse.accounts import rbac, users
 from lakehouse.accounts.bootstrap import bootstrap
 from lakehouse.accounts.rbac import Principal
@@ -77,16 +77,27 @@ def new_dataset(
         return dataset.id
 
 
-def materialize(instance: dg.DagsterInstance, dataset_id: int) -> dg.ExecuteInJobResult:
+def materialize(
+    instance: dg.DagsterInstance, dataset_id: int, selection: list[str] | None = None
+) -> dg.ExecuteInJobResult:
     instance.add_dynamic_partitions(DATASET_PARTITIONS, [str(dataset_id)])
     result = dg.materialize(
-        [bronze, silver],
+        [ingestion],
         instance=instance,
         partition_key=str(dataset_id),
         resources={"lakehouse": LakehouseResource()},
+        selection=selection,
     )
     assert result.success
     return result
+
+
+def materializations(result: dg.ExecuteInJobResult, asset: str) -> list[dg.AssetMaterialization]:
+    return [
+        m
+        for m in result.asset_materializations_for_node("ingestion")
+        if m.asset_key == dg.AssetKey(asset)
+    ]
 
 
 def test_bronze_holds_every_file_as_read(settings: Settings) -> None:
@@ -116,13 +127,13 @@ def test_bronze_holds_every_file_as_read(settings: Settings) -> None:
     assert rows["note"].to_pylist() == [None, None, "x"]
     assert rows["_row_number"].to_pylist() == [1, 2, 1]
     assert pc.min(rows["_ingested_at"]).as_py() is not None
-    [materialization] = second.asset_materializations_for_node("bronze")
+    [materialization] = materializations(second, "bronze")
     assert materialization.metadata["row_count"].value == 3
     assert materialization.metadata["table"].value == "bronze.sales_2025"
     snapshot = table.current_snapshot()
     assert snapshot is not None
     assert materialization.metadata["snapshot_id"].value == str(snapshot.snapshot_id)
-    assert first.asset_materializations_for_node("bronze")[0].metadata["row_count"].value == 3
+    assert materializations(first, "bronze")[0].metadata["row_count"].value == 3
     store.dispose()
 
 
@@ -160,7 +171,7 @@ def test_silver_validates_against_the_template(settings: Settings) -> None:
         result = materialize(instance, dataset_id)
         checks = {c.check_name: c.passed for c in result.get_asset_check_evaluations()}
     assert checks == {"rows_pass_template": False, "template_columns_present": True}
-    [materialization] = result.asset_materializations_for_node("silver")
+    [materialization] = materializations(result, "silver")
     assert materialization.metadata["row_count"].value == 2
     assert materialization.metadata["reject_count"].value == 2
 
@@ -189,4 +200,32 @@ def test_silver_validates_against_the_template(settings: Settings) -> None:
         "expect_column_values_to_match_regex": [{"row_number": 2, "value": "oops"}],
         "expect_column_values_to_be_between": [{"row_number": 3, "value": "-1"}],
     }
+    store.dispose()
+
+
+def test_each_layer_materializes_alone(settings: Settings) -> None:
+    """As the Dagster UI can: bronze alone from the files, then silver alone from bronze."""
+    store = MetadataStore(settings.database_url)
+    actor = tenant_admin(store, settings)
+    columns = [templates.ColumnInput("id", "int"), templates.ColumnInput("amount", "float")]
+    dataset_id = new_dataset(
+        store, settings, actor, {"a.csv": b"id,amount\n1,10\n2,oops\n3,2.5\n"}, columns
+    )
+    with open_instance(settings) as instance:
+        bronze_only = materialize(instance, dataset_id, ["bronze"])
+        assert [m.metadata["row_count"].value for m in materializations(bronze_only, "bronze")] == [
+            3
+        ]
+        assert materializations(bronze_only, "silver") == []
+        silver_only = materialize(instance, dataset_id, ["silver"])
+    assert materializations(silver_only, "bronze") == []
+    [silver] = materializations(silver_only, "silver")
+    assert (silver.metadata["row_count"].value, silver.metadata["reject_count"].value) == (2, 1)
+    rows = (
+        open_catalog(settings)
+        .load_table(TableRef(actor.tenant_id, Layer.SILVER, "sales_2025").identifier)
+        .scan()
+        .to_arrow()
+    )
+    assert sorted(rows["amount"].to_pylist()) == [2.5, 10.0]
     store.dispose()

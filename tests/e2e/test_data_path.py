@@ -13,7 +13,7 @@ import polars as pl
 import pytest
 from litestar.testing import TestClient
 
-from assets.ingestion import bronze, silver
+from assets.ingestion import ingestion
 from lakehouse.lake.catalog import open_catalog
 from lakehouse.lake.naming import Layer, TableRef
 from lakehouse.runs import DATASET_PARTITIONS
@@ -263,7 +263,7 @@ def test_upload_validates_and_every_datalake_endpoint_reads_the_tables(
         monkeypatch.setenv(name, value)
     with open_instance(settings) as instance:
         result = dg.materialize(
-            [bronze, silver],
+            [ingestion],
             instance=instance,
             partition_key=str(dataset_id),
             resources={"lakehouse": LakehouseResource()},
