@@ -169,7 +169,9 @@ def read_dates(raw: pl.Series, *, with_time: bool) -> pl.Series:
     given = text.drop_nulls()
     sample = given.head(SAMPLE_VALUES).unique(maintain_order=True)
     spellings = DATETIME_SPELLINGS if with_time else DATE_SPELLINGS
-    counts = {s.name: _read_with(s, sample).count() for s in spellings}
+    # Every spelling holds a four-digit year (or the ten digits of epoch seconds).
+    dated = sample.filter(sample.str.contains("[0-9]{4}"))
+    counts = {s.name: _read_with(s, dated).count() if len(dated) else 0 for s in spellings}
     best = max(counts.values(), default=0)
     if not best:
         typed = pl.Series(raw.name, [None] * len(raw), dtype=pl.Datetime("us", "UTC"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -32,10 +33,14 @@ CAST_FAILED = "expect_column_values_to_be_castable"
 # What a castability failure of a value not even shaped like its type is reported as.
 SHAPE_FAILED = "expect_column_values_to_match_regex"
 COLUMN_EXISTS = "expect_column_to_exist"
+TABLE_COLUMNS = "expect_table_columns_to_match_set"
 UNAMBIGUOUS = "expect_column_dates_to_be_unambiguous"
 # Without a template, a column takes the narrowest type this share of its values casts to;
 # the few that do not are bad rows, as with a template.
 INFERRED_SHARE = 0.98
+# Types are first tried on this many values spread over the column, and ruled out when less
+# than PROBE_SHARE of them cast.
+PROBE_VALUES, PROBE_SHARE = 200, 0.9
 
 
 @dataclass
@@ -164,36 +169,41 @@ def expectation_suite(specs: Sequence[ColumnSpec], cast_checked: Collection[int]
     import great_expectations as gx
 
     expect = gx.expectations
-    suite = gx.ExpectationSuite(name="template")
+    # Every template column exists: one table-level expectation names the missing ones.
+    expectations: list[Any] = [
+        expect.ExpectTableColumnsToMatchSet(
+            column_set=[spec.column_name for spec in specs], exact_match=False
+        )
+    ]
     for index, spec in enumerate(specs):
         column, kind = spec.column_name, spec.data_type
-        suite.add_expectation(expect.ExpectColumnToExist(column=column))
         if index in cast_checked:
-            suite.add_expectation(
+            expectations.append(
                 expect.ExpectColumnValuesToBeInSet(
                     column=f"{CASTABLE_MASK}{index}", value_set=[True]
                 )
             )
         if spec.required:
-            suite.add_expectation(expect.ExpectColumnValuesToNotBeNull(column=column))
+            expectations.append(expect.ExpectColumnValuesToNotBeNull(column=column))
         if spec.regex is not None:
-            suite.add_expectation(
+            expectations.append(
                 expect.ExpectColumnValuesToMatchRegex(column=f"{TEXT}{index}", regex=spec.regex)
             )
         if spec.allowed_values is not None:
             allowed = [parse_value(kind, value) for value in spec.allowed_values]
-            suite.add_expectation(
+            expectations.append(
                 expect.ExpectColumnValuesToBeInSet(column=f"{TYPED}{index}", value_set=allowed)
             )
         if spec.min_value is not None or spec.max_value is not None:
             low = None if spec.min_value is None else parse_value(kind, spec.min_value)
             high = None if spec.max_value is None else parse_value(kind, spec.max_value)
-            suite.add_expectation(
+            expectations.append(
                 expect.ExpectColumnValuesToBeBetween(
                     column=f"{TYPED}{index}", min_value=low, max_value=high
                 )
             )
-    return suite
+    # Given at once, not added one by one: `add_expectation` compares each with the others.
+    return gx.ExpectationSuite(name="template", expectations=expectations)
 
 
 def has_typed_rules(spec: ColumnSpec) -> bool:
@@ -260,32 +270,47 @@ def run_suite(
     frame: pd.DataFrame, specs: Sequence[ColumnSpec], cast_checked: Collection[int]
 ) -> list[Any]:
     """Great Expectations' results of `expectation_suite` on `frame`, every unexpected row
-    listed.
+    of a failed expectation listed.
 
-    One validation definition runs the whole suite on one batch, so Great Expectations
-    reads (and fingerprints) the frame once.
+    The suite runs on one batch, first for success alone; the expectations that failed run
+    again for their unexpected rows, which cost far more to list than to count.
     """
     import great_expectations as gx
 
-    logging.getLogger("great_expectations").setLevel(logging.ERROR)
-    from great_expectations.data_context.types.base import ProgressBarsConfig
+    batch = _batch_definition().get_batch(batch_parameters={"dataframe": frame})
+    verdicts = batch.validate(expectation_suite(specs, cast_checked), result_format="BOOLEAN_ONLY")
+    failed = [result.expectation_config for result in verdicts.results if not result.success]
+    if not failed:
+        return list(verdicts.results)
+    again = gx.ExpectationSuite(
+        name="failed", expectations=[config.to_domain_obj() for config in failed]
+    )
+    return list(batch.validate(again, result_format="COMPLETE").results)
 
-    context = gx.get_context(mode="ephemeral")  # before the suite, which needs a context
-    # Progress bars are for notebooks; in a run they are noise in the logs.
-    context.variables.progress_bars = ProgressBarsConfig(globally=False)
-    suite = expectation_suite(specs, cast_checked)
-    batch_definition = (
-        context.data_sources.add_pandas("strata")
-        .add_dataframe_asset("rows")
-        .add_batch_definition_whole_dataframe("all")
-    )
-    definition = context.validation_definitions.add(
-        gx.ValidationDefinition(
-            name="template", data=batch_definition, suite=context.suites.add(suite)
+
+_contexts = threading.local()
+
+
+def _batch_definition() -> Any:
+    """This thread's Great Expectations batch definition of a whole in-memory frame, in an
+    ephemeral context made on first use: validations run on batches of it, and keep nothing
+    in the context's stores."""
+    definition = getattr(_contexts, "batch_definition", None)
+    if definition is None:
+        import great_expectations as gx
+        from great_expectations.data_context.types.base import ProgressBarsConfig
+
+        logging.getLogger("great_expectations").setLevel(logging.ERROR)
+        context = gx.get_context(mode="ephemeral")
+        # Progress bars are for notebooks; in a run they are noise in the logs.
+        context.variables.progress_bars = ProgressBarsConfig(globally=False)
+        definition = (
+            context.data_sources.add_pandas("strata")
+            .add_dataframe_asset("rows")
+            .add_batch_definition_whole_dataframe("all")
         )
-    )
-    result = definition.run(batch_parameters={"dataframe": frame}, result_format="COMPLETE")
-    return list(result.results)
+        _contexts.batch_definition = definition
+    return definition
 
 
 def validate_rows(
@@ -376,8 +401,17 @@ def validate_rows(
             failing.setdefault(row, []).append(f"{name}({column})")
             failed_columns.setdefault(row, set()).add(column)
 
+    whole_column_failures: list[tuple[int, Failure]] = []  # by spec index, for their order
     for result in results:
         if result.success:
+            continue
+        if result.expectation_config.type == TABLE_COLUMNS:
+            missing = set(result.result["details"]["mismatched"].get("missing") or ())
+            whole_column_failures.extend(
+                (index, Failure(spec.column_name, COLUMN_EXISTS))
+                for index, spec in enumerate(specs)
+                if spec.column_name in missing
+            )
             continue
         checked_column = result.expectation_config.kwargs.get("column")
         index = owner[checked_column]
@@ -387,7 +421,7 @@ def validate_rows(
         if is_cast:
             name = SHAPE_FAILED
         if result.result.get("unexpected_count") is None:
-            column_failures.append(Failure(column, name))
+            whole_column_failures.append((index, Failure(column, name)))
             continue
         indexes = list(result.result.get("unexpected_index_list") or [])
         if is_cast and kind in CASTABLE:
@@ -402,6 +436,10 @@ def validate_rows(
             uncast[index] = indexes
         else:
             fail(column, name, indexes)
+    # A column's whole-column failures are listed together, a missing one's existence first.
+    column_failures.extend(
+        failure for _, failure in sorted(whole_column_failures, key=lambda item: item[0])
+    )
     # A value that does not cast though shaped right (2025-02-30), or a date in no spelling
     # the column's other dates use, fails its row, unless its column failed there already.
     for index in sorted(uncast):
@@ -468,6 +506,7 @@ def _inferred_type(
     count = len(given) - given.null_count()
     if not count:
         return ColumnType.STRING, None
+    probe = given.drop_nulls().gather_every(max(1, count // PROBE_VALUES))
     for candidate in (
         ColumnType.INTEGER,
         ColumnType.FLOAT,
@@ -475,6 +514,8 @@ def _inferred_type(
         ColumnType.DATE,
         ColumnType.DATETIME,
     ):
+        if not _may_be(probe, candidate):
+            continue
         try:
             typed = typed_values(given, candidate)
         except AmbiguousDatesError as exc:
@@ -485,3 +526,14 @@ def _inferred_type(
         if len(typed) - typed.null_count() >= INFERRED_SHARE * count:
             return candidate, TypedColumn(given, typed)
     return ColumnType.STRING, None
+
+
+def _may_be(probe: pl.Series, kind: ColumnType) -> bool:
+    """Whether values spread over a column (`probe`) leave `kind` possible: a column that
+    nearly all casts has far more than PROBE_SHARE of any such sample cast, so a type the
+    sample rules out is not tried on the whole column."""
+    try:
+        typed = typed_values(probe, kind)
+    except AmbiguousDatesError:
+        return True
+    return len(typed) - typed.null_count() >= PROBE_SHARE * len(probe)
