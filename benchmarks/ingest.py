@@ -220,8 +220,9 @@ def measure_numeric_stats(
     table: str,
     files: list[str],
     repeats: int,
-) -> tuple[float, float, Any, tuple[Any, ...]]:
-    """Median seconds of numeric_stats on a silver column and of DuckDB on its Parquet files."""
+) -> tuple[float, float, float, Any, tuple[Any, ...]]:
+    """Seconds of the first numeric_stats on a silver column, and the median seconds of later
+    ones and of DuckDB on the table's Parquet files."""
     import duckdb
 
     params = {"schema_name": "silver", "table_name": table, "column_name": STATS_COLUMN}
@@ -246,12 +247,14 @@ def measure_numeric_stats(
         nonlocal direct
         direct = tuple(connection.execute(query, {"files": files}).fetchone() or ())
 
-    endpoint()  # first call opens the catalog and loads DuckDB's extensions
+    started = time.perf_counter()
+    endpoint()  # the table's first query since start: the catalog, DuckDB and its extensions
+    first = time.perf_counter() - started
     duckdb_direct()
     served = median_seconds(endpoint, repeats)
     reference = median_seconds(duckdb_direct, repeats)
     connection.close()
-    return served, reference, answer, direct
+    return first, served, reference, answer, direct
 
 
 def csv_of(table: pa.Table) -> bytes:
@@ -352,11 +355,15 @@ def main() -> None:
         f"{args.small_rows:,} rows x 21 columns, types inferred, warm", small, None
     )
     print(f"  [target <= 1.0 s]: {small_median:.2f} s")
-    served, direct, answer, expected = stats
+    first, served, direct, answer, expected = stats
     print(
         f"numeric_stats on silver.{last['table']}.{STATS_COLUMN}, median of "
         f"{args.stats_runs}: {served * 1000:.1f} ms; DuckDB on the Parquet files: "
         f"{direct * 1000:.1f} ms; ratio {served / direct:.1f}x  [target <= 2x]"
+    )
+    print(
+        f"  the first numeric_stats since start: {first * 1000:.1f} ms, "
+        f"{first / served:.1f}x a warm one  [target <= 3x]"
     )
     print(f"  endpoint: {answer}")
     print(

@@ -61,7 +61,7 @@ class ServingModel:
         self.accepted = frozenset(model.dataset_columns) | frozenset(self.inputs)
         prepare = model.pipeline.named_steps["prepare"]
         estimator = model.pipeline.named_steps["model"]
-        if "n_jobs" in estimator.get_params():
+        if estimator.get_params().get("n_jobs") is not None:
             estimator.set_params(n_jobs=1)  # one row: threads cost more than they give
         self.estimator = estimator
         # XGBoost's scikit-learn wrapper sets and restores its global configuration on every

@@ -181,6 +181,11 @@ def fit_and_evaluate(
     if algorithm is not Algorithm.MLP:  # a network's learning curve is its loss per epoch
         for fraction in LEARNING_CURVE:
             rows = split.train[: max(2, int(len(split.train) * fraction))]
+            if len(rows) == len(split.train) and algorithm.value in candidates:
+                # `auto` fitted it on every training row and scored it: the same fit, the same
+                # score, for the same seed
+                curve.append((len(rows), candidates[algorithm.value]))
+                continue
             curve.append((len(rows), evaluate(fitted(algorithm, rows), split.validation)[key]))
     # The chosen model learns from training and validation rows; the test rows judge it.
     learned = np.concatenate([split.train, split.validation])
