@@ -113,6 +113,8 @@ def score_dataset(
 ) -> LayerResult:
     """Score a dataset's validated rows into `gold.<predictor>__predictions` (this prediction's
     rows replaced, others kept) and a CSV file to download."""
+    from concurrent.futures import ThreadPoolExecutor
+
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
@@ -150,7 +152,12 @@ def score_dataset(
             frame[name] = None
     labels, probabilities = model.predict_with_probabilities(frame)
     done("predicted")
-    result = rows.select(keys).append_column("prediction", pa.array(labels))
+    if probabilities is not None and model.classes is not None:
+        # each row's class by its index: no Python object per row
+        predicted = pa.array(model.classes).take(pa.array(probabilities.argmax(axis=1)))
+    else:
+        predicted = pa.array(labels)
+    result = rows.select(keys).append_column("prediction", predicted)
     if probabilities is not None and model.classes is not None:
         for index, label in enumerate(model.classes):
             result = result.append_column(f"probability_{label}", pa.array(probabilities[:, index]))
@@ -165,12 +172,17 @@ def score_dataset(
         "prediction_id", pa.repeat(pa.scalar(prediction_id, pa.int64()), count)
     )
     target = predictor.tables.predictions
-    snapshot_id = replace_table(catalog, target, result, where=("prediction_id", prediction_id))
-    done(f"wrote {target.display_name}")
     landing = LandingStore.from_settings(settings)
     name = f"{prediction_id}_{predictor.table_name}__predictions.csv"
-    with landing.write(predictor.tenant_id, PREDICTIONS_FOLDER, name) as path:
-        pacsv.write_csv(result, path)
+    # The CSV is written while the gold table is: it is stored only if both are written.
+    with (
+        landing.write(predictor.tenant_id, PREDICTIONS_FOLDER, name) as path,
+        ThreadPoolExecutor(max_workers=1, thread_name_prefix="predictions-csv") as pool,
+    ):
+        csv_written = pool.submit(pacsv.write_csv, result, path)
+        snapshot_id = replace_table(catalog, target, result, where=("prediction_id", prediction_id))
+        done(f"wrote {target.display_name}")
+        csv_written.result()
     relative = landing.relative_path(PREDICTIONS_FOLDER, name)
     done("wrote the CSV")
     with store.session() as session:
