@@ -48,7 +48,10 @@ ALIASES: dict[str, ColumnType] = {
     spelling: kind for kind, spellings in _SPELLINGS.items() for spelling in spellings
 }
 # What a typed column's field says when it holds no value, unless a template lists its own.
-NULL_MARKERS = ("NA", "N/A", "NULL", "null", "NaN", "nan", "None")
+NULL_MARKERS = (
+    *("NA", "N/A", "#N/A", "NULL", "NaN", "None"),
+    *("na", "n/a", "null", "nan", "none", "Null", "NAN", "NONE"),
+)
 MAX_NULL_MARKERS = 50
 TRUE_WORDS = frozenset({"true", "t", "yes", "y", "1"})
 FALSE_WORDS = frozenset({"false", "f", "no", "n", "0"})

@@ -219,3 +219,20 @@ def test_an_ambiguous_date_column_fails_as_a_column() -> None:
     [problem] = outcome.column_failures
     assert problem.column == "day" and "day-first" in (problem.detail or "")
     assert outcome.rejects.num_rows == 0 and outcome.missing_columns == []
+
+
+def test_spreadsheet_and_lower_case_markers_are_missing_in_typed_columns() -> None:
+    age = [str(20 + i % 50) for i in range(60)]
+    age[3], age[9], age[17] = "n/a", "#N/A", "none"
+    rows = bronze({"age": age, "city": ["n/a" if i % 2 else "Oslo" for i in range(60)]})
+    specs = inferred_specs(rows)
+    assert [(s.column_name, s.data_type) for s in specs] == [
+        ("age", ColumnType.INTEGER),
+        ("city", ColumnType.STRING),
+    ]
+    outcome = validate_rows(rows, specs)
+    assert outcome.rejects.num_rows == 0
+    ages = outcome.silver.column("age").to_pylist()
+    assert [ages[3], ages[9], ages[17], ages[4]] == [None, None, None, 24]
+    # text keeps them as written
+    assert outcome.silver.column("city").to_pylist()[:2] == ["Oslo", "n/a"]
