@@ -38,8 +38,8 @@ UNAMBIGUOUS = "expect_column_dates_to_be_unambiguous"
 # Without a template, a column takes the narrowest type this share of its values casts to;
 # the few that do not are bad rows, as with a template.
 INFERRED_SHARE = 0.98
-# Types are first tried on this many values spread over the column, and ruled out when less
-# than PROBE_SHARE of them cast.
+# Types are first tried on this many of a column's values, and ruled out when less than
+# PROBE_SHARE of them cast.
 PROBE_VALUES, PROBE_SHARE = 200, 0.9
 
 
@@ -506,7 +506,11 @@ def _inferred_type(
     count = len(given) - given.null_count()
     if not count:
         return ColumnType.STRING, None
-    probe = given.drop_nulls().gather_every(max(1, count // PROBE_VALUES))
+    # drawn at random (always the same draw), so rows that recur every so many lines, such
+    # as subtotals, are not what the sample is made of
+    probe = given.drop_nulls()
+    if count > PROBE_VALUES:
+        probe = probe.sample(PROBE_VALUES, seed=0)
     for candidate in (
         ColumnType.INTEGER,
         ColumnType.FLOAT,
@@ -529,9 +533,9 @@ def _inferred_type(
 
 
 def _may_be(probe: pl.Series, kind: ColumnType) -> bool:
-    """Whether values spread over a column (`probe`) leave `kind` possible: a column that
-    nearly all casts has far more than PROBE_SHARE of any such sample cast, so a type the
-    sample rules out is not tried on the whole column."""
+    """Whether a sample of a column's values (`probe`) leaves `kind` possible: when nearly all
+    of a column casts, far more than PROBE_SHARE of such a sample does, so a type the sample
+    rules out is not tried on the whole column."""
     try:
         typed = typed_values(probe, kind)
     except AmbiguousDatesError:

@@ -236,3 +236,10 @@ def test_spreadsheet_and_lower_case_markers_are_missing_in_typed_columns() -> No
     assert [ages[3], ages[9], ages[17], ages[4]] == [None, None, None, 24]
     # text keeps them as written
     assert outcome.silver.column("city").to_pylist()[:2] == ["Oslo", "n/a"]
+
+
+def test_inference_is_not_misled_by_rows_recurring_at_a_fixed_interval() -> None:
+    # A subtotal line every 100 rows: 1% of the column, a bad row each, not a text column.
+    amount = ["subtotal" if i % 100 == 0 else str(i) for i in range(20_000)]
+    [spec] = inferred_specs(bronze({"amount": amount}))
+    assert spec.data_type is ColumnType.INTEGER
