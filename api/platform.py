@@ -130,18 +130,27 @@ class Platform:
                 result.admin_username,
                 result.generated_password,
             )
-        if self.settings.run_mode == "dagster" or self.settings.workers > 0:
-            # Opening the Dagster instance costs a second of imports: keep it off the start path.
-            self._warmup = threading.Thread(target=self._start_gateway, name="strata-gateway")
-            self._warmup.start()
+        # What the first requests would wait for is readied off the start path.
+        self._warmup = threading.Thread(target=self._warm_up, name="strata-warmup")
+        self._warmup.start()
         # What start-up built lives as long as the API: the collector's full passes, which
         # stop every request while they run, need not walk it again and again.
         gc.freeze()
         return result
 
-    def _start_gateway(self) -> None:
-        self.gateway.start()
-        gc.freeze()  # Dagster and what it imported, as at start-up
+    def _warm_up(self) -> None:
+        """Open the catalog and the query engine, and load PyIceberg's file IO, so that the
+        first datalake query after start costs about what later ones do; open the Dagster
+        instance (a second of imports) when runs are taken."""
+        if self.settings.run_mode == "dagster" or self.settings.workers > 0:
+            self.gateway.start()
+        try:
+            import pyiceberg.io.pyarrow  # noqa: F401  (what reading a table's files needs)
+
+            _ = self.catalog, self.engine
+        except Exception:  # the first request that needs them tries again, and says why
+            log.warning("the catalog or the query engine could not be opened", exc_info=True)
+        gc.freeze()  # what they imported lives as long as the API, as at start-up
 
     def stop(self) -> None:
         if self._warmup is not None:

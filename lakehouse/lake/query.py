@@ -143,8 +143,11 @@ class EmbeddedEngine:
 
     def __init__(self) -> None:
         import duckdb
+        from sqlglot.dialects.dialect import Dialect
 
         self._database = duckdb.connect()
+        # Loaded here, not by the first query: the dialect's modules take a tenth of a second.
+        self._dialect = Dialect.get_or_raise("duckdb")
 
     def columns(self, table: Table, ref: TableRef) -> list[ColumnInfo]:
         """The columns as the table's current schema has them, in SQL's spelling."""
@@ -210,10 +213,11 @@ class EmbeddedEngine:
                 source = exp.Anonymous(
                     this="read_parquet", expressions=[exp.Placeholder(this=self.FILES)]
                 )
-                sql = query(source).sql("duckdb")
+                sql = query(source).sql(self._dialect)
                 return cursor.execute(sql, {self.FILES: files}).fetchone()
             cursor.register(self.ARROW, scan.to_arrow_batch_reader())
-            return cursor.execute(query(exp.to_identifier(self.ARROW)).sql("duckdb")).fetchone()
+            sql = query(exp.to_identifier(self.ARROW)).sql(self._dialect)
+            return cursor.execute(sql).fetchone()
 
 
 class TrinoEngine:

@@ -137,14 +137,24 @@ def score_dataset(
     def done(what: str) -> None:
         report(f"{what} ({time.perf_counter() - started:.2f} s)")
 
-    model = registered_model(settings, predictor, prediction.model_version)
-    done(f"loaded {predictor.tables.model_name} version {prediction.model_version}")
     table = catalog.load_table(dataset.tables.silver.identifier)
     present = {f.name for f in table.schema().fields}
     ids = columns_in_role(predictor.columns, Attribute.ID)
     keys = [c for c in [*ids, *LINEAGE] if c in present]
-    wanted = [*keys, *[c for c in model.features if c in present and c not in keys]]
-    rows = table.scan(selected_fields=tuple(wanted)).to_arrow()
+
+    def read(columns: Collection[str]) -> pa.Table:
+        wanted = [*keys, *[c for c in columns if c in present and c not in keys]]
+        return table.scan(selected_fields=tuple(wanted)).to_arrow()
+
+    # The model loads while the rows are read, those of the predictor's features; a version
+    # that learned from other columns has them read after.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="batch-model") as pool:
+        loading = pool.submit(registered_model, settings, predictor, prediction.model_version)
+        rows = read(feature_columns(predictor))
+        model = loading.result()
+    done(f"loaded {predictor.tables.model_name} version {prediction.model_version}")
+    if any(c in present and c not in rows.column_names for c in model.features):
+        rows = read(model.features)
     done(f"read {rows.num_rows} rows of {dataset.tables.silver.display_name}")
     frame = rows.select([c for c in model.features if c in present]).to_pandas()
     for name in model.features:
