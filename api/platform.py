@@ -32,6 +32,8 @@ if TYPE_CHECKING:
     from pyiceberg.catalog.sql import SqlCatalog
 
 log = logging.getLogger("strata.api")
+# Seconds after start-up before the catalog and the query engine are opened ahead of need.
+DATA_WARM_UP_DELAY = 2.0
 SERVING_STATE_SECONDS = 1.0
 
 
@@ -56,6 +58,7 @@ class Platform:
             throttle=Throttle(settings.login_failures_allowed, settings.login_throttle_seconds),
         )
         self._warmup: threading.Thread | None = None
+        self._stopping = threading.Event()
         self.sandbox: Sandbox | None = None
         # Resolved principals by their token's claims, reused for a few seconds and read
         # again ahead of that in the background, so a client's requests never wait for it.
@@ -144,6 +147,10 @@ class Platform:
         instance (a second of imports) when runs are taken."""
         if self.settings.run_mode == "dagster" or self.settings.workers > 0:
             self.gateway.start()
+            gc.freeze()  # Dagster and what it imported, as at start-up
+        # Once the API answers: until then these imports would only slow its start.
+        if self._stopping.wait(DATA_WARM_UP_DELAY):
+            return
         try:
             import pyiceberg.io.pyarrow  # noqa: F401  (what reading a table's files needs)
 
@@ -153,6 +160,7 @@ class Platform:
         gc.freeze()  # what they imported lives as long as the API, as at start-up
 
     def stop(self) -> None:
+        self._stopping.set()
         if self._warmup is not None:
             self._warmup.join()
         if "gateway" in self.__dict__:

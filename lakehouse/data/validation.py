@@ -278,14 +278,22 @@ def run_suite(
     import great_expectations as gx
 
     batch = _batch_definition().get_batch(batch_parameters={"dataframe": frame})
-    verdicts = batch.validate(expectation_suite(specs, cast_checked), result_format="BOOLEAN_ONLY")
-    failed = [result.expectation_config for result in verdicts.results if not result.success]
-    if not failed:
-        return list(verdicts.results)
-    again = gx.ExpectationSuite(
-        name="failed", expectations=[config.to_domain_obj() for config in failed]
-    )
-    return list(batch.validate(again, result_format="COMPLETE").results)
+    try:
+        suite = expectation_suite(specs, cast_checked)
+        verdicts = batch.validate(suite, result_format="BOOLEAN_ONLY")
+        failed = [result.expectation_config for result in verdicts.results if not result.success]
+        if not failed:
+            return list(verdicts.results)
+        again = gx.ExpectationSuite(
+            name="failed", expectations=[config.to_domain_obj() for config in failed]
+        )
+        return list(batch.validate(again, result_format="COMPLETE").results)
+    finally:
+        # The thread's execution engine keeps every metric it computed, frame-long masks
+        # among them, and the last batch: a long-lived worker thread keeps neither.
+        engine = batch.data.execution_engine
+        engine._metric_cache.clear()
+        engine.batch_manager.reset_batch_cache()
 
 
 _contexts = threading.local()
@@ -406,11 +414,11 @@ def validate_rows(
         if result.success:
             continue
         if result.expectation_config.type == TABLE_COLUMNS:
-            missing = set(result.result["details"]["mismatched"].get("missing") or ())
+            # the columns the frame lacks, which are those the files lack
             whole_column_failures.extend(
                 (index, Failure(spec.column_name, COLUMN_EXISTS))
                 for index, spec in enumerate(specs)
-                if spec.column_name in missing
+                if index not in columns
             )
             continue
         checked_column = result.expectation_config.kwargs.get("column")
@@ -437,9 +445,8 @@ def validate_rows(
         else:
             fail(column, name, indexes)
     # A column's whole-column failures are listed together, a missing one's existence first.
-    column_failures.extend(
-        failure for _, failure in sorted(whole_column_failures, key=lambda item: item[0])
-    )
+    whole_column_failures.sort(key=lambda item: (item[0], item[1].expectation != COLUMN_EXISTS))
+    column_failures.extend(failure for _, failure in whole_column_failures)
     # A value that does not cast though shaped right (2025-02-30), or a date in no spelling
     # the column's other dates use, fails its row, unless its column failed there already.
     for index in sorted(uncast):

@@ -243,3 +243,29 @@ def test_inference_is_not_misled_by_rows_recurring_at_a_fixed_interval() -> None
     amount = ["subtotal" if i % 100 == 0 else str(i) for i in range(20_000)]
     [spec] = inferred_specs(bronze({"amount": amount}))
     assert spec.data_type is ColumnType.INTEGER
+
+
+def test_a_missing_column_is_named_first_by_its_existence_then_its_rules() -> None:
+    specs = check_columns(
+        [
+            ColumnInput("id", "int", required=True),
+            ColumnInput("score", "float", required=True, min_value="0"),
+        ]
+    )
+    outcome = validate_rows(bronze({"id": ["1", "2"]}), specs)
+    assert outcome.missing_columns == ["score"]
+    listed = [
+        (e["column"], e["expectation"]) for e in outcome.file_report(1)["column_expectations"]
+    ]
+    assert listed[0] == ("score", "expect_column_to_exist")
+    assert {column for column, _ in listed} == {"score"} and len(listed) > 1
+
+
+def test_each_validation_sees_only_its_own_rows() -> None:
+    specs = check_columns([ColumnInput("n", "int", required=True, max_value="10")])
+    bad = validate_rows(bronze({"n": ["1", "x", "", "50"]}), specs)
+    assert bad.rejects.column("_row_number").to_pylist() == [2, 3, 4]
+    good = validate_rows(bronze({"n": ["3", "4", "5", "6"]}), specs)
+    assert good.rejects.num_rows == 0 and good.silver.column("n").to_pylist() == [3, 4, 5, 6]
+    again = validate_rows(bronze({"n": ["11", "2", "3", "4"]}), specs)
+    assert again.rejects.column("_row_number").to_pylist() == [1]
