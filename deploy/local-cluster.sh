@@ -253,7 +253,8 @@ start_moto() {
     log "starting moto S3 on $HOST:$S3_PORT"
     setsid "$VENV/bin/moto_server" -H "$HOST" -p "$S3_PORT" >>"$STATE/moto.log" 2>&1 </dev/null &
     echo $! >"$pidf"
-    if ! wait_port "$S3_PORT" 30 moto "$pidf" moto_server; then
+    # a fresh environment compiles moto's many modules on its first start
+    if ! wait_port "$S3_PORT" 180 moto "$pidf" moto_server; then
       tail -n 20 "$STATE/moto.log" >&2 || true
       die "moto did not listen on $HOST:$S3_PORT"
     fi
