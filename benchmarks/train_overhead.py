@@ -165,8 +165,8 @@ def main() -> None:
         f"median of {args.runs}"
     )
     for name in plain[0]:
-        took = statistics.median(p[name] for p in plain)
-        print(f"reference: one plain {name} fit of every row: {took:.2f} s")
+        plain_fit = statistics.median(p[name] for p in plain)
+        print(f"reference: one plain {name} fit of every row: {plain_fit:.2f} s")
     print(f"in-process modelling in one call (lakehouse.ml.training.train): {fit:.2f} s")
     print(f"train request -> registered model version: {wall:.2f} s")
     print(f"ratio to the in-process call: {wall / fit:.2f}x  [target <= 1.5x]")

@@ -222,7 +222,7 @@ def test_an_ambiguous_date_column_fails_as_a_column() -> None:
 
 
 def test_spreadsheet_and_lower_case_markers_are_missing_in_typed_columns() -> None:
-    age = [str(20 + i % 50) for i in range(60)]
+    age: list[str | None] = [str(20 + i % 50) for i in range(60)]
     age[3], age[9], age[17] = "n/a", "#N/A", "none"
     rows = bronze({"age": age, "city": ["n/a" if i % 2 else "Oslo" for i in range(60)]})
     specs = inferred_specs(rows)
@@ -240,7 +240,7 @@ def test_spreadsheet_and_lower_case_markers_are_missing_in_typed_columns() -> No
 
 def test_inference_is_not_misled_by_rows_recurring_at_a_fixed_interval() -> None:
     # A subtotal line every 100 rows: 1% of the column, a bad row each, not a text column.
-    amount = ["subtotal" if i % 100 == 0 else str(i) for i in range(20_000)]
+    amount: list[str | None] = ["subtotal" if i % 100 == 0 else str(i) for i in range(20_000)]
     [spec] = inferred_specs(bronze({"amount": amount}))
     assert spec.data_type is ColumnType.INTEGER
 
