@@ -262,20 +262,23 @@ def test_two_api_processes_serve_one_tenant(client: TestClient, cluster: Cluster
         cwd=ROOT, env=env, start_new_session=True,
     )  # fmt: skip
     base = f"http://127.0.0.1:{port}/api/v1"
+    # The second process's first requests wait for what it still opens in the background
+    # (its Dagster instance), on cores the other tests share.
+    api = httpx.Client(timeout=60)
     try:
         wait_until(
             lambda: _answers(f"{base}/utils/health-check/"), 120, "the second API never answered"
         )
         headers = admin_headers(client)
-        login = httpx.post(
+        login = api.post(
             f"{base}/login/access-token", data={"username": "admin", "password": ADMIN_PASSWORD}
         )
         assert login.status_code == 200, login.text
         theirs = {"Authorization": f"Bearer {login.json()['access_token']}"}
-        mine = httpx.post(f"{base}/login/test-token", headers=theirs).json()
+        mine = api.post(f"{base}/login/test-token", headers=theirs).json()
         assert mine["tenant_id"] == me(client, headers)["tenant_id"]
 
-        made_there = httpx.post(
+        made_there = api.post(
             f"{base}/dataset/upload",
             params={"dataset_name": "from second", "usage": "t"},
             files=[("files", ("b.csv", io.BytesIO(accounts_csv(50))))],
@@ -287,7 +290,7 @@ def test_two_api_processes_serve_one_tenant(client: TestClient, cluster: Cluster
         assert made_there.status_code == 201 and made_here.status_code == 201
         # One dataset name, claimed from both processes: one of them gets it.
         clash = [
-            httpx.post(
+            api.post(
                 f"{base}/dataset/upload",
                 params={"dataset_name": "from first", "usage": "t"},
                 files=[("files", ("c.csv", io.BytesIO(accounts_csv(5))))],
@@ -300,11 +303,12 @@ def test_two_api_processes_serve_one_tenant(client: TestClient, cluster: Cluster
             assert wait_for(client, headers, run_id, FINAL, timeout=300)["status"] == "SUCCESS"
         names = {
             d["dataset_name"]
-            for d in httpx.get(f"{base}/dataset/list", headers=theirs).json()["data"]
+            for d in api.get(f"{base}/dataset/list", headers=theirs).json()["data"]
         }
         assert {"from first", "from second"} <= names
     finally:
         stop([second])
+        api.close()
 
 
 def _answers(url: str) -> bool:
