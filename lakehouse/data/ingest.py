@@ -147,7 +147,8 @@ def land_silver(
     from concurrent.futures import ThreadPoolExecutor
 
     from lakehouse.data import templates
-    from lakehouse.data.validation import infer_columns, validate_rows
+    from lakehouse.data.inference import infer_columns
+    from lakehouse.data.validation import validate_rows
 
     with store.session() as session:
         dataset = _dataset(session, dataset_id)

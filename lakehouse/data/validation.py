@@ -35,12 +35,6 @@ SHAPE_FAILED = "expect_column_values_to_match_regex"
 COLUMN_EXISTS = "expect_column_to_exist"
 TABLE_COLUMNS = "expect_table_columns_to_match_set"
 UNAMBIGUOUS = "expect_column_dates_to_be_unambiguous"
-# Without a template, a column takes the narrowest type this share of its values casts to;
-# the few that do not are bad rows, as with a template.
-INFERRED_SHARE = 0.98
-# Types are first tried on this many of a column's values, and ruled out when less than
-# PROBE_SHARE of them cast.
-PROBE_VALUES, PROBE_SHARE = 200, 0.9
 
 
 @dataclass
@@ -476,75 +470,3 @@ def validate_rows(
         column_failures=column_failures,
         total_rows=frame.height,
     )
-
-
-def inferred_specs(
-    bronze: pa.Table, null_markers: Collection[str] | None = None
-) -> list[ColumnSpec]:
-    """Column specs for data without a template (see `infer_columns`)."""
-    return infer_columns(bronze, null_markers)[0]
-
-
-def infer_columns(
-    bronze: pa.Table, null_markers: Collection[str] | None = None
-) -> tuple[list[ColumnSpec], dict[str, TypedColumn]]:
-    """Column specs for data without a template: the narrowest type that nearly every given
-    value (INFERRED_SHARE) casts to; blank fields and null markers are missing, not text.
-    With them, the columns of other types than String as read, for `validate_rows`."""
-    import polars as pl
-
-    frame = pl.from_arrow(bronze)
-    assert isinstance(frame, pl.DataFrame)
-    specs, typed = [], {}
-    for name in frame.columns:
-        if name.startswith("_"):
-            continue
-        kind, column = _inferred_type(frame[name].cast(pl.String), null_markers)
-        specs.append(ColumnSpec(column_name=name, data_type=kind))
-        if column is not None:
-            typed[name] = column
-    return specs, typed
-
-
-def _inferred_type(
-    text: pl.Series, null_markers: Collection[str] | None
-) -> tuple[ColumnType, TypedColumn | None]:
-    given = missing_as_null(text, markers_for(ColumnType.INTEGER, null_markers))
-    count = len(given) - given.null_count()
-    if not count:
-        return ColumnType.STRING, None
-    # drawn at random (always the same draw), so rows that recur every so many lines, such
-    # as subtotals, are not what the sample is made of
-    probe = given.drop_nulls()
-    if count > PROBE_VALUES:
-        probe = probe.sample(PROBE_VALUES, seed=0)
-    for candidate in (
-        ColumnType.INTEGER,
-        ColumnType.FLOAT,
-        ColumnType.BOOLEAN,
-        ColumnType.DATE,
-        ColumnType.DATETIME,
-    ):
-        if not _may_be(probe, candidate):
-            continue
-        try:
-            typed = typed_values(given, candidate)
-        except AmbiguousDatesError as exc:
-            if exc.share >= INFERRED_SHARE:
-                # dates for sure; the silver step says they are ambiguous
-                return candidate, None
-            continue
-        if len(typed) - typed.null_count() >= INFERRED_SHARE * count:
-            return candidate, TypedColumn(given, typed)
-    return ColumnType.STRING, None
-
-
-def _may_be(probe: pl.Series, kind: ColumnType) -> bool:
-    """Whether a sample of a column's values (`probe`) leaves `kind` possible: when nearly all
-    of a column casts, far more than PROBE_SHARE of such a sample does, so a type the sample
-    rules out is not tried on the whole column."""
-    try:
-        typed = typed_values(probe, kind)
-    except AmbiguousDatesError:
-        return True
-    return len(typed) - typed.null_count() >= PROBE_SHARE * len(probe)

@@ -6,8 +6,9 @@ from datetime import date
 
 import pyarrow as pa
 
+from lakehouse.data.inference import inferred_specs
 from lakehouse.data.templates import ColumnInput, ColumnType, check_columns
-from lakehouse.data.validation import CAST_FAILED, inferred_specs, validate_rows
+from lakehouse.data.validation import CAST_FAILED, validate_rows
 from lakehouse.lake.lineage import FAILED_EXPECTATIONS
 
 
