@@ -16,6 +16,9 @@ HEAVY_MODULES = (
     "polars",
     "great_expectations",
     "mlflow",
+    # MLflow's SQL stores, imported apart from `mlflow`: 2 s of a batch run's first client
+    "mlflow.store.tracking.sqlalchemy_store",
+    "mlflow.store.model_registry.sqlalchemy_store",
     "sklearn",
     "xgboost",
     "lightgbm",

@@ -16,11 +16,16 @@ log = logging.getLogger("strata.worker")
 
 # Only models need these. A worker takes runs once the rest of its preload is imported (what
 # validating an upload needs), and imports these while it has no run: the first upload after
-# start waits for no model library, and the first training finds them loaded.
+# start waits for no model library, and the first training finds them loaded. A module is
+# one of them when its top-level package is.
 MODEL_MODULES = frozenset({"mlflow", "sklearn", "xgboost", "lightgbm", "shap"})
 # Runs yield the cores to the API: on a busy machine a real-time request waits for no upload's
 # ingestion, while an idle machine still gives a run every core.
 NICENESS = 10
+
+
+def _for_models(module: str) -> bool:
+    return module.partition(".")[0] in MODEL_MODULES
 
 
 def _preload(module: str) -> None:
@@ -89,8 +94,9 @@ def serve(conn: Connection, preload: list[str]) -> None:
     # The supervisor decides when workers stop; a Ctrl-C in the terminal must not kill a run.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     os.nice(NICENESS)
+    later = [module for module in preload if _for_models(module)]
     for module in preload:
-        if module not in MODEL_MODULES:
+        if module not in later:
             _preload(module)
 
     from dagster import DagsterInstance
@@ -98,7 +104,6 @@ def serve(conn: Connection, preload: list[str]) -> None:
     instance = DagsterInstance.get()
     importlib.import_module("pipelines.definitions")
     channel = _Channel(conn)
-    later = [module for module in preload if module in MODEL_MODULES]
     running = threading.Lock()
     channel.send("ready", os.getpid(), not later)
     if later:

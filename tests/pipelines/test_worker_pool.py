@@ -213,3 +213,16 @@ def test_runs_execute_at_a_lower_cpu_priority_than_the_api(tmp_path: Path) -> No
         gateway.cancel(run_id)
     finally:
         gateway.close()
+
+
+def test_model_libraries_and_their_submodules_are_imported_once_the_worker_takes_runs() -> None:
+    from lakehouse.settings import HEAVY_MODULES
+    from pipelines.worker import _for_models
+
+    assert [m for m in HEAVY_MODULES if not _for_models(m)] == [
+        "pyarrow",
+        "pyiceberg.catalog.sql",
+        "polars",
+        "great_expectations",
+    ]
+    assert "mlflow.store.tracking.sqlalchemy_store" in [m for m in HEAVY_MODULES if _for_models(m)]
