@@ -23,6 +23,8 @@ HEAVY_MODULES = (
     "xgboost",
     "lightgbm",
     "shap",
+    # the model files' reader, whose table of trusted types takes 1.4 s to build
+    "skops.io",
 )
 
 

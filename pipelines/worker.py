@@ -18,7 +18,7 @@ log = logging.getLogger("strata.worker")
 # validating an upload needs), and imports these while it has no run: the first upload after
 # start waits for no model library, and the first training finds them loaded. A module is
 # one of them when its top-level package is.
-MODEL_MODULES = frozenset({"mlflow", "sklearn", "xgboost", "lightgbm", "shap"})
+MODEL_MODULES = frozenset({"mlflow", "sklearn", "xgboost", "lightgbm", "shap", "skops"})
 # Runs yield the cores to the API: on a busy machine a real-time request waits for no upload's
 # ingestion, while an idle machine still gives a run every core.
 NICENESS = 10

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import io
 import zipfile
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path, PurePath
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from lakehouse.data import safe_pickle
 from lakehouse.errors import InvalidInputError
@@ -278,17 +279,21 @@ def read_table(path: Path, file_name: str, max_columns: int | None = None) -> pa
     return table
 
 
+def write_csv(table: pa.Table, target: Path | IO[bytes]) -> None:
+    """A flat table as CSV, formatted on every core: fields quoted only where they need it,
+    nulls empty, timestamps in ISO 8601."""
+    import polars as pl
+
+    pl.DataFrame(table).write_csv(target)
+
+
 def preview_lines(path: Path, file_name: str, count: int) -> list[str]:
     """The first `count` lines of a file: raw for text formats, rendered as CSV for the rest."""
     fmt = format_of(file_name)
     if fmt in (FileFormat.PARQUET, FileFormat.XLSX, FileFormat.PICKLE):
-        import pyarrow as pa
-        import pyarrow.csv as pacsv
-
-        table = read_table(path, file_name).slice(0, count - 1)
-        sink = pa.BufferOutputStream()
-        pacsv.write_csv(table, sink)
-        return sink.getvalue().to_pybytes().decode().splitlines()[:count]
+        sink = io.BytesIO()
+        write_csv(read_table(path, file_name).slice(0, count - 1), sink)
+        return sink.getvalue().decode().splitlines()[:count]
     encoding = (
         sniff_text(path, file_name, ",").encoding
         if fmt in (FileFormat.CSV, FileFormat.TSV)

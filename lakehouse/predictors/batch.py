@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from lakehouse.accounts.rbac import Principal
 from lakehouse.data import datasets
+from lakehouse.data.formats import write_csv
 from lakehouse.data.ingest import LayerResult
 from lakehouse.data.landing import LandingStore
 from lakehouse.errors import ConflictError, InvalidInputError, NotFoundError
@@ -116,7 +117,6 @@ def score_dataset(
     from concurrent.futures import ThreadPoolExecutor
 
     import pyarrow as pa
-    import pyarrow.csv as pacsv
 
     with store.session() as session:
         prediction = session.get(Prediction, prediction_id)
@@ -151,11 +151,12 @@ def score_dataset(
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="batch-model") as pool:
         loading = pool.submit(registered_model, settings, predictor, prediction.model_version)
         rows = read(feature_columns(predictor))
+        done(f"read {rows.num_rows} rows of {dataset.tables.silver.display_name}")
         model = loading.result()
     done(f"loaded {predictor.tables.model_name} version {prediction.model_version}")
     if any(c in present and c not in rows.column_names for c in model.features):
         rows = read(model.features)
-    done(f"read {rows.num_rows} rows of {dataset.tables.silver.display_name}")
+        done(f"read the model's other columns of {dataset.tables.silver.display_name}")
     frame = rows.select([c for c in model.features if c in present]).to_pandas()
     for name in model.features:
         if name not in frame.columns:
@@ -189,7 +190,7 @@ def score_dataset(
         landing.write(predictor.tenant_id, PREDICTIONS_FOLDER, name) as path,
         ThreadPoolExecutor(max_workers=1, thread_name_prefix="predictions-csv") as pool,
     ):
-        csv_written = pool.submit(pacsv.write_csv, result, path)
+        csv_written = pool.submit(write_csv, result, path)
         snapshot_id = replace_table(catalog, target, result, where=("prediction_id", prediction_id))
         done(f"wrote {target.display_name}")
         csv_written.result()

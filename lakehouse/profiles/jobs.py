@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from lakehouse.accounts.rbac import Principal
-from lakehouse.data.formats import read_table
+from lakehouse.data.formats import read_table, write_csv
 from lakehouse.errors import InvalidInputError, NotFoundError
 from lakehouse.lake.lineage import LINEAGE
 from lakehouse.ml.spec import Algorithm, Attribute
@@ -162,7 +162,6 @@ def merge_files(
     """Write the rows of two files with the same columns, one after the other, as one CSV at
     `target`; InvalidInputError names the columns that differ, or a file over `max_columns`."""
     import pyarrow as pa
-    import pyarrow.csv as pacsv
 
     left = read_table(*first, max_columns=max_columns)
     right = read_table(*second, max_columns=max_columns)
@@ -178,7 +177,7 @@ def merge_files(
             f"the files have different columns ({'; '.join(problems)})", field="files"
         )
     merged = pa.concat_tables([left, right.select(left.column_names)])
-    pacsv.write_csv(merged, target)
+    write_csv(merged, target)
     return merged.num_rows
 
 

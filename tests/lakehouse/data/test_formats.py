@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import csv
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 import polars as pl
 import pytest
 
-from lakehouse.data.formats import UnreadableFileError, read_table, sniff_text
+from lakehouse.data.formats import UnreadableFileError, read_table, sniff_text, write_csv
 
 ROWS = [
     {"id": "1", "name": "Zoë", "amount": "10.5"},
@@ -96,3 +98,31 @@ def test_nested_json_is_refused(tmp_path: Path) -> None:
     path = write(tmp_path, "nested.json", json.dumps([{"id": 1, "tags": {"a": 1}}]).encode())
     with pytest.raises(UnreadableFileError, match="column 'tags' holds nested values"):
         read_table(path, "nested.json")
+
+
+def test_written_csv_reads_back_with_its_nulls_quotes_and_timestamps(tmp_path: Path) -> None:
+    import pyarrow as pa
+
+    scored_at = datetime(2026, 12, 3, 17, 4, 5, 123456, tzinfo=UTC)
+    table = pa.table(
+        {
+            "row_id": pa.array([1, 2], pa.int64()),
+            "name": ['Ana; Jr., "the second"', None],
+            "probability": [0.25, None],
+            "scored_at": pa.array([scored_at, scored_at], pa.timestamp("us", tz="UTC")),
+        }
+    )
+    path = tmp_path / "scored.csv"
+    write_csv(table, path)
+    with path.open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    assert rows == [
+        {
+            "row_id": "1",
+            "name": 'Ana; Jr., "the second"',
+            "probability": "0.25",
+            "scored_at": "2026-12-03T17:04:05.123456+0000",
+        },
+        {"row_id": "2", "name": "", "probability": "", "scored_at": rows[1]["scored_at"]},
+    ]
+    assert datetime.fromisoformat(rows[1]["scored_at"]) == scored_at
