@@ -34,15 +34,23 @@ def infer_columns(
     """Column specs for data without a template: the narrowest type that nearly every given
     value (INFERRED_SHARE) casts to; blank fields and null markers are missing, not text.
     With them, the columns of other types than String as read, for `validate_rows`."""
+    from concurrent.futures import ThreadPoolExecutor
+
     import polars as pl
 
     frame = pl.from_arrow(bronze)
     assert isinstance(frame, pl.DataFrame)
+    names = [name for name in frame.columns if not name.startswith("_")]
+
+    def infer(name: str) -> tuple[ColumnType, TypedColumn | None]:
+        return _inferred_type(frame[name].cast(pl.String), null_markers)
+
+    # Polars computes each column's casts on one thread, without the GIL: columns at once
+    # use every core.
+    with ThreadPoolExecutor(thread_name_prefix="infer") as pool:
+        inferred = list(pool.map(infer, names))
     specs, typed = [], {}
-    for name in frame.columns:
-        if name.startswith("_"):
-            continue
-        kind, column = _inferred_type(frame[name].cast(pl.String), null_markers)
+    for name, (kind, column) in zip(names, inferred, strict=True):
         specs.append(ColumnSpec(column_name=name, data_type=kind))
         if column is not None:
             typed[name] = column
