@@ -201,28 +201,21 @@ class TrainedModel:
         """Boosted trees grow on from where they stopped; other models learn again."""
         return self.algorithm in (Algorithm.XGBOOST, Algorithm.LIGHTGBM)
 
+    def _inputs(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """The model's features of `frame`, in order; the frame itself when it holds just
+        them (a million rows are not copied to be reordered as they are)."""
+        return frame if list(frame.columns) == self.features else frame[self.features]
+
     def predict(self, frame: pd.DataFrame) -> np.ndarray:
-        predicted = self.pipeline.predict(frame[self.features])
+        predicted = self.pipeline.predict(self._inputs(frame))
         if self.classes is not None:
             import numpy as np
 
             return np.asarray(self.classes, dtype=object)[predicted.astype(int)]
         return predicted
 
-    def predict_with_probabilities(
-        self, frame: pd.DataFrame
-    ) -> tuple[np.ndarray, np.ndarray | None]:
-        """Predictions and, for classes, their probabilities, from one pass of the pipeline."""
-        if self.classes is None:
-            return self.predict(frame), None
-        import numpy as np
-
-        probabilities = self.pipeline.predict_proba(frame[self.features])
-        labels = np.asarray(self.classes, dtype=object)[probabilities.argmax(axis=1)]
-        return labels, probabilities
-
     def predict_proba(self, frame: pd.DataFrame) -> np.ndarray | None:
         if self.classes is None:
             return None
-        probabilities: np.ndarray = self.pipeline.predict_proba(frame[self.features])
+        probabilities: np.ndarray = self.pipeline.predict_proba(self._inputs(frame))
         return probabilities

@@ -161,13 +161,13 @@ def score_dataset(
     for name in model.features:
         if name not in frame.columns:
             frame[name] = None
-    labels, probabilities = model.predict_with_probabilities(frame)
-    done("predicted")
+    probabilities = model.predict_proba(frame)
     if probabilities is not None and model.classes is not None:
         # each row's class by its index: no Python object per row
         predicted = pa.array(model.classes).take(pa.array(probabilities.argmax(axis=1)))
     else:
-        predicted = pa.array(labels)
+        predicted = pa.array(model.predict(frame))
+    done("predicted")
     result = rows.select(keys).append_column("prediction", predicted)
     if probabilities is not None and model.classes is not None:
         for index, label in enumerate(model.classes):
