@@ -88,11 +88,15 @@ stop_pid() {
   rm -f "$file"
 }
 
-wait_port() { # PORT SECONDS NAME [PIDFILE PATTERN]
-  local i
+# wait_port PORT SECONDS [PIDFILE]: 0 once PORT listens; 1 after SECONDS, or as soon as the
+# process in PIDFILE is gone. Only its existence is checked: just after `cmd &` the child may
+# not have exec'd its program yet, so its command line is still this script's.
+wait_port() {
+  local i pid=
+  [[ -n ${3:-} ]] && pid=$(<"$3")
   for ((i = 0; i < $2 * 10; i++)); do
     port_open "$1" && return 0
-    if [[ -n ${4:-} ]] && ! pid_alive "$4" "$5"; then return 1; fi
+    if [[ -n $pid ]] && ! kill -0 "$pid" 2>/dev/null; then return 1; fi
     sleep 0.1
   done
   return 1
@@ -254,7 +258,7 @@ start_moto() {
     setsid "$VENV/bin/moto_server" -H "$HOST" -p "$S3_PORT" >>"$STATE/moto.log" 2>&1 </dev/null &
     echo $! >"$pidf"
     # a fresh environment compiles moto's many modules on its first start
-    if ! wait_port "$S3_PORT" 180 moto "$pidf" moto_server; then
+    if ! wait_port "$S3_PORT" 180 "$pidf"; then
       tail -n 20 "$STATE/moto.log" >&2 || true
       die "moto did not listen on $HOST:$S3_PORT"
     fi
