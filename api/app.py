@@ -28,6 +28,7 @@ from api.errors import exception_handlers
 from api.openapi import TruthfulJsonRenderPlugin, document_errors
 from api.platform import Platform
 from api.profiles.jobs.routes import jobs_router
+from api.profiles.orchestrator.routes import orchestrator_router
 from api.profiles.quickstart.routes import quickstart_router
 from api.requests import StrataRequest
 from api.security import authentication
@@ -75,6 +76,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
     profiles = [quickstart_router()] if settings.quickstart else []
     if settings.jobs_profile:
         profiles.append(jobs_router())
+    if settings.orchestrator_profile:
+        profiles.append(orchestrator_router(settings.orchestrator_prefix))
     allowed: dict[str, str] = {}
     app = Litestar(
         route_handlers=[*CONTROLLERS, *profiles],

@@ -74,7 +74,7 @@ def status_of(exc: StrataError) -> int:
 def error_headers(exc: StrataError) -> dict[str, str] | None:
     """The headers an error answer carries: how to authenticate, or when to try again."""
     if isinstance(exc, AuthenticationError):
-        return {"WWW-Authenticate": "Bearer"}
+        return {"WWW-Authenticate": exc.challenge}
     if isinstance(exc, TooManyRequestsError):
         return {"Retry-After": str(exc.retry_after)}
     return None
@@ -135,20 +135,24 @@ def http_error(_: Request, exc: HTTPException) -> Response:
 Shape = Callable[[int, str, "str | None"], dict[str, Any]]
 
 
-def shaped_handlers(shape: Shape) -> dict[Any, Any]:
-    """The same mapping from exceptions to statuses, with bodies in a profile's own shape."""
+def shaped_handlers(shape: Shape, malformed: int = HTTP_422_UNPROCESSABLE_ENTITY) -> dict[Any, Any]:
+    """The same mapping from exceptions to statuses, with bodies in a profile's own shape;
+    `malformed` is the status of a malformed request (a profile's original may answer 400)."""
+
+    def renumbered(status: int) -> int:
+        return malformed if status == HTTP_422_UNPROCESSABLE_ENTITY else status
 
     def on_strata(_: Request, exc: StrataError) -> Response:
-        status = status_of(exc)
+        status = renumbered(status_of(exc))
         return _json(status, shape(status, exc.message, exc.field), error_headers(exc))
 
     def on_validation(_: Request, exc: ValidationException) -> Response:
         detail, field, _problems = validation_problem(exc)
-        status = HTTP_422_UNPROCESSABLE_ENTITY
+        status = malformed
         return _json(status, shape(status, detail, field))
 
     def on_http(_: Request, exc: HTTPException) -> Response:
-        status = http_status(exc)
+        status = renumbered(http_status(exc))
         return _json(status, shape(status, http_detail(status, exc), None), dict(exc.headers or {}))
 
     def on_unexpected(request: Request, exc: Exception) -> Response:

@@ -4,15 +4,20 @@ query engine, served models and the prediction log."""
 from __future__ import annotations
 
 import gc
+import hashlib
+import hmac
 import logging
+import secrets
 import threading
 from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING
 
+from cachetools import TTLCache
+
 from lakehouse.accounts.bootstrap import BootstrapResult, bootstrap
-from lakehouse.accounts.rbac import Principal
+from lakehouse.accounts.rbac import Principal, principal_for
 from lakehouse.accounts.security import AccessClaims, TokenSigner, signing_secret
 from lakehouse.accounts.sessions import SessionIssuer
 from lakehouse.accounts.throttle import Throttle
@@ -65,6 +70,13 @@ class Platform:
         self._principals: FreshCache[AccessClaims, Principal] = FreshCache(
             self._read_principal, settings.principal_cache_seconds, name="strata-principals"
         )
+        # Principals of HTTP Basic credentials (the orchestrator profile's workers send them
+        # with every request), by a keyed digest of the pair: a password is verified once.
+        self._basic: TTLCache[bytes, Principal] = TTLCache(
+            maxsize=1000, ttl=settings.principal_cache_seconds
+        )
+        self._basic_key = secrets.token_bytes(32)
+        self._basic_lock = threading.Lock()
         self._serving: FreshCache[tuple[str, int], ServingState] = FreshCache(
             self._read_serving_state, SERVING_STATE_SECONDS, name="strata-serving-state"
         )
@@ -182,6 +194,24 @@ class Platform:
     def forget_principals(self) -> None:
         """Resolve every principal afresh: users, roles, permissions or sessions changed."""
         self._principals.clear()
+        with self._basic_lock:
+            self._basic.clear()
+
+    def basic_principal(self, username: str, password: str, address: str | None) -> Principal:
+        """The principal of a user name and password, as a login checks them (throttle
+        included); a pair verified lately is not verified again."""
+        key = hmac.digest(self._basic_key, f"{username}\0{password}".encode(), hashlib.sha256)
+        with self._basic_lock:
+            known = self._basic.get(key)
+        if known is not None:
+            return known
+        with self.store.session() as session, self.store.session(writes=False) as reading:
+            principal = principal_for(
+                self.issuer.authenticate(session, username, password, address, reading=reading)
+            )
+        with self._basic_lock:
+            self._basic[key] = principal
+        return principal
 
     def principal(self, access_token: str) -> Principal:
         return self._principals.get(self.issuer.signer.verify(access_token))

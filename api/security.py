@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hmac
 from typing import Any
 
@@ -24,21 +25,62 @@ WRITES = "writes"
 """The `opt` key of a reading method's handler that writes to the metadata store all the same."""
 
 
+BASIC_AUTH = "basic_auth"
+"""The `opt` key of handlers that also take HTTP Basic credentials (a user name and password)."""
+BASIC_CHALLENGE = 'Basic realm="Strata", Bearer'
+
+
 class BearerTokenMiddleware(AbstractAuthenticationMiddleware):
-    """Resolves `Authorization: Bearer <access token>` to the caller's principal."""
+    """Resolves `Authorization: Bearer <access token>` to the caller's principal; on handlers
+    marked BASIC_AUTH, also `Authorization: Basic <user name:password>`."""
 
     async def authenticate_request(
         self, connection: ASGIConnection[Any, Any, Any, Any]
     ) -> AuthenticationResult:
         scheme, _, token = connection.headers.get("Authorization", "").partition(" ")
+        platform = connection.app.state.platform
+        if connection.route_handler.opt.get(BASIC_AUTH):
+            if scheme.lower() == "basic":
+                username, password = basic_credentials(token)
+                address = connection.client.host if connection.client else None
+                try:
+                    principal = await anyio.to_thread.run_sync(
+                        platform.basic_principal, username, password, address
+                    )
+                except AuthenticationError as exc:
+                    raise AuthenticationError(
+                        exc.message, field=exc.field, challenge=BASIC_CHALLENGE
+                    ) from exc
+                return AuthenticationResult(user=principal, auth=None)
+            if scheme.lower() != "bearer" or not token.strip():
+                raise AuthenticationError(
+                    "send a user name and password (HTTP Basic) or a bearer token in the "
+                    "Authorization header",
+                    challenge=BASIC_CHALLENGE,
+                )
         if scheme.lower() != "bearer" or not token.strip():
             raise AuthenticationError("missing bearer token in the Authorization header")
-        platform = connection.app.state.platform
         token = token.strip()
         principal = platform.cached_principal(token)
         if principal is None:
             principal = await anyio.to_thread.run_sync(platform.principal, token)
         return AuthenticationResult(user=principal, auth=token)
+
+
+def basic_credentials(token: str) -> tuple[str, str]:
+    """The user name and password of an HTTP Basic `Authorization` value."""
+    try:
+        username, colon, password = (
+            base64.b64decode(token.strip(), validate=True).decode().partition(":")
+        )
+    except (ValueError, UnicodeDecodeError):
+        colon = ""
+    if not colon or not username:
+        raise AuthenticationError(
+            "HTTP Basic credentials must be base64 of 'user name:password'",
+            challenge=BASIC_CHALLENGE,
+        )
+    return username, password
 
 
 def authentication() -> DefineMiddleware:

@@ -21,7 +21,14 @@ class BadRequestError(StrataError):
 
 
 class AuthenticationError(StrataError):
-    """Credentials or a token are missing, wrong, expired or revoked."""
+    """Credentials or a token are missing, wrong, expired or revoked; `challenge` is how the
+    client should authenticate (the WWW-Authenticate header)."""
+
+    def __init__(
+        self, message: str, *, field: str | None = None, challenge: str = "Bearer"
+    ) -> None:
+        super().__init__(message, field=field)
+        self.challenge = challenge
 
 
 class PermissionDeniedError(StrataError):

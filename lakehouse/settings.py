@@ -160,6 +160,16 @@ class Settings(BaseSettings):
     jobs_profile: bool = Field(
         True, description="Serve the jobs profile (/api/train, /api/predict, /api/merge, /media)."
     )
+    orchestrator_profile: bool = Field(
+        True,
+        description="Serve the orchestrator profile (problems, algos, data, learnuplets and "
+        "preduplets) under `orchestrator_prefix`.",
+    )
+    orchestrator_prefix: str = Field(
+        "/morpheo",
+        pattern=r"^(/[A-Za-z0-9._~-]+)+$",
+        description="Where the orchestrator profile is mounted.",
+    )
     merge_token_seconds: int = Field(
         1800, ge=1, description="How long a merge token of the jobs profile stays valid."
     )

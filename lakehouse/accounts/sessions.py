@@ -57,9 +57,23 @@ class SessionIssuer:
         *,
         reading: Session | None = None,
     ) -> TokenPair:
-        """Tokens for a user name and password. The throttle and the password are checked in
-        `reading` when given, a session that only reads: the password hash takes a while to
-        verify, and no writer need wait for it. The outcome is written in `session`."""
+        """Tokens for a user name and password (see `authenticate`)."""
+        user = self.authenticate(session, username, password, address, reading=reading)
+        return self._issue(session, user, family_id=str(uuid.uuid4()))
+
+    def authenticate(
+        self,
+        session: Session,
+        username: str,
+        password: str,
+        address: str | None = None,
+        *,
+        reading: Session | None = None,
+    ) -> User:
+        """The active user of this name and password, throttled after repeated failures. The
+        throttle and the password are checked in `reading` when given, a session that only
+        reads: the password hash takes a while to verify, and no writer need wait for it. The
+        outcome is written in `session`."""
         reading = reading or session
         keys = throttle_keys(username, address)
         self.throttle.check(reading, keys)
@@ -74,7 +88,7 @@ class SessionIssuer:
         if not user.is_active:
             raise AuthenticationError("this user is inactive", field="username")
         self.throttle.succeeded(session, keys)
-        return self._issue(session, user, family_id=str(uuid.uuid4()))
+        return user
 
     def refresh(self, session: Session, refresh_token: str) -> TokenPair:
         record = self._use_or_end_session(session, refresh_token, "has already been used")

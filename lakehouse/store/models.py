@@ -317,3 +317,125 @@ class TrainingJob(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     predictor: Mapped[Predictor] = relationship(lazy="joined")
+
+
+class LedgerDocument:
+    """A document of the orchestrator profile's ledger: a tenant's row, named by the `uuid`
+    its client chose (unique per tenant and collection), shown as the fields of `FIELDS`."""
+
+    FIELDS: tuple[str, ...] = ()
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"), index=True)
+    uuid: Mapped[str] = mapped_column(String(255))
+
+    def document(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self.FIELDS}
+
+
+class LedgerProblem(LedgerDocument, Base):
+    """A learning problem: the workflow that scores its models, its test data, and how many
+    data make one mini-batch of training."""
+
+    __tablename__ = "ledger_problems"
+    __table_args__ = (UniqueConstraint("tenant_id", "uuid", name="uq_ledger_problems_uuid"),)
+    FIELDS = ("uuid", "workflow", "test_dataset", "size_train_dataset", "timestamp_upload")
+
+    workflow: Mapped[str] = mapped_column(String(255))
+    test_dataset: Mapped[list[str]] = mapped_column(JSON)
+    size_train_dataset: Mapped[int] = mapped_column(Integer)
+    timestamp_upload: Mapped[int] = mapped_column(BigInteger)
+
+
+class LedgerAlgo(LedgerDocument, Base):
+    """An algorithm posted for a problem; its learnuplets form one chain of ranks."""
+
+    __tablename__ = "ledger_algos"
+    __table_args__ = (UniqueConstraint("tenant_id", "uuid", name="uq_ledger_algos_uuid"),)
+    FIELDS = ("uuid", "problem", "name", "timestamp_upload")
+
+    problem: Mapped[str] = mapped_column(String(255))
+    name: Mapped[str] = mapped_column(String(255))
+    timestamp_upload: Mapped[int] = mapped_column(BigInteger)
+
+
+class LedgerData(LedgerDocument, Base):
+    """One data item (a file) and the problems it belongs to."""
+
+    __tablename__ = "ledger_data"
+    __table_args__ = (UniqueConstraint("tenant_id", "uuid", name="uq_ledger_data_uuid"),)
+    FIELDS = ("uuid", "problems", "timestamp_upload")
+
+    problems: Mapped[list[str]] = mapped_column(JSON)
+    timestamp_upload: Mapped[int] = mapped_column(BigInteger)
+
+
+class Learnuplet(LedgerDocument, Base):
+    """A training task: train `algo` on `train_data` from the model `model_start`, giving
+    `model_end`; `rank` orders an algo's chain."""
+
+    __tablename__ = "ledger_learnuplets"
+    __table_args__ = (UniqueConstraint("tenant_id", "uuid", name="uq_ledger_learnuplets_uuid"),)
+    FIELDS = (
+        "uuid",
+        "problem",
+        "workflow",
+        "algo",
+        "model_start",
+        "model_end",
+        "train_data",
+        "test_data",
+        "worker",
+        "perf",
+        "train_perf",
+        "test_perf",
+        "status",
+        "rank",
+        "timestamp_creation",
+        "timestamp_done",
+    )
+
+    problem: Mapped[str] = mapped_column(String(255))
+    workflow: Mapped[str] = mapped_column(String(255))
+    algo: Mapped[str] = mapped_column(String(255), index=True)
+    model_start: Mapped[str | None] = mapped_column(String(255))
+    model_end: Mapped[str] = mapped_column(String(255))
+    train_data: Mapped[list[str]] = mapped_column(JSON)
+    test_data: Mapped[list[str]] = mapped_column(JSON)
+    worker: Mapped[str | None] = mapped_column(String(255))
+    perf: Mapped[float | None] = mapped_column(Float)
+    train_perf: Mapped[Any] = mapped_column(JSON, nullable=True)
+    test_perf: Mapped[Any] = mapped_column(JSON, nullable=True)
+    status: Mapped[str] = mapped_column(String(16))
+    rank: Mapped[int] = mapped_column(Integer)
+    timestamp_creation: Mapped[int] = mapped_column(BigInteger)
+    timestamp_done: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class Preduplet(LedgerDocument, Base):
+    """A prediction task: apply `model` to `data` (one uuid, or a list of them)."""
+
+    __tablename__ = "ledger_preduplets"
+    __table_args__ = (UniqueConstraint("tenant_id", "uuid", name="uq_ledger_preduplets_uuid"),)
+    FIELDS = (
+        "uuid",
+        "problem",
+        "data",
+        "timestamp_request",
+        "model",
+        "status",
+        "worker",
+        "timestamp_done",
+        "workflow",
+        "prediction_storage_uuid",
+    )
+
+    problem: Mapped[str] = mapped_column(String(255))
+    data: Mapped[Any] = mapped_column(JSON)
+    timestamp_request: Mapped[int] = mapped_column(BigInteger)
+    model: Mapped[str] = mapped_column(String(255))
+    status: Mapped[str] = mapped_column(String(16))
+    worker: Mapped[str | None] = mapped_column(String(255))
+    timestamp_done: Mapped[int | None] = mapped_column(BigInteger)
+    workflow: Mapped[str] = mapped_column(String(255))
+    prediction_storage_uuid: Mapped[str | None] = mapped_column(String(255))

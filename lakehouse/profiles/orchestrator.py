@@ -1,0 +1,545 @@
+"""The orchestrator profile's ledger: problems, algorithms and data of a tenant, and the tasks
+they make, learnuplets (train an algo on a mini-batch, continuing from a model) and preduplets
+(apply a problem's best model to data), which workers claim and report on.
+
+Every document is named by a `uuid` its client chose, unique per tenant and collection; a
+document of another tenant is not found, as one that does not exist. An algo's learnuplets form
+a chain of ranks over its problem's training data (all its data but the test set) in chunks of
+the problem's `size_train_dataset`: rank 0 starts from the algo itself, and each later rank
+from the best model of the chain so far, set when the rank before it is reported done. A
+learnuplet is claimable once its `model_start` is set.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import uuid as uuids
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from sqlalchemy import JSON, BigInteger, Float, Integer, select, update
+from sqlalchemy.orm import Session
+
+from lakehouse.accounts.rbac import Principal
+from lakehouse.errors import BadRequestError, ConflictError, NotFoundError
+from lakehouse.store.models import (
+    Learnuplet,
+    LedgerAlgo,
+    LedgerData,
+    LedgerDocument,
+    LedgerProblem,
+    Preduplet,
+)
+
+TODO, PENDING, DONE, FAILED = "todo", "pending", "done", "failed"
+REPORTED = (DONE, FAILED)
+MAX_ID = 255
+# Of a collection's name: its table, and the key its listing answers under.
+COLLECTIONS: dict[str, type[LedgerDocument]] = {
+    "problem": LedgerProblem,
+    "algo": LedgerAlgo,
+    "data": LedgerData,
+    "learnuplet": Learnuplet,
+    "preduplet": Preduplet,
+}
+UPLETS: dict[str, type[Learnuplet] | type[Preduplet]] = {
+    "learnuplet": Learnuplet,
+    "preduplet": Preduplet,
+}
+D = TypeVar("D", bound=LedgerDocument)
+U = TypeVar("U", Learnuplet, Preduplet)
+
+
+def plural(collection: str) -> str:
+    return f"{collection}s"
+
+
+def now() -> int:
+    return int(time.time())
+
+
+# --- reading what a client posted ---------------------------------------------------------
+
+
+def _wrong(field: str, expected: str) -> BadRequestError:
+    """The original's answer to a missing or malformed key, naming it and what it takes."""
+    return BadRequestError(f"wrong key in posted data: '{field}' must be {expected}", field=field)
+
+
+def _payload(payload: Any) -> Mapping[str, Any]:
+    if not isinstance(payload, Mapping):
+        raise BadRequestError("wrong key in posted data: the body must be a JSON object")
+    return payload
+
+
+def _id(payload: Mapping[str, Any], field: str) -> str:
+    value = payload.get(field)
+    if not isinstance(value, str) or not value.strip() or len(value) > MAX_ID:
+        raise _wrong(field, f"an id (a non-empty string of at most {MAX_ID} characters)")
+    return value
+
+
+def _ids(payload: Mapping[str, Any], field: str, *, one_allowed: bool) -> list[str]:
+    """A list of ids; also a single id when `one_allowed`."""
+    value = payload.get(field)
+    if one_allowed and isinstance(value, str):
+        value = [value]
+    expected = "an id or a list of ids" if one_allowed else "a list of ids"
+    if not isinstance(value, list) or not all(
+        isinstance(item, str) and item.strip() and len(item) <= MAX_ID for item in value
+    ):
+        raise _wrong(field, expected)
+    if len(set(value)) != len(value):
+        raise _wrong(field, f"{expected} without repeats")
+    return list(value)
+
+
+def _positive_int(payload: Mapping[str, Any], field: str) -> int:
+    value = payload.get(field)
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 2**31 - 1:
+        raise _wrong(field, "a positive integer")
+    return value
+
+
+def _status(payload: Mapping[str, Any]) -> str:
+    status = payload.get("status")
+    if status not in REPORTED:
+        raise _wrong("status", "'done' or 'failed'")
+    return str(status)
+
+
+def _perf(payload: Mapping[str, Any]) -> float:
+    value = payload.get("perf")
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise _wrong("perf", "a finite number, the model's performance on the test data")
+    return float(value)
+
+
+def _perfs(payload: Mapping[str, Any], field: str) -> Any:
+    """Performances per data: a mapping of data uuid to score (what workers send) or a list."""
+    value = payload.get(field)
+    if value is None:
+        return None
+    scores = value.values() if isinstance(value, dict) else value
+    if not isinstance(value, dict | list) or not all(
+        not isinstance(score, bool) and isinstance(score, int | float) and math.isfinite(score)
+        for score in scores
+    ):
+        raise _wrong(field, "a mapping of data uuid to score, or a list of scores")
+    return value
+
+
+# --- lookups ------------------------------------------------------------------------------
+
+
+def _find(session: Session, model: type[D], actor: Principal, uuid: str) -> D | None:
+    return session.scalar(
+        select(model).where(model.tenant_id == actor.tenant_id, model.uuid == uuid)
+    )
+
+
+def get_document(session: Session, actor: Principal, collection: str, uuid: str) -> LedgerDocument:
+    """A document of the caller's tenant; anything else is not found."""
+    return _get(session, collection_model(collection), actor, collection, uuid)
+
+
+def _get(session: Session, model: type[D], actor: Principal, collection: str, uuid: str) -> D:
+    document = _find(session, model, actor, uuid)
+    if document is None:
+        raise NotFoundError(f"no {collection} with uuid '{uuid}'", field="uuid")
+    return document
+
+
+def collection_model(collection: str) -> type[LedgerDocument]:
+    if collection not in COLLECTIONS:
+        raise NotFoundError(
+            f"Page does not exist: no collection '{collection}'; the collections are "
+            + ", ".join(COLLECTIONS),
+            field="collection",
+        )
+    return COLLECTIONS[collection]
+
+
+def _refuse_taken(
+    session: Session, model: type[LedgerDocument], actor: Principal, uuids_: Sequence[str]
+) -> None:
+    taken = session.scalars(
+        select(model.uuid).where(model.tenant_id == actor.tenant_id, model.uuid.in_(uuids_))
+    ).first()
+    if taken is not None:
+        what = next(name for name, kind in COLLECTIONS.items() if kind is model)
+        raise ConflictError(f"a {what} with uuid '{taken}' already exists", field="uuid")
+
+
+def _problem(session: Session, actor: Principal, uuid: str, field: str) -> LedgerProblem:
+    problem = _find(session, LedgerProblem, actor, uuid)
+    if problem is None:
+        raise BadRequestError(f"non-existing related problem '{uuid}'", field=field)
+    return problem
+
+
+def _train_data(session: Session, actor: Principal, problem: LedgerProblem) -> list[str]:
+    """The problem's training data in the order it was posted: its data but the test set."""
+    held_out = set(problem.test_dataset)
+    rows = session.scalars(
+        select(LedgerData).where(LedgerData.tenant_id == actor.tenant_id).order_by(LedgerData.id)
+    )
+    return [d.uuid for d in rows if problem.uuid in d.problems and d.uuid not in held_out]
+
+
+def _chain(session: Session, actor: Principal, algo: str) -> list[Learnuplet]:
+    """An algo's learnuplets by rank."""
+    return list(
+        session.scalars(
+            select(Learnuplet)
+            .where(Learnuplet.tenant_id == actor.tenant_id, Learnuplet.algo == algo)
+            .order_by(Learnuplet.rank)
+        )
+    )
+
+
+def _best(uplets: Sequence[Learnuplet]) -> Learnuplet | None:
+    """The best-performing learnuplet reported done (the earliest of equals), if any."""
+    scored = [u for u in uplets if u.status == DONE and u.perf is not None]
+    return max(scored, key=lambda u: (u.perf, -u.rank), default=None)
+
+
+def _extend_chain(
+    session: Session,
+    actor: Principal,
+    problem: LedgerProblem,
+    algo: LedgerAlgo,
+    data: Sequence[str],
+    model_start: str | None,
+    first_rank: int,
+) -> int:
+    """Learnuplets of `algo` over `data` in chunks of the problem's mini-batch size, ranked from
+    `first_rank`; only the first starts from `model_start`. Returns how many were made."""
+    size = problem.size_train_dataset
+    chunks = [list(data[i : i + size]) for i in range(0, len(data), size)]
+    created = now()
+    for offset, chunk in enumerate(chunks):
+        session.add(
+            Learnuplet(
+                tenant_id=actor.tenant_id,
+                uuid=str(uuids.uuid4()),
+                problem=problem.uuid,
+                workflow=problem.workflow,
+                algo=algo.uuid,
+                model_start=model_start if offset == 0 else None,
+                model_end=str(uuids.uuid4()),
+                train_data=chunk,
+                test_data=list(problem.test_dataset),
+                worker=None,
+                perf=None,
+                train_perf=None,
+                test_perf=None,
+                status=TODO,
+                rank=first_rank + offset,
+                timestamp_creation=created,
+                timestamp_done=None,
+            )
+        )
+    return len(chunks)
+
+
+# --- the endpoints' work ------------------------------------------------------------------
+
+
+def post_problem(session: Session, actor: Principal, payload: Any) -> LedgerProblem:
+    payload = _payload(payload)
+    uuid = _id(payload, "uuid")
+    problem = LedgerProblem(
+        tenant_id=actor.tenant_id,
+        uuid=uuid,
+        workflow=_id(payload, "workflow"),
+        test_dataset=_ids(payload, "test_dataset", one_allowed=False),
+        size_train_dataset=_positive_int(payload, "size_train_dataset"),
+        timestamp_upload=now(),
+    )
+    _refuse_taken(session, LedgerProblem, actor, [uuid])
+    session.add(problem)
+    session.flush()
+    return problem
+
+
+def post_algo(session: Session, actor: Principal, payload: Any) -> tuple[LedgerAlgo, int]:
+    """The algo, and how many learnuplets its chain starts with: the problem's training data
+    so far, rank 0 starting from the algo itself."""
+    payload = _payload(payload)
+    uuid, name = _id(payload, "uuid"), _id(payload, "name")
+    problem = _problem(session, actor, _id(payload, "problem"), "problem")
+    _refuse_taken(session, LedgerAlgo, actor, [uuid])
+    algo = LedgerAlgo(
+        tenant_id=actor.tenant_id,
+        uuid=uuid,
+        problem=problem.uuid,
+        name=name,
+        timestamp_upload=now(),
+    )
+    session.add(algo)
+    train = _train_data(session, actor, problem)
+    made = _extend_chain(session, actor, problem, algo, train, algo.uuid, 0)
+    session.flush()
+    return algo, made
+
+
+def post_data(session: Session, actor: Principal, payload: Any) -> tuple[list[LedgerData], int]:
+    """The data, and how many learnuplets they added: each algo of their problems extends its
+    chain over them from its last rank (or, with no chain yet, starts one over the problem's
+    training data)."""
+    payload = _payload(payload)
+    posted = _ids(payload, "uuid", one_allowed=True)
+    problems = [
+        _problem(session, actor, uuid, "problems")
+        for uuid in _ids(payload, "problems", one_allowed=True)
+    ]
+    _refuse_taken(session, LedgerData, actor, posted)
+    created = now()
+    data = [
+        LedgerData(
+            tenant_id=actor.tenant_id,
+            uuid=uuid,
+            problems=[p.uuid for p in problems],
+            timestamp_upload=created,
+        )
+        for uuid in posted
+    ]
+    session.add_all(data)
+    session.flush()
+    made = 0
+    for problem in problems:
+        algos = session.scalars(
+            select(LedgerAlgo)
+            .where(LedgerAlgo.tenant_id == actor.tenant_id, LedgerAlgo.problem == problem.uuid)
+            .order_by(LedgerAlgo.id)
+        )
+        held_out = set(problem.test_dataset)
+        for algo in algos:
+            chain = _chain(session, actor, algo.uuid)
+            if not chain:
+                train = _train_data(session, actor, problem)
+                made += _extend_chain(session, actor, problem, algo, train, algo.uuid, 0)
+                continue
+            new = [uuid for uuid in posted if uuid not in held_out]
+            made += _extend_chain(
+                session, actor, problem, algo, new, _continue_from(chain, algo), chain[-1].rank + 1
+            )
+    session.flush()
+    return data, made
+
+
+def _continue_from(chain: Sequence[Learnuplet], algo: LedgerAlgo) -> str | None:
+    """Where a chain's next rank starts: once its last rank is reported, the best model so
+    far (the algo itself when none succeeded); before that nothing yet, as reporting the last
+    rank sets it."""
+    if chain[-1].status not in REPORTED:
+        return None
+    best = _best(chain)
+    return best.model_end if best is not None else algo.uuid
+
+
+def post_prediction(session: Session, actor: Principal, payload: Any) -> Preduplet:
+    """A preduplet applying the problem's best model to `data` (one uuid or a list, kept as
+    posted)."""
+    payload = _payload(payload)
+    given = payload.get("data")
+    data: str | list[str] = (
+        _id(payload, "data") if isinstance(given, str) else _ids(payload, "data", one_allowed=False)
+    )
+    if not data:
+        raise _wrong("data", "an id or a non-empty list of ids")
+    problem = _problem(session, actor, _id(payload, "problem"), "problem")
+    best = _best(
+        session.scalars(
+            select(Learnuplet).where(
+                Learnuplet.tenant_id == actor.tenant_id, Learnuplet.problem == problem.uuid
+            )
+        ).all()
+    )
+    if best is None:
+        raise BadRequestError(
+            f"no problem or trained model: problem '{problem.uuid}' has no learnuplet reported "
+            "done with a perf yet",
+            field="problem",
+        )
+    preduplet = Preduplet(
+        tenant_id=actor.tenant_id,
+        uuid=str(uuids.uuid4()),
+        problem=problem.uuid,
+        data=data,
+        timestamp_request=now(),
+        model=best.model_end,
+        status=TODO,
+        worker=None,
+        timestamp_done=None,
+        workflow=problem.workflow,
+        prediction_storage_uuid=None,
+    )
+    session.add(preduplet)
+    session.flush()
+    return preduplet
+
+
+def claim(session: Session, actor: Principal, kind: str, uuid: str, payload: Any) -> str:
+    """Set a `todo` uplet's worker and make it `pending`, in one conditional UPDATE, so of
+    workers racing for it exactly one wins; a learnuplet must have its `model_start`."""
+    if kind not in UPLETS:
+        raise NotFoundError(
+            f"Page does not exist: '{kind}' is not learnuplet or preduplet", field="uplet_type"
+        )
+    worker = _id(_payload(payload), "worker")
+    model = UPLETS[kind]
+    conditions = [model.tenant_id == actor.tenant_id, model.uuid == uuid, model.status == TODO]
+    if model is Learnuplet:
+        conditions.append(Learnuplet.model_start.is_not(None))
+    claimed = session.execute(
+        update(model)
+        .where(*conditions)
+        .values(worker=worker, status=PENDING)
+        .execution_options(synchronize_session=False)
+    )
+    if claimed.rowcount != 1:  # type: ignore[attr-defined]
+        uplet = _get(session, model, actor, kind, uuid)
+        why = (
+            "it waits for its model_start (the rank before it is not done yet)"
+            if uplet.status == TODO
+            else f"its status is {uplet.status}"
+        )
+        raise BadRequestError(
+            f"worker not set for {kind} {uuid}. Might be already pending: {why}", field="uuid"
+        )
+    return uuid
+
+
+def learn_done(session: Session, actor: Principal, uuid: str, payload: Any) -> Learnuplet:
+    """Record a claimed learnuplet's outcome. On `done`, the next rank of its algo's chain
+    starts from the chain's best model so far; on `failed` the chain waits there."""
+    payload = _payload(payload)
+    status = _status(payload)
+    values: dict[str, Any] = {"status": status, "timestamp_done": now()}
+    if status == DONE:
+        values |= {
+            "perf": _perf(payload),
+            "train_perf": _perfs(payload, "train_perf"),
+            "test_perf": _perfs(payload, "test_perf"),
+        }
+    uplet = _report(session, actor, Learnuplet, "learnuplet", uuid, values)
+    if status == DONE:
+        best = _best(_chain(session, actor, uplet.algo))
+        assert best is not None  # this one at least
+        session.execute(
+            update(Learnuplet)
+            .where(
+                Learnuplet.tenant_id == actor.tenant_id,
+                Learnuplet.algo == uplet.algo,
+                Learnuplet.rank == uplet.rank + 1,
+                Learnuplet.status == TODO,
+            )
+            .values(model_start=best.model_end)
+            .execution_options(synchronize_session=False)
+        )
+    return uplet
+
+
+def pred_done(session: Session, actor: Principal, uuid: str, payload: Any) -> Preduplet:
+    """Record a claimed preduplet's outcome; `done` names where its prediction is stored."""
+    payload = _payload(payload)
+    status = _status(payload)
+    values: dict[str, Any] = {"status": status}
+    if status == DONE:
+        values |= {
+            "prediction_storage_uuid": _id(payload, "prediction_storage_uuid"),
+            "timestamp_done": now(),
+        }
+    return _report(session, actor, Preduplet, "preduplet", uuid, values)
+
+
+def _report(
+    session: Session,
+    actor: Principal,
+    model: type[U],
+    kind: str,
+    uuid: str,
+    values: Mapping[str, Any],
+) -> U:
+    """Write a `pending` uplet's outcome, every value at once or none; a result for an uplet
+    no worker holds changes nothing (400)."""
+    reported = session.execute(
+        update(model)
+        .where(model.tenant_id == actor.tenant_id, model.uuid == uuid, model.status == PENDING)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    uplet = _get(session, model, actor, kind, uuid)
+    if reported.rowcount != 1:  # type: ignore[attr-defined]
+        raise BadRequestError(
+            f"no update of {kind} {uuid}: its status is {uplet.status}; only a pending "
+            f"{kind} (claimed through /worker) takes a result",
+            field="uuid",
+        )
+    session.refresh(uplet)
+    return uplet
+
+
+# --- listing ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Filter:
+    field: str
+    value: Any
+    in_list: bool  # the field holds a list: it matches when the list holds the value
+
+
+def parse_filters(collection: str, query: Mapping[str, str]) -> list[Filter]:
+    """Query parameters as typed filters on a collection's fields: `rank=0` is the integer 0,
+    `perf=0.8` a number, `null` no value; a list field matches when it holds the value."""
+    model = collection_model(collection)
+    columns = model.__table__.columns  # type: ignore[attr-defined]
+    filters = []
+    for field, text in query.items():
+        if field not in model.FIELDS:
+            raise BadRequestError(
+                f"'{field}' is not a field of {collection}; its fields are "
+                + ", ".join(model.FIELDS),
+                field=field,
+            )
+        column = columns[field]
+        if text == "null" and column.nullable:
+            filters.append(Filter(field, None, in_list=False))
+            continue
+        kind = column.type
+        try:
+            if isinstance(kind, Integer | BigInteger):
+                value: Any = int(text)
+            elif isinstance(kind, Float):
+                value = float(text)
+            else:
+                value = text
+        except ValueError:
+            expected = "an integer" if isinstance(kind, Integer | BigInteger) else "a number"
+            raise BadRequestError(
+                f"{field} must be {expected}, not '{text}'", field=field
+            ) from None
+        filters.append(Filter(field, value, in_list=isinstance(kind, JSON)))
+    return filters
+
+
+def list_documents(
+    session: Session, actor: Principal, collection: str, filters: Sequence[Filter]
+) -> list[LedgerDocument]:
+    model = collection_model(collection)
+    rows = session.scalars(
+        select(model).where(model.tenant_id == actor.tenant_id).order_by(model.id)
+    )
+    return [row for row in rows if all(_matches(row, f) for f in filters)]
+
+
+def _matches(row: LedgerDocument, check: Filter) -> bool:
+    value = getattr(row, check.field)
+    if check.in_list and isinstance(value, list):
+        return check.value in value
+    return bool(value == check.value)
