@@ -1,4 +1,4 @@
-"""Per-request dependencies: the database session and the platform."""
+"""Per-request dependencies: the database session, the platform and a multipart form."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from litestar.datastructures import State
 from litestar.di import Provide
 from sqlalchemy.orm import Session
 
+from api.multipart import read_form
 from api.platform import Platform
 from api.security import READ_METHODS, WRITES
 
@@ -51,4 +52,6 @@ async def provide_db(state: State, request: Request[Any, Any, Any]) -> AsyncIter
 DEPENDENCIES = {
     "platform": Provide(provide_platform, sync_to_thread=False),
     "db": Provide(provide_db),
+    # a multipart form, for handlers that declare `form`
+    "form": Provide(read_form),
 }

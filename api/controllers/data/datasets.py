@@ -7,14 +7,14 @@ from typing import Annotated, Any
 
 from litestar import Controller, Request, delete, get, post
 from litestar.datastructures import UploadFile
-from litestar.enums import RequestEncodingType
-from litestar.params import Body, Parameter
+from litestar.params import Parameter
 from litestar.response import Stream
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 from sqlalchemy.orm import Session
 
 from api import runs
 from api.downloads import landed_file
+from api.multipart import Form
 from api.openapi import FILES, documented_body
 from api.platform import Platform
 from api.schemas.base import PathId, QueryId, StatusMessage
@@ -42,7 +42,6 @@ from lakehouse.store import DataFile, Dataset
 
 READ = [requires_permission("datasets:read")]
 MANAGE = [requires_permission("datasets:manage")]
-Multipart = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.MULTI_PART)]
 PREVIEW_LINES = 20
 PREVIEW_ROWS = 20
 MAX_PREVIEW_ROWS = 1000
@@ -118,7 +117,7 @@ class DatasetController(Controller):
         db: Session,
         request: Request,
         platform: Platform,
-        data: Multipart,
+        form: Form,
         dataset_name: Annotated[str, Parameter(min_length=1, max_length=255)],
         usage: Annotated[
             str,
@@ -136,7 +135,7 @@ class DatasetController(Controller):
             request.user,
             platform.landing,
             datasets.NewDataset(dataset_name, usage, template_id, iceberg_table_name),
-            uploads_of(data),
+            uploads_of(form),
             platform.settings.max_upload_bytes,
             platform.settings.max_columns,
         )
@@ -256,7 +255,7 @@ class FileController(Controller):
         db: Session,
         request: Request,
         platform: Platform,
-        data: Multipart,
+        form: Form,
         dataset_id: QueryId,
     ) -> DatasetUploaded:
         """Add files to a dataset."""
@@ -267,7 +266,7 @@ class FileController(Controller):
             request.user,
             platform.landing,
             dataset,
-            uploads_of(data),
+            uploads_of(form),
             platform.settings.max_upload_bytes,
             platform.settings.max_columns,
         )

@@ -5,12 +5,10 @@ state in the reference's words."""
 from __future__ import annotations
 
 from pathlib import PurePath
-from typing import Annotated, Any, BinaryIO, cast
+from typing import Any, BinaryIO, cast
 
 from litestar import Request
 from litestar.datastructures import UploadFile
-from litestar.enums import RequestEncodingType
-from litestar.params import Body
 from sqlalchemy.orm import Session
 
 from api import runs
@@ -32,9 +30,6 @@ from lakehouse.profiles import jobs
 from lakehouse.states import ValidationState
 from lakehouse.store import Dataset, Prediction, TrainingJob
 from pipelines.gateway import RunView
-
-Multipart = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.MULTI_PART)]
-
 
 PAGE = 100
 

@@ -19,11 +19,11 @@ from sqlalchemy.orm import Session
 from api import runs
 from api.downloads import landed_file
 from api.errors import shaped_handlers
+from api.multipart import Form
 from api.openapi import ERROR_MODEL, FILE, TEXT, documented_body
 from api.platform import Platform
 from api.profiles.jobs.requests import (
     DATASET_FIELDS,
-    Multipart,
     form_file,
     form_text,
     job_state,
@@ -88,18 +88,18 @@ def error_shape(_status: int, message: str, field: str | None) -> dict[str, Any]
         "earlier upload",
     ),
 )
-def train(request: Request, db: Session, platform: Platform, data: Multipart) -> TrainStarted:
+def train(request: Request, db: Session, platform: Platform, form: Form) -> TrainStarted:
     """Start training a classifier of `label` on a CSV with `model` (xgb, lgbm, rf, logreg)."""
     actor: Principal = request.user
-    label = form_text(data, "label")
+    label = form_text(form, "label")
     if label is None:
         raise InvalidInputError("label names the column to predict and is required", field="label")
-    model = form_text(data, "model") or "xgb"
+    model = form_text(form, "model") or "xgb"
     algorithm = jobs.algorithm_of(model)
-    satellite = jobs.checked_satellite(form_text(data, "satellite") or "data")
-    id_text = form_text(data, "id_columns", limit=4000)
+    satellite = jobs.checked_satellite(form_text(form, "satellite") or "data")
+    id_text = form_text(form, "id_columns", limit=4000)
     id_columns = [c.strip() for c in id_text.split(",") if c.strip()] if id_text else []
-    dataset, info = uploaded_dataset(db, platform, actor, data)
+    dataset, info = uploaded_dataset(db, platform, actor, form)
     catalog = platform.catalog
     table = records.validated_table(catalog, dataset).scan().to_arrow()
     columns = jobs.column_roles(table, label, id_columns)
@@ -217,22 +217,22 @@ def logs(
         "/api/train",
     ),
 )
-def predict(request: Request, db: Session, platform: Platform, data: Multipart) -> Scored:
+def predict(request: Request, db: Session, platform: Platform, form: Form) -> Scored:
     """Score a CSV with a trained job's model (`job_id`, or the latest `model` [+ `satellite`]);
     answers rows `from_row` to `to_row` and a CSV of all of them."""
     actor: Principal = request.user
-    job_id = form_text(data, "job_id", limit=36)
-    model = form_text(data, "model")
+    job_id = form_text(form, "job_id", limit=36)
+    model = form_text(form, "model")
     if job_id is not None:
         job = jobs.get_job(db, actor, job_id)
     elif model is not None:
-        job = jobs.latest_job(db, actor, model, form_text(data, "satellite"))
+        job = jobs.latest_job(db, actor, model, form_text(form, "satellite"))
     else:
         raise InvalidInputError(
             "name the model by job_id, or by model (and satellite)", field="job_id"
         )
-    first, last = page_of(data)
-    dataset, _ = uploaded_dataset(db, platform, actor, data)
+    first, last = page_of(form)
+    dataset, _ = uploaded_dataset(db, platform, actor, form)
     prediction = runs.record_batch_prediction(db, platform, actor, job.predictor_id, dataset.id)
     runs.wait_for_run(platform, runs.start_batch_prediction(db, platform, prediction))
     db.refresh(prediction)
@@ -259,10 +259,10 @@ def predict(request: Request, db: Session, platform: Platform, data: Multipart) 
     sync_to_thread=True,
     operation_class=documented_body({"file1": FILE, "file2": FILE}, required=("file1", "file2")),
 )
-def merge(request: Request, platform: Platform, data: Multipart) -> Merged:
+def merge(request: Request, platform: Platform, form: Form) -> Merged:
     """Merge two CSVs with the same columns into one, and sign a token that trains on it."""
     actor: Principal = request.user
-    parts = [form_file(data, name) for name in ("file1", "file2")]
+    parts = [form_file(form, name) for name in ("file1", "file2")]
     if parts[0] is None or parts[1] is None:
         raise InvalidInputError("send two CSVs in 'file1' and 'file2'", field="file1")
     names = [safe_file_name(p.filename) for p in parts if p is not None]

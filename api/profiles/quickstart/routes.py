@@ -13,17 +13,16 @@ import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import PurePath
-from typing import Annotated, Any, BinaryIO, cast
+from typing import Any, BinaryIO, cast
 
 from litestar import Response, Router, get, post
 from litestar.datastructures import UploadFile
-from litestar.enums import RequestEncodingType
 from litestar.openapi.spec import OpenAPIType, Schema
-from litestar.params import Body
 from sqlalchemy.orm import Session
 
 from api import runs
 from api.errors import shaped_handlers
+from api.multipart import Form
 from api.openapi import ERROR_MODEL, FILE, JSON, documented_body
 from api.platform import Platform, Sandbox
 from api.profiles.quickstart.schemas import (
@@ -61,7 +60,6 @@ OUTPUTS = {
     "learning_curve.png": "plots/learning_curve.png",
     "predictions_plot.png": "plots/predicted_vs_actual.png",
 }
-Multipart = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.MULTI_PART)]
 
 
 def error_shape(_status: int, message: str, field: str | None) -> dict[str, Any]:
@@ -139,9 +137,9 @@ async def health() -> Health:
     sync_to_thread=True,
     operation_class=documented_body({"file": FILE}, required=("file",)),
 )
-def upload(platform: Platform, data: Multipart) -> Uploaded:
+def upload(platform: Platform, form: Form) -> Uploaded:
     """Store a pickled 5-D dataset as the sandbox's dataset: landed, ingested and validated."""
-    part = data.get("file")
+    part = form.get("file")
     if not isinstance(part, UploadFile):
         raise InvalidInputError("send the pickle in the multipart field 'file'", field="file")
     name = PurePath(part.filename or "").name
