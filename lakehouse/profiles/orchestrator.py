@@ -76,7 +76,7 @@ def _payload(payload: Any) -> Mapping[str, Any]:
 
 def _id(payload: Mapping[str, Any], field: str) -> str:
     value = payload.get(field)
-    if not isinstance(value, str) or not value.strip() or len(value) > MAX_ID:
+    if not isinstance(value, str) or not 1 <= len(value) <= MAX_ID:
         raise _wrong(field, f"an id (a non-empty string of at most {MAX_ID} characters)")
     return value
 
@@ -88,7 +88,7 @@ def _ids(payload: Mapping[str, Any], field: str, *, one_allowed: bool) -> list[s
         value = [value]
     expected = "an id or a list of ids" if one_allowed else "a list of ids"
     if not isinstance(value, list) or not all(
-        isinstance(item, str) and item.strip() and len(item) <= MAX_ID for item in value
+        isinstance(item, str) and 1 <= len(item) <= MAX_ID for item in value
     ):
         raise _wrong(field, expected)
     if len(set(value)) != len(value):
@@ -98,6 +98,8 @@ def _ids(payload: Mapping[str, Any], field: str, *, one_allowed: bool) -> list[s
 
 def _positive_int(payload: Mapping[str, Any], field: str) -> int:
     value = payload.get(field)
+    if isinstance(value, float) and value.is_integer():  # JSON's 4.0 is the integer 4
+        value = int(value)
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 2**31 - 1:
         raise _wrong(field, "a positive integer")
     return value

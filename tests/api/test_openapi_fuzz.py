@@ -30,8 +30,10 @@ EXAMPLES_PER_OPERATION = 15
 # such requests are accepted is left out for them alone: those needing one of two inputs, which
 # OpenAPI cannot say of a body and a query (a secret in either; a file by id or by path; a
 # dataset as a file, a token or a name), those whose files are checked by their names and
-# contents, which a schema of binary parts cannot describe, and templates, whose column rules
-# depend on each column's data type.
+# contents, which a schema of binary parts cannot describe, templates, whose column rules
+# depend on each column's data type, and the orchestrator ledger's operations, which refuse
+# (400, as the original does) what the ledger's state forbids: an unknown problem, an uplet
+# not claimable or not claimed, a problem with no trained model, `done` without its values.
 REFUSES_SOME_VALID = frozenset(
     {
         ("POST", "/api/v1/refresh"),
@@ -46,6 +48,12 @@ REFUSES_SOME_VALID = frozenset(
         ("POST", "/upload"),
         ("POST", "/api/v1/template"),
         ("PUT", "/api/v1/template/update/{template_id}"),
+        ("POST", "/morpheo/algo"),
+        ("POST", "/morpheo/data"),
+        ("POST", "/morpheo/prediction"),
+        ("POST", "/morpheo/worker/{uplet_type}/{uuid}"),
+        ("POST", "/morpheo/learndone/{uuid}"),
+        ("POST", "/morpheo/preddone/{uuid}"),
     }
 )
 

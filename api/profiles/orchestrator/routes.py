@@ -8,11 +8,12 @@ from typing import Any
 
 from litestar import Request, Router, get, post
 from litestar.handlers import HTTPRouteHandler
+from litestar.openapi.spec import OpenAPIType, Operation, Schema
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_400_BAD_REQUEST
 from sqlalchemy.orm import Session
 
 from api.errors import shaped_handlers
-from api.openapi import ERROR_MODEL
+from api.openapi import ERROR_MODEL, JSON, documented_body
 from api.profiles.orchestrator.schemas import OrchestratorError
 from api.security import BASIC_AUTH, requires_permission
 from lakehouse.profiles import orchestrator as ledger
@@ -21,6 +22,22 @@ SUBMIT = [requires_permission("models:train")]
 PREDICT = [requires_permission("models:predict")]
 READ = [requires_permission("models:read")]
 Document = dict[str, Any]
+
+ID = Schema(type=OpenAPIType.STRING, min_length=1, max_length=ledger.MAX_ID)
+IDS = Schema(type=OpenAPIType.ARRAY, items=ID, unique_items=True)
+SOME_IDS = Schema(type=OpenAPIType.ARRAY, items=ID, unique_items=True, min_items=1)
+STATUS = Schema(type=OpenAPIType.STRING, enum=list(ledger.REPORTED))
+NUMBER = Schema(type=OpenAPIType.NUMBER)
+SCORES = Schema(
+    one_of=[
+        Schema(type=OpenAPIType.OBJECT, additional_properties=NUMBER),
+        Schema(type=OpenAPIType.ARRAY, items=NUMBER),
+    ]
+)
+
+
+def json_body(properties: dict[str, Schema], *required: str) -> type[Operation]:
+    return documented_body(properties, required=required, media_types=(JSON,))
 
 
 def error_shape(_status: int, message: str, field: str | None) -> dict[str, Any]:
@@ -31,6 +48,18 @@ def error_shape(_status: int, message: str, field: str | None) -> dict[str, Any]
 @post(
     "/problem",
     operation_id="orchestrator_post_problem",
+    operation_class=json_body(
+        {
+            "uuid": ID,
+            "workflow": ID,
+            "test_dataset": IDS,
+            "size_train_dataset": Schema(type=OpenAPIType.INTEGER, minimum=1, maximum=2**31 - 1),
+        },
+        "uuid",
+        "workflow",
+        "test_dataset",
+        "size_train_dataset",
+    ),
     guards=SUBMIT,
     status_code=HTTP_201_CREATED,
     sync_to_thread=True,
@@ -44,6 +73,7 @@ def post_problem(request: Request, db: Session, data: Any) -> Document:
 @post(
     "/algo",
     operation_id="orchestrator_post_algo",
+    operation_class=json_body({"uuid": ID, "name": ID, "problem": ID}, "uuid", "name", "problem"),
     guards=SUBMIT,
     status_code=HTTP_201_CREATED,
     sync_to_thread=True,
@@ -58,6 +88,9 @@ def post_algo(request: Request, db: Session, data: Any) -> Document:
 @post(
     "/data",
     operation_id="orchestrator_post_data",
+    operation_class=json_body(
+        {"uuid": Schema(one_of=[ID, IDS]), "problems": Schema(one_of=[ID, IDS])}, "uuid", "problems"
+    ),
     guards=SUBMIT,
     status_code=HTTP_201_CREATED,
     sync_to_thread=True,
@@ -72,6 +105,9 @@ def post_data(request: Request, db: Session, data: Any) -> Document:
 @post(
     "/prediction",
     operation_id="orchestrator_post_prediction",
+    operation_class=json_body(
+        {"data": Schema(one_of=[ID, SOME_IDS]), "problem": ID}, "data", "problem"
+    ),
     guards=PREDICT,
     status_code=HTTP_201_CREATED,
     sync_to_thread=True,
@@ -86,6 +122,7 @@ def post_prediction(request: Request, db: Session, data: Any) -> Document:
 @post(
     "/worker/{uplet_type:str}/{uuid:str}",
     operation_id="orchestrator_claim",
+    operation_class=json_body({"worker": ID}, "worker"),
     guards=SUBMIT,
     status_code=HTTP_200_OK,
     sync_to_thread=True,
@@ -100,6 +137,9 @@ def claim(request: Request, db: Session, uplet_type: str, uuid: str, data: Any) 
 @post(
     "/learndone/{uuid:str}",
     operation_id="orchestrator_learn_done",
+    operation_class=json_body(
+        {"status": STATUS, "perf": NUMBER, "train_perf": SCORES, "test_perf": SCORES}, "status"
+    ),
     guards=SUBMIT,
     status_code=HTTP_200_OK,
     sync_to_thread=True,
@@ -113,6 +153,7 @@ def learn_done(request: Request, db: Session, uuid: str, data: Any) -> Document:
 @post(
     "/preddone/{uuid:str}",
     operation_id="orchestrator_pred_done",
+    operation_class=json_body({"status": STATUS, "prediction_storage_uuid": ID}, "status"),
     guards=SUBMIT,
     status_code=HTTP_200_OK,
     sync_to_thread=True,
