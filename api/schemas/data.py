@@ -88,6 +88,7 @@ class TemplateUpdated(Schema):
 class FilePublic(Schema):
     dataset_id: int
     id: int
+    uuid: str
     file_name: str
     created_at: datetime
     modified_at: datetime

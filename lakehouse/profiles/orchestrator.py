@@ -30,6 +30,7 @@ from lakehouse.store.models import (
     LedgerData,
     LedgerDocument,
     LedgerProblem,
+    LedgerWorkflow,
     Preduplet,
 )
 
@@ -38,6 +39,7 @@ REPORTED = (DONE, FAILED)
 MAX_ID = 255
 # Of a collection's name: its table, and the key its listing answers under.
 COLLECTIONS: dict[str, type[LedgerDocument]] = {
+    "workflow": LedgerWorkflow,
     "problem": LedgerProblem,
     "algo": LedgerAlgo,
     "data": LedgerData,
@@ -47,6 +49,12 @@ COLLECTIONS: dict[str, type[LedgerDocument]] = {
 UPLETS: dict[str, type[Learnuplet] | type[Preduplet]] = {
     "learnuplet": Learnuplet,
     "preduplet": Preduplet,
+}
+# What a Strata workflow's `perf` may be: a test metric of its problem type where higher is
+# better, as the chain keeps the model of the highest perf.
+WORKFLOW_METRICS: dict[str, tuple[str, ...]] = {
+    "classification": ("accuracy", "precision", "recall", "f1", "roc_auc"),
+    "regression": ("r2",),
 }
 D = TypeVar("D", bound=LedgerDocument)
 U = TypeVar("U", Learnuplet, Preduplet)
@@ -248,6 +256,31 @@ def _extend_chain(
 
 
 # --- the endpoints' work ------------------------------------------------------------------
+
+
+def post_workflow(session: Session, actor: Principal, payload: Any) -> LedgerWorkflow:
+    """A Strata workflow: a problem naming it is trained and scored by Strata's engine."""
+    payload = _payload(payload)
+    uuid = _id(payload, "uuid")
+    problem_type = payload.get("problem_type")
+    if problem_type not in WORKFLOW_METRICS:
+        raise _wrong("problem_type", " or ".join(f"'{kind}'" for kind in WORKFLOW_METRICS))
+    metrics = WORKFLOW_METRICS[problem_type]
+    metric = payload.get("metric", metrics[0])
+    if metric not in metrics:
+        raise _wrong("metric", f"one of {', '.join(metrics)} for a {problem_type} problem")
+    workflow = LedgerWorkflow(
+        tenant_id=actor.tenant_id,
+        uuid=uuid,
+        target=_id(payload, "target"),
+        problem_type=problem_type,
+        metric=metric,
+        timestamp_upload=now(),
+    )
+    _refuse_taken(session, LedgerWorkflow, actor, [uuid])
+    session.add(workflow)
+    session.flush()
+    return workflow
 
 
 def post_problem(session: Session, actor: Principal, payload: Any) -> LedgerProblem:

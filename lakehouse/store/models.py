@@ -203,11 +203,13 @@ class Dataset(Base):
 
 
 class DataFile(Base):
-    """One uploaded file of a dataset, as kept in the landing store."""
+    """One uploaded file of a dataset, as kept in the landing store; `uuid` names it for good
+    (the orchestrator profile's data uuids)."""
 
     __tablename__ = "data_files"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    uuid: Mapped[str] = mapped_column(String(36), unique=True, default=new_uuid)
     dataset_id: Mapped[int] = mapped_column(
         ForeignKey("datasets.id", ondelete="CASCADE"), index=True
     )
@@ -331,6 +333,20 @@ class LedgerDocument:
 
     def document(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in self.FIELDS}
+
+
+class LedgerWorkflow(LedgerDocument, Base):
+    """How Strata's engine trains and scores the models of a problem whose `workflow` names
+    it: the column to predict, the kind of problem, and the metric that is a model's `perf`."""
+
+    __tablename__ = "ledger_workflows"
+    __table_args__ = (UniqueConstraint("tenant_id", "uuid", name="uq_ledger_workflows_uuid"),)
+    FIELDS = ("uuid", "target", "problem_type", "metric", "timestamp_upload")
+
+    target: Mapped[str] = mapped_column(String(255))
+    problem_type: Mapped[str] = mapped_column(String(32))
+    metric: Mapped[str] = mapped_column(String(32))
+    timestamp_upload: Mapped[int] = mapped_column(BigInteger)
 
 
 class LedgerProblem(LedgerDocument, Base):

@@ -46,6 +46,35 @@ def error_shape(_status: int, message: str, field: str | None) -> dict[str, Any]
 
 
 @post(
+    "/workflow",
+    operation_id="orchestrator_post_workflow",
+    operation_class=json_body(
+        {
+            "uuid": ID,
+            "target": ID,
+            "problem_type": Schema(type=OpenAPIType.STRING, enum=list(ledger.WORKFLOW_METRICS)),
+            "metric": Schema(
+                type=OpenAPIType.STRING,
+                enum=sorted({m for ms in ledger.WORKFLOW_METRICS.values() for m in ms}),
+            ),
+        },
+        "uuid",
+        "target",
+        "problem_type",
+    ),
+    guards=SUBMIT,
+    status_code=HTTP_201_CREATED,
+    sync_to_thread=True,
+)
+def post_workflow(request: Request, db: Session, data: Any) -> Document:
+    """Add a Strata workflow: the `target` column to predict, the `problem_type`
+    (classification or regression) and the `metric` reported as a model's perf (accuracy,
+    precision, recall, f1, roc_auc; r2 for regression). A problem whose `workflow` names it
+    is trained by Strata's engine, on data uuids that name the tenant's uploaded files."""
+    return {"new_workflow": ledger.post_workflow(db, request.user, data).document()}
+
+
+@post(
     "/problem",
     operation_id="orchestrator_post_problem",
     operation_class=json_body(
@@ -217,6 +246,7 @@ def orchestrator_router(prefix: str) -> Router:
     return Router(
         path=prefix,
         route_handlers=[
+            post_workflow,
             post_problem,
             post_algo,
             post_data,

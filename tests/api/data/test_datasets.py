@@ -56,6 +56,13 @@ def test_upload_measures_every_file(client: TestClient) -> None:
         ("usage.csv", 2, 3, None),
         ("more.parquet", 3, 1, None),
     ]
+    # every file has a uuid of its own, the same wherever the file is shown
+    uuids = [f["uuid"] for f in body["files"]]
+    assert len(set(uuids)) == 2 and all(len(u) == 36 for u in uuids)
+    files = client.get(
+        "/api/v1/files/list", params={"dataset_id": body["dataset_id"]}, headers=headers
+    ).json()["data"]
+    assert [f["uuid"] for f in files] == uuids
 
     [listed] = client.get("/api/v1/dataset/list", headers=headers).json()["data"]
     assert listed["iceberg_table_name"] == "telecom_usage"

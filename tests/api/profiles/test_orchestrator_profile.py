@@ -124,6 +124,28 @@ def test_documents_answer_with_the_originals_keys_and_the_algo_starts_a_ranked_c
     assert [p["uuid"] for p in ok(call(client, "GET", "/problem"))["problems"]] == ["P1"]
 
 
+def test_a_strata_workflow_names_the_target_problem_type_and_metric(client: TestClient) -> None:
+    workflow = {"uuid": "W1", "target": "label", "problem_type": "classification", "metric": "f1"}
+    created = ok(call(client, "POST", "/workflow", json=workflow), 201)["new_workflow"]
+    assert {k: created[k] for k in workflow} == workflow
+    assert isinstance(created["timestamp_upload"], int)
+    regression = {"uuid": "W2", "target": "price", "problem_type": "regression"}
+    assert (
+        ok(call(client, "POST", "/workflow", json=regression), 201)["new_workflow"]["metric"]
+        == "r2"
+    )
+    refused(call(client, "POST", "/workflow", json=workflow), 409, "W1")
+    wrong = {**workflow, "uuid": "W3", "problem_type": "regression"}
+    refused(call(client, "POST", "/workflow", json=wrong), 400, "metric", "r2")
+    refused(
+        call(client, "POST", "/workflow", json={**workflow, "uuid": "W4", "problem_type": "x"}),
+        400,
+        "problem_type",
+    )
+    listed = ok(call(client, "GET", "/workflow?problem_type=classification"))["workflows"]
+    assert [w["uuid"] for w in listed] == ["W1"]
+
+
 def test_racing_workers_get_one_claim_and_reports_carry_the_best_model_forward(
     client: TestClient,
 ) -> None:
@@ -306,7 +328,7 @@ def test_another_tenant_sees_and_touches_nothing_of_the_ledger(client: TestClien
     def as_other(method: str, path: str, **kwargs: Any) -> Any:
         return client.request(method, f"{BASE}{path}", headers=other, **kwargs)
 
-    for collection in ("problem", "algo", "data", "learnuplet", "preduplet"):
+    for collection in ("workflow", "problem", "algo", "data", "learnuplet", "preduplet"):
         assert ok(as_other("GET", f"/{collection}"))[f"{collection}s"] == []
     refused(as_other("GET", "/problem/P1"), 404)
     refused(as_other("GET", f"/learnuplet/{uplets[0]['uuid']}"), 404)

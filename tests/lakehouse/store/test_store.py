@@ -39,6 +39,46 @@ def test_migrations_create_every_table(database_url: str) -> None:
     store.dispose()
 
 
+def test_files_uploaded_before_the_ledger_get_a_uuid_each(database_url: str) -> None:
+    from alembic import command
+    from alembic.config import Config
+    from sqlalchemy import text
+
+    from lakehouse.store.engine import MIGRATIONS
+
+    store = MetadataStore(database_url)
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with store.engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0008")
+    with store.engine.begin() as connection:
+        connection.execute(
+            text("INSERT INTO tenants (id, name, created_at) VALUES ('t', 't', '2026-01-01')")
+        )
+        connection.execute(
+            text(
+                "INSERT INTO datasets (id, tenant_id, dataset_name, usage, iceberg_table_name, "
+                "data_source, created_by, validation_status, created_at, modified_at) VALUES "
+                "(1, 't', 'd', 't', 'd', 'csv', 'me', 'valid', '2026-01-01', '2026-01-01')"
+            )
+        )
+        for file_id in (1, 2):
+            connection.execute(
+                text(
+                    "INSERT INTO data_files (id, dataset_id, tenant_id, file_name, stored_path, "
+                    "file_format, size_bytes, sha256, total_fields, total_records, created_at, "
+                    f"modified_at) VALUES ({file_id}, 1, 't', 'f.csv', '1/f.csv', 'csv', 1, 'x', "
+                    "1, 1, '2026-01-01', '2026-01-01')"
+                )
+            )
+    store.migrate()
+    with store.engine.connect() as connection:
+        uuids = connection.execute(text("SELECT uuid FROM data_files ORDER BY id")).scalars().all()
+    assert len(uuids) == 2 and len(set(uuids)) == 2 and all(len(u) == 36 for u in uuids)
+    store.dispose()
+
+
 def test_role_names_are_unique_per_tenant(database_url: str) -> None:
     store = MetadataStore(database_url)
     store.migrate()

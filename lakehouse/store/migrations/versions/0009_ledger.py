@@ -1,9 +1,11 @@
-"""The orchestrator profile's ledger: problems, algos, data, learnuplets and preduplets,
-per tenant.
+"""The orchestrator profile's ledger (workflows, problems, algos, data, learnuplets and
+preduplets, per tenant), and a stable uuid for every uploaded file.
 
 Revision ID: 0009
 Revises: 0008
 """
+
+import uuid
 
 import sqlalchemy as sa
 from alembic import op
@@ -125,8 +127,49 @@ def upgrade() -> None:
             batch_op.f("ix_ledger_problems_tenant_id"), ["tenant_id"], unique=False
         )
 
+    op.create_table(
+        "ledger_workflows",
+        sa.Column("target", sa.String(length=255), nullable=False),
+        sa.Column("problem_type", sa.String(length=32), nullable=False),
+        sa.Column("metric", sa.String(length=32), nullable=False),
+        sa.Column("timestamp_upload", sa.BigInteger(), nullable=False),
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("tenant_id", sa.String(length=36), nullable=False),
+        sa.Column("uuid", sa.String(length=255), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["tenant_id"], ["tenants.id"], name=op.f("fk_ledger_workflows_tenant_id_tenants")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_ledger_workflows")),
+        sa.UniqueConstraint("tenant_id", "uuid", name="uq_ledger_workflows_uuid"),
+    )
+    with op.batch_alter_table("ledger_workflows", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_ledger_workflows_tenant_id"), ["tenant_id"], unique=False
+        )
+
+    # Files uploaded before get their uuid here, then it is required.
+    with op.batch_alter_table("data_files", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("uuid", sa.String(length=36), nullable=True))
+    files = sa.table("data_files", sa.column("id", sa.Integer()), sa.column("uuid", sa.String()))
+    connection = op.get_bind()
+    for (file_id,) in connection.execute(sa.select(files.c.id)).all():
+        connection.execute(
+            files.update().where(files.c.id == file_id).values(uuid=str(uuid.uuid4()))
+        )
+    with op.batch_alter_table("data_files", schema=None) as batch_op:
+        batch_op.alter_column("uuid", existing_type=sa.String(length=36), nullable=False)
+        batch_op.create_unique_constraint(batch_op.f("uq_data_files_uuid"), ["uuid"])
+
 
 def downgrade() -> None:
+    with op.batch_alter_table("data_files", schema=None) as batch_op:
+        batch_op.drop_constraint(batch_op.f("uq_data_files_uuid"), type_="unique")
+        batch_op.drop_column("uuid")
+
+    with op.batch_alter_table("ledger_workflows", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_ledger_workflows_tenant_id"))
+
+    op.drop_table("ledger_workflows")
     with op.batch_alter_table("ledger_problems", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_ledger_problems_tenant_id"))
 
