@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from cachetools import TTLCache
 
+from api.ledger_engine import LedgerEngineWorker
 from lakehouse.accounts.bootstrap import BootstrapResult, bootstrap
 from lakehouse.accounts.rbac import Principal, principal_for
 from lakehouse.accounts.security import AccessClaims, TokenSigner, signing_secret
@@ -63,6 +64,7 @@ class Platform:
             throttle=Throttle(settings.login_failures_allowed, settings.login_throttle_seconds),
         )
         self._warmup: threading.Thread | None = None
+        self.ledger_engine: LedgerEngineWorker | None = None
         self._stopping = threading.Event()
         self.sandbox: Sandbox | None = None
         # Resolved principals by their token's claims, reused for a few seconds and read
@@ -148,6 +150,13 @@ class Platform:
         # What the first requests would wait for is readied off the start path.
         self._warmup = threading.Thread(target=self._warm_up, name="strata-warmup")
         self._warmup.start()
+        if (
+            self.settings.orchestrator_profile
+            and self.settings.orchestrator_engine
+            and (self.settings.run_mode == "dagster" or self.settings.workers > 0)
+        ):
+            self.ledger_engine = LedgerEngineWorker(self, self.settings.orchestrator_engine_seconds)
+            self.ledger_engine.start()
         # What start-up built lives as long as the API: the collector's full passes, which
         # stop every request while they run, need not walk it again and again.
         gc.freeze()
@@ -173,6 +182,8 @@ class Platform:
 
     def stop(self) -> None:
         self._stopping.set()
+        if self.ledger_engine is not None:
+            self.ledger_engine.stop()
         if self._warmup is not None:
             self._warmup.join()
         if "gateway" in self.__dict__:

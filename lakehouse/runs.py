@@ -15,10 +15,13 @@ PREDICTOR_TRAINING_JOB = "predictor_training_job"
 PREDICTOR_TRAINING_SHAP_JOB = "predictor_training_shap_job"
 PREDICTOR_SHAP_JOB = "predictor_shap_job"
 BATCH_PREDICTION_JOB = "batch_prediction_job"
+LEARNUPLET_PARTITIONS = "learnuplets"
+LEDGER_LEARNING_JOB = "ledger_learning_job"
 
-# The ops of the configured assets: asset `platform/selfcheck` and asset `batch_predictions`.
+# The ops of the configured assets: `platform/selfcheck`, `batch_predictions`, `ledger_model`.
 SELFCHECK_OP = "platform__selfcheck"
 BATCH_PREDICTIONS_OP = "batch_predictions"
+LEDGER_MODEL_OP = "ledger_model"
 
 
 def selfcheck_run_config(rows: int = 100, hold_seconds: float = 0.0) -> dict[str, Any]:
@@ -29,3 +32,8 @@ def selfcheck_run_config(rows: int = 100, hold_seconds: float = 0.0) -> dict[str
 def batch_prediction_run_config(prediction_id: int) -> dict[str, Any]:
     """The batch prediction job's run config: the recorded prediction it scores."""
     return {"ops": {BATCH_PREDICTIONS_OP: {"config": {"prediction_id": prediction_id}}}}
+
+
+def ledger_learning_run_config(tenant_id: str) -> dict[str, Any]:
+    """The ledger learning job's run config: the tenant of the learnuplet (the partition)."""
+    return {"ops": {LEDGER_MODEL_OP: {"config": {"tenant_id": tenant_id}}}}

@@ -165,6 +165,14 @@ class Settings(BaseSettings):
         description="Serve the orchestrator profile (problems, algos, data, learnuplets and "
         "preduplets) under `orchestrator_prefix`.",
     )
+    orchestrator_engine: bool = Field(
+        True,
+        description="Let Strata's engine claim and train the orchestrator profile's "
+        "learnuplets whose problem names a Strata workflow.",
+    )
+    orchestrator_engine_seconds: float = Field(
+        1.0, gt=0, description="How often the engine looks for learnuplets it can train."
+    )
     orchestrator_prefix: str = Field(
         "/morpheo",
         pattern=r"^(/[A-Za-z0-9._~-]+)+$",

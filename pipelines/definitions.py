@@ -5,6 +5,7 @@ from __future__ import annotations
 import dagster as dg
 
 from assets.ingestion import datasets_partitions, ingestion, statistics
+from assets.ledger import learnuplets_partitions, ledger_model
 from assets.models import (
     batch_predictions,
     predictor_features,
@@ -17,6 +18,7 @@ from lakehouse.runs import (
     BATCH_PREDICTION_JOB,
     DATASET_INGESTION_JOB,
     DATASET_STATISTICS_JOB,
+    LEDGER_LEARNING_JOB,
     PREDICTOR_SHAP_JOB,
     PREDICTOR_TRAINING_JOB,
     PREDICTOR_TRAINING_SHAP_JOB,
@@ -79,6 +81,14 @@ batch_prediction_job = dg.define_asset_job(
     executor_def=dg.in_process_executor,
 )
 
+ledger_learning_job = dg.define_asset_job(
+    LEDGER_LEARNING_JOB,
+    selection=[ledger_model],
+    partitions_def=learnuplets_partitions,
+    description="Train a learnuplet of the orchestrator profile's ledger and report it.",
+    executor_def=dg.in_process_executor,
+)
+
 defs = dg.Definitions(
     assets=[
         selfcheck,
@@ -88,6 +98,7 @@ defs = dg.Definitions(
         predictor_model,
         predictor_shap,
         batch_predictions,
+        ledger_model,
     ],
     jobs=[
         platform_selfcheck_job,
@@ -97,6 +108,7 @@ defs = dg.Definitions(
         predictor_training_shap_job,
         predictor_shap_job,
         batch_prediction_job,
+        ledger_learning_job,
     ],
     resources={"lakehouse": LakehouseResource()},
 )

@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextlib
 import tempfile
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -42,10 +42,13 @@ class TrainingRecord:
     """What one training run records besides the model: who, on what, with which settings."""
 
     tenant_id: str
-    predictor_id: int
+    predictor_id: int | None
+    """The predictor trained, None for a model of the orchestrator profile's ledger."""
     model_name: str
     run_name: str
     params: Mapping[str, Any]
+    tags: Mapping[str, str] = field(default_factory=dict)
+    """Tags of the run, the registered model and the version, besides the tenant's."""
 
 
 def experiment_id(client: MlflowClient, settings: Settings, tenant_id: str) -> str:
@@ -163,7 +166,9 @@ def record_training(
 
     client = tracking_client(settings)
     experiment = experiment_id(client, settings, record.tenant_id)
-    tags = {TENANT_TAG: record.tenant_id, PREDICTOR_TAG: str(record.predictor_id)}
+    tags = {TENANT_TAG: record.tenant_id, **record.tags}
+    if record.predictor_id is not None:
+        tags[PREDICTOR_TAG] = str(record.predictor_id)
     with (
         mlflow.start_run(experiment_id=experiment, run_name=record.run_name, tags=tags) as run,
         tempfile.TemporaryDirectory(prefix="strata-model-") as scratch,
@@ -207,9 +212,9 @@ def record_training(
     assert info.registered_model_version is not None
     version = int(info.registered_model_version)
     try:
-        client.set_model_version_tag(
-            record.model_name, str(version), PREDICTOR_TAG, str(record.predictor_id)
-        )
+        for key, value in tags.items():
+            if key != TENANT_TAG:
+                client.set_model_version_tag(record.model_name, str(version), key, value)
         metrics = dict(client.get_run(run.info.run_id).data.metrics)
     except BaseException:
         delete_model_version(settings, record.model_name, version)

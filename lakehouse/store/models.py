@@ -426,6 +426,11 @@ class Learnuplet(LedgerDocument, Base):
     rank: Mapped[int] = mapped_column(Integer)
     timestamp_creation: Mapped[int] = mapped_column(BigInteger)
     timestamp_done: Mapped[int | None] = mapped_column(BigInteger)
+    # When Strata's engine trains this uplet: its Dagster run, and where it registered
+    # `model_end` in MLflow.
+    run_id: Mapped[str | None] = mapped_column(String(64))
+    registered_model: Mapped[str | None] = mapped_column(String(255))
+    registered_version: Mapped[int | None] = mapped_column(Integer)
 
 
 class Preduplet(LedgerDocument, Base):

@@ -1,0 +1,152 @@
+"""Strata's engine as a worker of the orchestrator profile, end to end: files uploaded to
+Strata are a problem's data, a Strata workflow says how to score, and the engine claims each
+learnuplet of an algo's chain, trains it in a Dagster run from the chain's best model so far,
+registers the model in MLflow and reports its perf, which starts the next rank."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pandas as pd
+import pytest
+from litestar.testing import TestClient
+
+from lakehouse.ml.tracking import tracking_client
+from lakehouse.profiles.ledger_engine import ENGINE_WORKER, LEDGER_MODEL_TAG, model_name
+from lakehouse.settings import Settings
+from tests.api.helpers import admin_headers, me, upload
+from tests.conftest import ADMIN_PASSWORD, make_settings
+
+BASE = "/morpheo"
+BATCHES = 4
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return make_settings(tmp_path, workers=1, orchestrator_engine_seconds=0.2)
+
+
+@pytest.fixture
+def client(settings: Settings) -> Iterator[TestClient]:
+    from api.app import create_app
+
+    with TestClient(create_app(settings), timeout=120) as test_client:
+        yield test_client
+
+
+def call(client: TestClient, method: str, path: str, **kwargs: Any) -> Any:
+    response = client.request(
+        method, f"{BASE}{path}", auth=httpx.BasicAuth("admin", ADMIN_PASSWORD), **kwargs
+    )
+    assert response.status_code in (200, 201), response.text
+    return response.json()
+
+
+def wait_until(check: Any, timeout: float, what: str) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if result := check():
+            return result
+        time.sleep(0.5)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def mini_batches() -> list[tuple[str, bytes]]:
+    """scikit-learn's breast cancer data, shuffled: four training files and a test file."""
+    from sklearn.datasets import load_breast_cancer
+
+    frame = load_breast_cancer(as_frame=True).frame.sample(frac=1.0, random_state=7)
+    frame = frame.rename(columns=lambda c: c.replace(" ", "_")).reset_index(drop=True)
+    test = frame.iloc[:169]
+    train = frame.iloc[169:]
+    files = [(f"batch_{i}.csv", part) for i, part in enumerate(split(train, BATCHES))]
+    return [
+        (name, part.to_csv(index=False).encode()) for name, part in [*files, ("test.csv", test)]
+    ]
+
+
+def split(frame: pd.DataFrame, parts: int) -> list[pd.DataFrame]:
+    size = -(-len(frame) // parts)
+    return [frame.iloc[i * size : (i + 1) * size] for i in range(parts)]
+
+
+def test_the_engine_trains_a_chain_of_mini_batches_from_the_best_model_so_far(
+    client: TestClient, settings: Settings
+) -> None:
+    headers = admin_headers(client)
+    tenant_id = me(client, headers)["tenant_id"]
+    uploaded = upload(client, headers, mini_batches(), dataset_name="cancer")
+    assert uploaded.status_code == 201, uploaded.text
+    dataset_id = uploaded.json()["dataset_id"]
+    uuids = {f["file_name"]: f["uuid"] for f in uploaded.json()["files"]}
+
+    def validated() -> bool:
+        listed = client.get("/api/v1/dataset/list", headers=headers).json()["data"]
+        status = next(d for d in listed if d["id"] == dataset_id)["validation_status"]
+        assert status in ("pending", "running", "valid"), status
+        return bool(status == "valid")
+
+    wait_until(validated, 180, "the files' validation")
+    train = [uuids[f"batch_{i}.csv"] for i in range(BATCHES)]
+    test = uuids["test.csv"]
+
+    call(
+        client,
+        "POST",
+        "/workflow",
+        json={"uuid": "W", "target": "target", "problem_type": "classification"},
+    )
+    call(
+        client,
+        "POST",
+        "/problem",
+        json={"uuid": "P", "workflow": "W", "test_dataset": [test], "size_train_dataset": 1},
+    )
+    call(client, "POST", "/data", json={"uuid": [*train, test], "problems": ["P"]})
+    created = call(client, "POST", "/algo", json={"uuid": "A", "name": "xgboost", "problem": "P"})
+    assert created["new_learnuplets"] == BATCHES
+
+    def all_done() -> list[dict[str, Any]] | None:
+        uplets = call(client, "GET", "/learnuplet?algo=A")["learnuplets"]
+        assert not [u for u in uplets if u["status"] == "failed"], uplets
+        done = [u for u in uplets if u["status"] == "done"]
+        return sorted(done, key=lambda u: u["rank"]) if len(done) == BATCHES else None
+
+    uplets = wait_until(all_done, 600, "the engine to train every learnuplet")
+    assert [u["train_data"] for u in uplets] == [[d] for d in train]
+    assert all(u["worker"] == ENGINE_WORKER for u in uplets)
+    for uplet in uplets:
+        assert 0.5 < uplet["perf"] <= 1.0
+        assert set(uplet["train_perf"]) == set(uplet["train_data"])
+        assert list(uplet["test_perf"]) == [test]
+        assert uplet["test_perf"][test] == pytest.approx(uplet["perf"])
+    # each rank starts from the best model of the ranks before it
+    assert uplets[0]["model_start"] == "A"
+    for rank in range(1, BATCHES):
+        best = max(uplets[:rank], key=lambda u: (u["perf"], -u["rank"]))
+        assert uplets[rank]["model_start"] == best["model_end"], rank
+
+    # four versions of the algo's model in MLflow, each named by its learnuplet's model_end
+    mlflow = tracking_client(settings)
+    versions = mlflow.search_model_versions(f"name = '{model_name(tenant_id, 'A')}'")
+    by_model = {v.tags[LEDGER_MODEL_TAG]: int(v.version) for v in versions}
+    assert by_model == {u["model_end"]: rank + 1 for rank, u in enumerate(uplets)}
+
+    # and four successful runs of the ledger learning job in the Dagster instance
+    platform = client.app.state.platform
+    with platform.store.session(writes=False) as session:
+        from sqlalchemy import select
+
+        from lakehouse.store.models import Learnuplet
+
+        run_ids = session.scalars(
+            select(Learnuplet.run_id).where(Learnuplet.algo == "A").order_by(Learnuplet.rank)
+        ).all()
+    views = [platform.gateway.status(run_id) for run_id in run_ids if run_id]
+    assert [(v.status, v.job_name, v.partition_key) for v in views] == [
+        ("SUCCESS", "ledger_learning_job", u["uuid"]) for u in uplets
+    ]
