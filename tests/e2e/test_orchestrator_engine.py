@@ -150,3 +150,31 @@ def test_the_engine_trains_a_chain_of_mini_batches_from_the_best_model_so_far(
     assert [(v.status, v.job_name, v.partition_key) for v in views] == [
         ("SUCCESS", "ledger_learning_job", u["uuid"]) for u in uplets
     ]
+
+
+def test_the_engine_learns_only_from_files_of_the_ledgers_own_tenant(client: TestClient) -> None:
+    from tests.api.helpers import new_tenant_with_admin
+
+    headers = admin_headers(client)
+    files = mini_batches()[:1]
+    uploaded = upload(client, headers, files, dataset_name="theirs")
+    assert uploaded.status_code == 201, uploaded.text
+    foreign = uploaded.json()["files"][0]["uuid"]
+    _, other = new_tenant_with_admin(client, headers, "other")
+
+    def post(path: str, payload: dict[str, Any]) -> None:
+        response = client.post(f"{BASE}{path}", json=payload, headers=other)
+        assert response.status_code == 201, response.text
+
+    post("/workflow", {"uuid": "W", "target": "target", "problem_type": "classification"})
+    post("/problem", {"uuid": "P", "workflow": "W", "test_dataset": [], "size_train_dataset": 1})
+    post("/data", {"uuid": [foreign], "problems": ["P"]})
+    post("/algo", {"uuid": "A", "name": "xgboost", "problem": "P"})
+
+    def reported() -> dict[str, Any] | None:
+        [uplet] = client.get(f"{BASE}/learnuplet", headers=other).json()["learnuplets"]
+        return uplet if uplet["status"] in ("done", "failed") else None
+
+    uplet = wait_until(reported, 180, "the engine's report")
+    assert uplet["status"] == "failed" and uplet["perf"] is None
+    assert uplet["worker"] == ENGINE_WORKER
