@@ -19,6 +19,7 @@ from pipelines.definitions import defs
         runs.PREDICTOR_TRAINING_SHAP_JOB,
         runs.PREDICTOR_SHAP_JOB,
         runs.BATCH_PREDICTION_JOB,
+        runs.LEDGER_LEARNING_JOB,
     ],
 )
 def test_every_job_name_is_a_defined_job(job_name: str) -> None:
@@ -31,6 +32,7 @@ def test_partitioned_jobs_use_the_named_partitions() -> None:
         (runs.DATASET_STATISTICS_JOB, runs.DATASET_PARTITIONS),
         (runs.PREDICTOR_TRAINING_JOB, runs.PREDICTOR_PARTITIONS),
         (runs.BATCH_PREDICTION_JOB, runs.PREDICTOR_PARTITIONS),
+        (runs.LEDGER_LEARNING_JOB, runs.LEARNUPLET_PARTITIONS),
     ]:
         definition = defs.resolve_job_def(job_name).partitions_def
         assert isinstance(definition, dg.DynamicPartitionsDefinition)
@@ -51,6 +53,12 @@ def test_partitioned_jobs_use_the_named_partitions() -> None:
             runs.batch_prediction_run_config(42),
             runs.BATCH_PREDICTIONS_OP,
             {"prediction_id": 42},
+        ),
+        (
+            runs.LEDGER_LEARNING_JOB,
+            runs.ledger_learning_run_config("tenant-1"),
+            runs.LEDGER_MODEL_OP,
+            {"tenant_id": "tenant-1"},
         ),
     ],
 )
