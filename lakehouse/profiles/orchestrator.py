@@ -210,6 +210,16 @@ def _chain(session: Session, actor: Principal, algo: str) -> list[Learnuplet]:
     )
 
 
+def _lock_chain(session: Session, actor: Principal, algo: str) -> None:
+    """Hold an algo's chain until the transaction ends (its row, FOR UPDATE): data extending
+    the chain and a report advancing it take turns, so neither misses the other's rank."""
+    session.execute(
+        select(LedgerAlgo.id)
+        .where(LedgerAlgo.tenant_id == actor.tenant_id, LedgerAlgo.uuid == algo)
+        .with_for_update()
+    )
+
+
 def _best(uplets: Sequence[Learnuplet]) -> Learnuplet | None:
     """The best-performing learnuplet reported done (the earliest of equals), if any."""
     scored = [u for u in uplets if u.status == DONE and u.perf is not None]
@@ -350,9 +360,10 @@ def post_data(session: Session, actor: Principal, payload: Any) -> tuple[list[Le
             select(LedgerAlgo)
             .where(LedgerAlgo.tenant_id == actor.tenant_id, LedgerAlgo.problem == problem.uuid)
             .order_by(LedgerAlgo.id)
-        )
+        ).all()
         held_out = set(problem.test_dataset)
         for algo in algos:
+            _lock_chain(session, actor, algo.uuid)
             chain = _chain(session, actor, algo.uuid)
             if not chain:
                 train = _train_data(session, actor, problem)
@@ -463,6 +474,7 @@ def learn_done(session: Session, actor: Principal, uuid: str, payload: Any) -> L
         }
     uplet = _report(session, actor, Learnuplet, "learnuplet", uuid, values)
     if status == DONE:
+        _lock_chain(session, actor, uplet.algo)
         best = _best(_chain(session, actor, uplet.algo))
         assert best is not None  # this one at least
         session.execute(
