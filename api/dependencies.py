@@ -11,7 +11,7 @@ from litestar.datastructures import State
 from litestar.di import Provide
 from sqlalchemy.orm import Session
 
-from api.multipart import read_form
+from api.multipart import provide_form
 from api.platform import Platform
 from api.security import READ_METHODS, WRITES
 
@@ -53,5 +53,5 @@ DEPENDENCIES = {
     "platform": Provide(provide_platform, sync_to_thread=False),
     "db": Provide(provide_db),
     # a multipart form, for handlers that declare `form`
-    "form": Provide(read_form),
+    "form": Provide(provide_form),
 }

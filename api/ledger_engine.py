@@ -1,7 +1,8 @@
 """Strata's engine as a worker of the orchestrator profile: a thread of the API that claims
 the learnuplets the engine can train, as any worker claims them, and starts a Dagster run for
 each (`ledger_learning_job`, on the learnuplet's own partition). The run reports the outcome to
-the ledger; a run that cannot start gives its claim back.
+the ledger; a run that cannot start gives its claim back, and a run that ended without a
+report (cancelled, killed, over its time limit) is reported `failed` by the next round.
 
 Every API process may run one: claims are atomic, so a learnuplet is trained once."""
 
@@ -9,15 +10,18 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from typing import TYPE_CHECKING
 
-from lakehouse.errors import StrataError
+from lakehouse.errors import NotFoundError, TooManyRequestsError
 from lakehouse.profiles.ledger_engine import (
     LedgerTask,
     claim,
+    held_learnuplets,
     ready_learnuplets,
     record_run,
     release,
+    report_failure,
 )
 from lakehouse.runs import LEARNUPLET_PARTITIONS, LEDGER_LEARNING_JOB, ledger_learning_run_config
 from pipelines.gateway import TENANT_TAG
@@ -26,6 +30,9 @@ if TYPE_CHECKING:
     from api.platform import Platform
 
 log = logging.getLogger("strata.ledger")
+# A claim of the engine with no run this long after it was first seen lost its process
+# between the claim and the run's start: it is given back.
+UNSTARTED_SECONDS = 60.0
 
 
 class LedgerEngineWorker:
@@ -33,6 +40,7 @@ class LedgerEngineWorker:
         self.platform = platform
         self.interval = interval
         self._stopping = threading.Event()
+        self._unstarted: dict[LedgerTask, float] = {}
         self._thread = threading.Thread(target=self._loop, name="strata-ledger-engine", daemon=True)
 
     def start(self) -> None:
@@ -46,44 +54,76 @@ class LedgerEngineWorker:
     def _loop(self) -> None:
         while not self._stopping.wait(self.interval):
             try:
+                self.settle_ended()
                 self.take_ready()
             except Exception:  # the store or Dagster is away for a moment: the next round retries
                 log.warning("the ledger engine could not take learnuplets", exc_info=True)
 
     def take_ready(self) -> list[str]:
-        """Claim every learnuplet the engine can train now and start its run; the run ids."""
-        store = self.platform.store
+        """Claim every learnuplet the engine can train now and start its run; the run ids. A
+        tenant at its run limit keeps its learnuplets unclaimed until a later round."""
+        store, gateway = self.platform.store, self.platform.gateway
         with store.session(writes=False) as session:
             ready = ready_learnuplets(session)
-        started = []
+        started: list[str] = []
+        waiting: set[str] = set()
         for task in ready:
             if self._stopping.is_set():
                 break
-            with store.session() as session:
-                if not claim(session, task):
-                    continue  # another worker was first
-            run_id = self._start(task)
+            if task.tenant_id in waiting:
+                continue
+            try:
+                with gateway.admission(task.tenant_id):
+                    with store.session() as session:
+                        if not claim(session, task):
+                            continue  # another worker was first
+                    run_id = self._submit(task)
+            except TooManyRequestsError:
+                waiting.add(task.tenant_id)
+                continue
             if run_id is not None:
+                with store.session() as session:
+                    record_run(session, task, run_id)
+                log.info("learnuplet %s of tenant %s: run %s", task.uuid, task.tenant_id, run_id)
                 started.append(run_id)
         return started
 
-    def _start(self, task: LedgerTask) -> str | None:
+    def _submit(self, task: LedgerTask) -> str | None:
+        """Start the claimed learnuplet's run; one that cannot start gives the claim back."""
         gateway = self.platform.gateway
         try:
-            with gateway.admission(task.tenant_id):
-                gateway.add_partition(LEARNUPLET_PARTITIONS, task.uuid)
-                run_id = gateway.submit(
-                    LEDGER_LEARNING_JOB,
-                    partition_key=task.uuid,
-                    run_config=ledger_learning_run_config(task.tenant_id),
-                    tags={TENANT_TAG: task.tenant_id},
-                )
-        except StrataError as exc:  # the tenant's run limit, Dagster away: later, then
-            log.info("learnuplet %s waits: %s", task.uuid, exc.message)
+            gateway.add_partition(LEARNUPLET_PARTITIONS, task.uuid)
+            return gateway.submit(
+                LEDGER_LEARNING_JOB,
+                partition_key=task.uuid,
+                run_config=ledger_learning_run_config(task.tenant_id),
+                tags={TENANT_TAG: task.tenant_id},
+            )
+        except Exception as exc:
+            log.warning("the run of learnuplet %s could not start: %s", task.uuid, exc)
             with self.platform.store.session() as session:
                 release(session, task)
             return None
-        with self.platform.store.session() as session:
-            record_run(session, task, run_id)
-        log.info("learnuplet %s of tenant %s: run %s", task.uuid, task.tenant_id, run_id)
-        return run_id
+
+    def settle_ended(self) -> None:
+        """Report `failed` the engine's learnuplets whose run ended without reporting, and
+        give back claims that never got a run."""
+        store, gateway = self.platform.store, self.platform.gateway
+        with store.session(writes=False) as session:
+            held = held_learnuplets(session)
+        now = time.monotonic()
+        unstarted = {task for task, run_id in held if run_id is None}
+        self._unstarted = {t: self._unstarted.get(t, now) for t in unstarted}
+        for task, run_id in held:
+            if run_id is None:
+                if now - self._unstarted[task] >= UNSTARTED_SECONDS:
+                    with store.session() as session:
+                        release(session, task)
+                continue
+            try:
+                ended = gateway.status(run_id).is_finished
+            except NotFoundError:  # the run is gone
+                ended = True
+            if ended:  # a run that finished well reported first: this one did not
+                log.warning("learnuplet %s: run %s ended without a report", task.uuid, run_id)
+                report_failure(store, task)

@@ -9,6 +9,7 @@ so handlers read a form exactly as they would Litestar's.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import AsyncIterator
 from typing import Any
 
 import anyio
@@ -17,7 +18,7 @@ from litestar._multipart import parse_content_header
 from litestar.datastructures import UploadFile
 from multipart import MultipartSegment, ParserError, ParserLimitReached, PushMultipartParser
 
-from lakehouse.errors import InvalidInputError
+from lakehouse.errors import InvalidInputError, PayloadTooLargeError
 
 Form = dict[str, Any]
 """A handler's `form` parameter: the request's multipart form, as `read_form` gives it."""
@@ -59,7 +60,7 @@ class _FilePart:
 async def read_form(request: Request[Any, Any, Any]) -> Form:
     """The request's multipart form: each field's text, or `UploadFile` for a file part; a
     field sent more than once as a list. A body that is not a well-formed multipart form is
-    refused (422), and files already received are closed."""
+    refused (422; too many parts, 413), and files already received are closed."""
     media_type, options = parse_content_header(request.headers.get("Content-Type", ""))
     boundary = options.get("boundary")
     if media_type != "multipart/form-data" or not boundary:
@@ -68,15 +69,17 @@ async def read_form(request: Request[Any, Any, Any]) -> Form:
         )
     fields: defaultdict[str, list[Any]] = defaultdict(list)
     part: _FilePart | bytearray | None = None
-    name = ""
+    name, charset = "", "utf-8"
+    chunks = request.stream()
+    chunk = await anext(chunks, b"")
+    if not chunk:  # no body: an empty form, as Litestar reads it
+        return {}
     try:
         with PushMultipartParser(boundary.encode(), max_segment_count=PART_LIMIT) as parser:
-            chunks = request.stream()
             while not parser.closed:
-                chunk = await anext(chunks, b"")
                 for event in parser.parse(chunk):
                     if isinstance(event, MultipartSegment):
-                        name = event.name
+                        name, charset = event.name, _charset(event.charset)
                         # as Litestar reads forms: a part with an empty file name is text
                         part = _FilePart(event) if event.filename else bytearray()
                     elif event is not None:
@@ -88,15 +91,44 @@ async def read_form(request: Request[Any, Any, Any]) -> Form:
                         fields[name].append(await part.finish())
                         part = None
                     elif part is not None:
-                        fields[name].append(part.decode("utf-8", errors="replace"))
+                        fields[name].append(part.decode(charset, errors="replace"))
                         part = None
-    except (ParserError, ParserLimitReached) as exc:
+                chunk = await anext(chunks, b"")
+    except ParserLimitReached as exc:
+        await _close(fields, part)
+        raise PayloadTooLargeError(
+            f"the multipart form has too many parts or headers: {exc}", field="body"
+        ) from exc
+    except ParserError as exc:
         await _close(fields, part)
         raise InvalidInputError(f"the multipart form cannot be read: {exc}", field="body") from exc
     except BaseException:
         await _close(fields, part)
         raise
     return {key: values if len(values) > 1 else values[0] for key, values in fields.items()}
+
+
+async def provide_form(request: Request[Any, Any, Any]) -> AsyncIterator[Form]:
+    """The request's form (`read_form`) for a handler; its files are closed, their spooled
+    copies removed, once the handler has answered."""
+    form = await read_form(request)
+    try:
+        yield form
+    finally:
+        await _close(
+            {key: value if isinstance(value, list) else [value] for key, value in form.items()},
+            None,
+        )
+
+
+def _charset(declared: str | None) -> str:
+    """A text part's charset as Python names it; UTF-8 when none or one Python does not know."""
+    import codecs
+
+    try:
+        return codecs.lookup(declared or "utf-8").name
+    except LookupError:
+        return "utf-8"
 
 
 async def _close(fields: dict[str, list[Any]], part: _FilePart | bytearray | None) -> None:

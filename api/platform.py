@@ -79,6 +79,7 @@ class Platform:
         )
         self._basic_key = secrets.token_bytes(32)
         self._basic_lock = threading.Lock()
+        self._basic_generation = 0  # a principal read before a clear is not kept after it
         self._serving: FreshCache[tuple[str, int], ServingState] = FreshCache(
             self._read_serving_state, SERVING_STATE_SECONDS, name="strata-serving-state"
         )
@@ -207,6 +208,7 @@ class Platform:
         self._principals.clear()
         with self._basic_lock:
             self._basic.clear()
+            self._basic_generation += 1
 
     def basic_principal(self, username: str, password: str, address: str | None) -> Principal:
         """The principal of a user name and password, as a login checks them (throttle
@@ -214,6 +216,7 @@ class Platform:
         key = hmac.digest(self._basic_key, f"{username}\0{password}".encode(), hashlib.sha256)
         with self._basic_lock:
             known = self._basic.get(key)
+            generation = self._basic_generation
         if known is not None:
             return known
         with self.store.session() as session, self.store.session(writes=False) as reading:
@@ -221,7 +224,8 @@ class Platform:
                 self.issuer.authenticate(session, username, password, address, reading=reading)
             )
         with self._basic_lock:
-            self._basic[key] = principal
+            if generation == self._basic_generation:
+                self._basic[key] = principal
         return principal
 
     def principal(self, access_token: str) -> Principal:

@@ -93,6 +93,16 @@ def ready_learnuplets(session: Session) -> list[LedgerTask]:
     return [LedgerTask(tenant_id, uuid) for tenant_id, uuid in session.execute(query)]
 
 
+def held_learnuplets(session: Session) -> list[tuple[LedgerTask, str | None]]:
+    """Learnuplets of every tenant the engine has claimed and not reported, with their run."""
+    query = (
+        select(Learnuplet.tenant_id, Learnuplet.uuid, Learnuplet.run_id)
+        .where(Learnuplet.status == ledger.PENDING, Learnuplet.worker == ENGINE_WORKER)
+        .order_by(Learnuplet.id)
+    )
+    return [(LedgerTask(tenant, uuid), run_id) for tenant, uuid, run_id in session.execute(query)]
+
+
 def claim(session: Session, task: LedgerTask) -> bool:
     """Claim a learnuplet for the engine; False when another worker was first."""
     try:

@@ -120,11 +120,23 @@ def _status(payload: Mapping[str, Any]) -> str:
     return str(status)
 
 
+def _score(value: Any) -> float | None:
+    """A JSON number as a finite float; None for anything else (text, true, an integer too
+    large for a float)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) else None
+
+
 def _perf(payload: Mapping[str, Any]) -> float:
-    value = payload.get("perf")
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+    value = _score(payload.get("perf"))
+    if value is None:
         raise _wrong("perf", "a finite number, the model's performance on the test data")
-    return float(value)
+    return value
 
 
 def _perfs(payload: Mapping[str, Any], field: str) -> Any:
@@ -133,10 +145,7 @@ def _perfs(payload: Mapping[str, Any], field: str) -> Any:
     if value is None:
         return None
     scores = value.values() if isinstance(value, dict) else value
-    if not isinstance(value, dict | list) or not all(
-        not isinstance(score, bool) and isinstance(score, int | float) and math.isfinite(score)
-        for score in scores
-    ):
+    if not isinstance(value, dict | list) or any(_score(score) is None for score in scores):
         raise _wrong(field, "a mapping of data uuid to score, or a list of scores")
     return value
 
@@ -210,6 +219,18 @@ def _chain(session: Session, actor: Principal, algo: str) -> list[Learnuplet]:
     )
 
 
+def _lock_problems(session: Session, actor: Principal, uuids_: Sequence[str]) -> None:
+    """Hold problems until the transaction ends (their rows, FOR UPDATE, in id order): an algo
+    posted and data posted for one problem take turns, so each sees the other. Chains are
+    locked after problems, and one at a time, so no two requests wait for each other."""
+    session.execute(
+        select(LedgerProblem.id)
+        .where(LedgerProblem.tenant_id == actor.tenant_id, LedgerProblem.uuid.in_(uuids_))
+        .order_by(LedgerProblem.id)
+        .with_for_update()
+    )
+
+
 def _lock_chain(session: Session, actor: Principal, algo: str) -> None:
     """Hold an algo's chain until the transaction ends (its row, FOR UPDATE): data extending
     the chain and a report advancing it take turns, so neither misses the other's rank."""
@@ -273,7 +294,7 @@ def post_workflow(session: Session, actor: Principal, payload: Any) -> LedgerWor
     payload = _payload(payload)
     uuid = _id(payload, "uuid")
     problem_type = payload.get("problem_type")
-    if problem_type not in WORKFLOW_METRICS:
+    if not isinstance(problem_type, str) or problem_type not in WORKFLOW_METRICS:
         raise _wrong("problem_type", " or ".join(f"'{kind}'" for kind in WORKFLOW_METRICS))
     metrics = WORKFLOW_METRICS[problem_type]
     metric = payload.get("metric", metrics[0])
@@ -316,6 +337,7 @@ def post_algo(session: Session, actor: Principal, payload: Any) -> tuple[LedgerA
     payload = _payload(payload)
     uuid, name = _id(payload, "uuid"), _id(payload, "name")
     problem = _problem(session, actor, _id(payload, "problem"), "problem")
+    _lock_problems(session, actor, [problem.uuid])
     _refuse_taken(session, LedgerAlgo, actor, [uuid])
     algo = LedgerAlgo(
         tenant_id=actor.tenant_id,
@@ -341,6 +363,7 @@ def post_data(session: Session, actor: Principal, payload: Any) -> tuple[list[Le
         _problem(session, actor, uuid, "problems")
         for uuid in _ids(payload, "problems", one_allowed=True)
     ]
+    _lock_problems(session, actor, [p.uuid for p in problems])
     _refuse_taken(session, LedgerData, actor, posted)
     created = now()
     data = [
@@ -355,7 +378,7 @@ def post_data(session: Session, actor: Principal, payload: Any) -> tuple[list[Le
     session.add_all(data)
     session.flush()
     made = 0
-    for problem in problems:
+    for problem in sorted(problems, key=lambda p: p.id):  # in the order they are locked
         algos = session.scalars(
             select(LedgerAlgo)
             .where(LedgerAlgo.tenant_id == actor.tenant_id, LedgerAlgo.problem == problem.uuid)
@@ -538,7 +561,7 @@ def _report(
 class Filter:
     field: str
     value: Any
-    in_list: bool  # the field holds a list: it matches when the list holds the value
+    in_list: bool  # a JSON field: a list matches when it holds the value, else by equality
 
 
 def parse_filters(collection: str, query: Mapping[str, str]) -> list[Filter]:
@@ -555,10 +578,10 @@ def parse_filters(collection: str, query: Mapping[str, str]) -> list[Filter]:
                 field=field,
             )
         column = columns[field]
-        if text == "null" and column.nullable:
-            filters.append(Filter(field, None, in_list=False))
-            continue
         kind = column.type
+        if text == "null" and column.nullable:
+            filters.append(Filter(field, None, in_list=isinstance(kind, JSON)))
+            continue
         try:
             if isinstance(kind, Integer | BigInteger):
                 value: Any = int(text)
@@ -578,11 +601,16 @@ def parse_filters(collection: str, query: Mapping[str, str]) -> list[Filter]:
 def list_documents(
     session: Session, actor: Principal, collection: str, filters: Sequence[Filter]
 ) -> list[LedgerDocument]:
+    """The tenant's documents of a collection that pass every filter: those on plain fields
+    in the query, those on JSON fields as the rows are read."""
     model = collection_model(collection)
-    rows = session.scalars(
-        select(model).where(model.tenant_id == actor.tenant_id).order_by(model.id)
-    )
-    return [row for row in rows if all(_matches(row, f) for f in filters)]
+    query = select(model).where(model.tenant_id == actor.tenant_id).order_by(model.id)
+    for check in filters:
+        if not check.in_list:
+            column = getattr(model, check.field)
+            query = query.where(column.is_(None) if check.value is None else column == check.value)
+    rows = session.scalars(query)
+    return [row for row in rows if all(_matches(row, f) for f in filters if f.in_list)]
 
 
 def _matches(row: LedgerDocument, check: Filter) -> bool:

@@ -24,6 +24,8 @@ MIGRATIONS = Path(__file__).with_name("migrations")
 SCHEMA_LOCK = threading.Lock()
 SQLITE_BUSY_MS = 15_000
 WRITES = "strata_writes"
+# PostgreSQL's deadlock and serialization failures: the transaction was rolled back whole.
+RETRYABLE_STATES = frozenset({"40P01", "40001"})
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -57,6 +59,9 @@ def _client_errors(context: ExceptionContext) -> None:
     error = context.sqlalchemy_exception
     if isinstance(error, OperationalError) and "database is locked" in str(error):
         # SQLite's write lock was held past the busy timeout: the store is busy, not broken.
+        raise ServiceUnavailableError("the metadata store is busy; try again") from error
+    if getattr(context.original_exception, "sqlstate", None) in RETRYABLE_STATES:
+        # PostgreSQL chose this transaction to give way to another: nothing was written.
         raise ServiceUnavailableError("the metadata store is busy; try again") from error
     if isinstance(error, IntegrityError):
         raise ConflictError("a record with these values already exists") from error

@@ -33,7 +33,8 @@ EXAMPLES_PER_OPERATION = 15
 # contents, which a schema of binary parts cannot describe, templates, whose column rules
 # depend on each column's data type, and the orchestrator ledger's operations, which refuse
 # (400, as the original does) what the ledger's state forbids: an unknown problem, an uplet
-# not claimable or not claimed, a problem with no trained model, `done` without its values.
+# not claimable or not claimed, a problem with no trained model, `done` without its values, a
+# workflow's metric of the other problem type.
 REFUSES_SOME_VALID = frozenset(
     {
         ("POST", "/api/v1/refresh"),
@@ -48,6 +49,7 @@ REFUSES_SOME_VALID = frozenset(
         ("POST", "/upload"),
         ("POST", "/api/v1/template"),
         ("PUT", "/api/v1/template/update/{template_id}"),
+        ("POST", "/morpheo/workflow"),
         ("POST", "/morpheo/algo"),
         ("POST", "/morpheo/data"),
         ("POST", "/morpheo/prediction"),

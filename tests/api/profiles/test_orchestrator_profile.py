@@ -299,6 +299,11 @@ def test_refusals_name_what_is_wrong_in_the_originals_error_shape(client: TestCl
         400,
     )
     refused(call(client, "POST", "/learndone/x", json={"status": "finished"}), 400, "status")
+    # a number too large for a float is a bad perf, not a server error
+    huge = {"status": "done", "perf": 10**400}
+    refused(call(client, "POST", "/learndone/x", json=huge), 400, "perf")
+    scores = {"status": "done", "perf": 0.5, "train_perf": {"D00": 10**400}}
+    refused(call(client, "POST", "/learndone/x", json=scores), 400, "train_perf")
     refused(call(client, "GET", "/learnuplet?rank=first"), 400, "rank", "integer")
     refused(call(client, "GET", "/learnuplet?colour=red"), 400, "colour")
     # nothing refused was stored
