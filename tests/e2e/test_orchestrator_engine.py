@@ -178,3 +178,57 @@ def test_the_engine_learns_only_from_files_of_the_ledgers_own_tenant(client: Tes
     uplet = wait_until(reported, 180, "the engine's report")
     assert uplet["status"] == "failed" and uplet["perf"] is None
     assert uplet["worker"] == ENGINE_WORKER
+
+
+def test_the_engine_settles_claims_whose_run_ended_unreported_or_never_started(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run cancelled before it reported fails its learnuplet; a claim that never got a run is
+    given back. The engine's thread is off here: the test drives its rounds."""
+    from api import ledger_engine
+    from api.app import create_app
+    from lakehouse.profiles.ledger_engine import LedgerTask, claim, record_run
+    from tests.pipelines.runs import submit_selfcheck, wait_for
+
+    settings = make_settings(tmp_path, workers=1, orchestrator_engine=False)
+    with TestClient(create_app(settings), timeout=120) as client:
+        headers = admin_headers(client)
+        tenant_id = me(client, headers)["tenant_id"]
+        call(
+            client,
+            "POST",
+            "/workflow",
+            json={"uuid": "W", "target": "y", "problem_type": "regression"},
+        )
+        call(
+            client,
+            "POST",
+            "/problem",
+            json={"uuid": "P", "workflow": "W", "test_dataset": [], "size_train_dataset": 1},
+        )
+        call(client, "POST", "/data", json={"uuid": ["D1"], "problems": ["P"]})
+        call(client, "POST", "/algo", json={"uuid": "A", "name": "xgboost", "problem": "P"})
+        call(client, "POST", "/algo", json={"uuid": "B", "name": "xgboost", "problem": "P"})
+        [first] = call(client, "GET", "/learnuplet?algo=A")["learnuplets"]
+        [second] = call(client, "GET", "/learnuplet?algo=B")["learnuplets"]
+        platform = client.app.state.platform
+        engine = ledger_engine.LedgerEngineWorker(platform, interval=60)
+        cancelled, unstarted = (
+            LedgerTask(tenant_id, first["uuid"]),
+            LedgerTask(tenant_id, second["uuid"]),
+        )
+
+        # a run that ends without a report: here a long self-check, cancelled
+        run_id = submit_selfcheck(client, headers, hold_seconds=30)
+        with platform.store.session() as session:
+            assert claim(session, cancelled) and claim(session, unstarted)
+            record_run(session, cancelled, run_id)
+        engine.settle_ended()  # the run goes on: nothing to settle yet
+        assert call(client, "GET", f"/learnuplet/{first['uuid']}")["status"] == "pending"
+        platform.gateway.cancel(run_id)
+        wait_for(client, headers, run_id, {"CANCELED"})
+        monkeypatch.setattr(ledger_engine, "UNSTARTED_SECONDS", 0.0)
+        engine.settle_ended()
+        assert call(client, "GET", f"/learnuplet/{first['uuid']}")["status"] == "failed"
+        given_back = call(client, "GET", f"/learnuplet/{second['uuid']}")
+        assert given_back["status"] == "todo" and given_back["worker"] is None
