@@ -12,18 +12,17 @@ learnuplet is claimable once its `model_start` is set.
 
 from __future__ import annotations
 
-import math
 import time
 import uuid as uuids
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from sqlalchemy import JSON, BigInteger, Float, Integer, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from lakehouse.accounts.rbac import Principal
 from lakehouse.errors import BadRequestError, ConflictError, NotFoundError
+from lakehouse.profiles import ledger_input as keys
 from lakehouse.store.models import (
     Learnuplet,
     LedgerAlgo,
@@ -36,7 +35,6 @@ from lakehouse.store.models import (
 
 TODO, PENDING, DONE, FAILED = "todo", "pending", "done", "failed"
 REPORTED = (DONE, FAILED)
-MAX_ID = 255
 # Of a collection's name: its table, and the key its listing answers under.
 COLLECTIONS: dict[str, type[LedgerDocument]] = {
     "workflow": LedgerWorkflow,
@@ -66,88 +64,6 @@ def plural(collection: str) -> str:
 
 def now() -> int:
     return int(time.time())
-
-
-# --- reading what a client posted ---------------------------------------------------------
-
-
-def _wrong(field: str, expected: str) -> BadRequestError:
-    """The original's answer to a missing or malformed key, naming it and what it takes."""
-    return BadRequestError(f"wrong key in posted data: '{field}' must be {expected}", field=field)
-
-
-def _payload(payload: Any) -> Mapping[str, Any]:
-    if not isinstance(payload, Mapping):
-        raise BadRequestError("wrong key in posted data: the body must be a JSON object")
-    return payload
-
-
-def _id(payload: Mapping[str, Any], field: str) -> str:
-    value = payload.get(field)
-    if not isinstance(value, str) or not 1 <= len(value) <= MAX_ID:
-        raise _wrong(field, f"an id (a non-empty string of at most {MAX_ID} characters)")
-    return value
-
-
-def _ids(payload: Mapping[str, Any], field: str, *, one_allowed: bool) -> list[str]:
-    """A list of ids; also a single id when `one_allowed`."""
-    value = payload.get(field)
-    if one_allowed and isinstance(value, str):
-        value = [value]
-    expected = "an id or a list of ids" if one_allowed else "a list of ids"
-    if not isinstance(value, list) or not all(
-        isinstance(item, str) and 1 <= len(item) <= MAX_ID for item in value
-    ):
-        raise _wrong(field, expected)
-    if len(set(value)) != len(value):
-        raise _wrong(field, f"{expected} without repeats")
-    return list(value)
-
-
-def _positive_int(payload: Mapping[str, Any], field: str) -> int:
-    value = payload.get(field)
-    if isinstance(value, float) and value.is_integer():  # JSON's 4.0 is the integer 4
-        value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 2**31 - 1:
-        raise _wrong(field, "a positive integer")
-    return value
-
-
-def _status(payload: Mapping[str, Any]) -> str:
-    status = payload.get("status")
-    if status not in REPORTED:
-        raise _wrong("status", "'done' or 'failed'")
-    return str(status)
-
-
-def _score(value: Any) -> float | None:
-    """A JSON number as a finite float; None for anything else (text, true, an integer too
-    large for a float)."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    try:
-        number = float(value)
-    except OverflowError:
-        return None
-    return number if math.isfinite(number) else None
-
-
-def _perf(payload: Mapping[str, Any]) -> float:
-    value = _score(payload.get("perf"))
-    if value is None:
-        raise _wrong("perf", "a finite number, the model's performance on the test data")
-    return value
-
-
-def _perfs(payload: Mapping[str, Any], field: str) -> Any:
-    """Performances per data: a mapping of data uuid to score (what workers send) or a list."""
-    value = payload.get(field)
-    if value is None:
-        return None
-    scores = value.values() if isinstance(value, dict) else value
-    if not isinstance(value, dict | list) or any(_score(score) is None for score in scores):
-        raise _wrong(field, "a mapping of data uuid to score, or a list of scores")
-    return value
 
 
 # --- lookups ------------------------------------------------------------------------------
@@ -291,19 +207,19 @@ def _extend_chain(
 
 def post_workflow(session: Session, actor: Principal, payload: Any) -> LedgerWorkflow:
     """A Strata workflow: a problem naming it is trained and scored by Strata's engine."""
-    payload = _payload(payload)
-    uuid = _id(payload, "uuid")
+    payload = keys.payload_of(payload)
+    uuid = keys.an_id(payload, "uuid")
     problem_type = payload.get("problem_type")
     if not isinstance(problem_type, str) or problem_type not in WORKFLOW_METRICS:
-        raise _wrong("problem_type", " or ".join(f"'{kind}'" for kind in WORKFLOW_METRICS))
+        raise keys.wrong("problem_type", " or ".join(f"'{kind}'" for kind in WORKFLOW_METRICS))
     metrics = WORKFLOW_METRICS[problem_type]
     metric = payload.get("metric", metrics[0])
     if metric not in metrics:
-        raise _wrong("metric", f"one of {', '.join(metrics)} for a {problem_type} problem")
+        raise keys.wrong("metric", f"one of {', '.join(metrics)} for a {problem_type} problem")
     workflow = LedgerWorkflow(
         tenant_id=actor.tenant_id,
         uuid=uuid,
-        target=_id(payload, "target"),
+        target=keys.an_id(payload, "target"),
         problem_type=problem_type,
         metric=metric,
         timestamp_upload=now(),
@@ -315,14 +231,14 @@ def post_workflow(session: Session, actor: Principal, payload: Any) -> LedgerWor
 
 
 def post_problem(session: Session, actor: Principal, payload: Any) -> LedgerProblem:
-    payload = _payload(payload)
-    uuid = _id(payload, "uuid")
+    payload = keys.payload_of(payload)
+    uuid = keys.an_id(payload, "uuid")
     problem = LedgerProblem(
         tenant_id=actor.tenant_id,
         uuid=uuid,
-        workflow=_id(payload, "workflow"),
-        test_dataset=_ids(payload, "test_dataset", one_allowed=False),
-        size_train_dataset=_positive_int(payload, "size_train_dataset"),
+        workflow=keys.an_id(payload, "workflow"),
+        test_dataset=keys.ids(payload, "test_dataset", one_allowed=False),
+        size_train_dataset=keys.positive_int(payload, "size_train_dataset"),
         timestamp_upload=now(),
     )
     _refuse_taken(session, LedgerProblem, actor, [uuid])
@@ -334,9 +250,9 @@ def post_problem(session: Session, actor: Principal, payload: Any) -> LedgerProb
 def post_algo(session: Session, actor: Principal, payload: Any) -> tuple[LedgerAlgo, int]:
     """The algo, and how many learnuplets its chain starts with: the problem's training data
     so far, rank 0 starting from the algo itself."""
-    payload = _payload(payload)
-    uuid, name = _id(payload, "uuid"), _id(payload, "name")
-    problem = _problem(session, actor, _id(payload, "problem"), "problem")
+    payload = keys.payload_of(payload)
+    uuid, name = keys.an_id(payload, "uuid"), keys.an_id(payload, "name")
+    problem = _problem(session, actor, keys.an_id(payload, "problem"), "problem")
     _lock_problems(session, actor, [problem.uuid])
     _refuse_taken(session, LedgerAlgo, actor, [uuid])
     algo = LedgerAlgo(
@@ -357,11 +273,11 @@ def post_data(session: Session, actor: Principal, payload: Any) -> tuple[list[Le
     """The data, and how many learnuplets they added: each algo of their problems extends its
     chain over them from its last rank (or, with no chain yet, starts one over the problem's
     training data)."""
-    payload = _payload(payload)
-    posted = _ids(payload, "uuid", one_allowed=True)
+    payload = keys.payload_of(payload)
+    posted = keys.ids(payload, "uuid", one_allowed=True)
     problems = [
         _problem(session, actor, uuid, "problems")
-        for uuid in _ids(payload, "problems", one_allowed=True)
+        for uuid in keys.ids(payload, "problems", one_allowed=True)
     ]
     _lock_problems(session, actor, [p.uuid for p in problems])
     _refuse_taken(session, LedgerData, actor, posted)
@@ -413,14 +329,16 @@ def _continue_from(chain: Sequence[Learnuplet], algo: LedgerAlgo) -> str | None:
 def post_prediction(session: Session, actor: Principal, payload: Any) -> Preduplet:
     """A preduplet applying the problem's best model to `data` (one uuid or a list, kept as
     posted)."""
-    payload = _payload(payload)
+    payload = keys.payload_of(payload)
     given = payload.get("data")
     data: str | list[str] = (
-        _id(payload, "data") if isinstance(given, str) else _ids(payload, "data", one_allowed=False)
+        keys.an_id(payload, "data")
+        if isinstance(given, str)
+        else keys.ids(payload, "data", one_allowed=False)
     )
     if not data:
-        raise _wrong("data", "an id or a non-empty list of ids")
-    problem = _problem(session, actor, _id(payload, "problem"), "problem")
+        raise keys.wrong("data", "an id or a non-empty list of ids")
+    problem = _problem(session, actor, keys.an_id(payload, "problem"), "problem")
     best = _best(
         session.scalars(
             select(Learnuplet).where(
@@ -459,7 +377,7 @@ def claim(session: Session, actor: Principal, kind: str, uuid: str, payload: Any
         raise NotFoundError(
             f"Page does not exist: '{kind}' is not learnuplet or preduplet", field="uplet_type"
         )
-    worker = _id(_payload(payload), "worker")
+    worker = keys.an_id(keys.payload_of(payload), "worker")
     model = UPLETS[kind]
     conditions = [model.tenant_id == actor.tenant_id, model.uuid == uuid, model.status == TODO]
     if model is Learnuplet:
@@ -486,14 +404,14 @@ def claim(session: Session, actor: Principal, kind: str, uuid: str, payload: Any
 def learn_done(session: Session, actor: Principal, uuid: str, payload: Any) -> Learnuplet:
     """Record a claimed learnuplet's outcome. On `done`, the next rank of its algo's chain
     starts from the chain's best model so far; on `failed` the chain waits there."""
-    payload = _payload(payload)
-    status = _status(payload)
+    payload = keys.payload_of(payload)
+    status = keys.status_of(payload, REPORTED)
     values: dict[str, Any] = {"status": status, "timestamp_done": now()}
     if status == DONE:
         values |= {
-            "perf": _perf(payload),
-            "train_perf": _perfs(payload, "train_perf"),
-            "test_perf": _perfs(payload, "test_perf"),
+            "perf": keys.perf_of(payload),
+            "train_perf": keys.perfs_of(payload, "train_perf"),
+            "test_perf": keys.perfs_of(payload, "test_perf"),
         }
     uplet = _report(session, actor, Learnuplet, "learnuplet", uuid, values)
     if status == DONE:
@@ -516,12 +434,12 @@ def learn_done(session: Session, actor: Principal, uuid: str, payload: Any) -> L
 
 def pred_done(session: Session, actor: Principal, uuid: str, payload: Any) -> Preduplet:
     """Record a claimed preduplet's outcome; `done` names where its prediction is stored."""
-    payload = _payload(payload)
-    status = _status(payload)
+    payload = keys.payload_of(payload)
+    status = keys.status_of(payload, REPORTED)
     values: dict[str, Any] = {"status": status}
     if status == DONE:
         values |= {
-            "prediction_storage_uuid": _id(payload, "prediction_storage_uuid"),
+            "prediction_storage_uuid": keys.an_id(payload, "prediction_storage_uuid"),
             "timestamp_done": now(),
         }
     return _report(session, actor, Preduplet, "preduplet", uuid, values)
@@ -552,69 +470,3 @@ def _report(
         )
     session.refresh(uplet)
     return uplet
-
-
-# --- listing ------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Filter:
-    field: str
-    value: Any
-    in_list: bool  # a JSON field: a list matches when it holds the value, else by equality
-
-
-def parse_filters(collection: str, query: Mapping[str, str]) -> list[Filter]:
-    """Query parameters as typed filters on a collection's fields: `rank=0` is the integer 0,
-    `perf=0.8` a number, `null` no value; a list field matches when it holds the value."""
-    model = collection_model(collection)
-    columns = model.__table__.columns  # type: ignore[attr-defined]
-    filters = []
-    for field, text in query.items():
-        if field not in model.FIELDS:
-            raise BadRequestError(
-                f"'{field}' is not a field of {collection}; its fields are "
-                + ", ".join(model.FIELDS),
-                field=field,
-            )
-        column = columns[field]
-        kind = column.type
-        if text == "null" and column.nullable:
-            filters.append(Filter(field, None, in_list=isinstance(kind, JSON)))
-            continue
-        try:
-            if isinstance(kind, Integer | BigInteger):
-                value: Any = int(text)
-            elif isinstance(kind, Float):
-                value = float(text)
-            else:
-                value = text
-        except ValueError:
-            expected = "an integer" if isinstance(kind, Integer | BigInteger) else "a number"
-            raise BadRequestError(
-                f"{field} must be {expected}, not '{text}'", field=field
-            ) from None
-        filters.append(Filter(field, value, in_list=isinstance(kind, JSON)))
-    return filters
-
-
-def list_documents(
-    session: Session, actor: Principal, collection: str, filters: Sequence[Filter]
-) -> list[LedgerDocument]:
-    """The tenant's documents of a collection that pass every filter: those on plain fields
-    in the query, those on JSON fields as the rows are read."""
-    model = collection_model(collection)
-    query = select(model).where(model.tenant_id == actor.tenant_id).order_by(model.id)
-    for check in filters:
-        if not check.in_list:
-            column = getattr(model, check.field)
-            query = query.where(column.is_(None) if check.value is None else column == check.value)
-    rows = session.scalars(query)
-    return [row for row in rows if all(_matches(row, f) for f in filters if f.in_list)]
-
-
-def _matches(row: LedgerDocument, check: Filter) -> bool:
-    value = getattr(row, check.field)
-    if check.in_list and isinstance(value, list):
-        return check.value in value
-    return bool(value == check.value)

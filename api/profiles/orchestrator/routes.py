@@ -17,13 +17,15 @@ from api.openapi import ERROR_MODEL, JSON, documented_body
 from api.profiles.orchestrator.schemas import OrchestratorError
 from api.security import BASIC_AUTH, requires_permission
 from lakehouse.profiles import orchestrator as ledger
+from lakehouse.profiles.ledger_input import MAX_ID
+from lakehouse.profiles.ledger_listing import list_documents, parse_filters
 
 SUBMIT = [requires_permission("models:train")]
 PREDICT = [requires_permission("models:predict")]
 READ = [requires_permission("models:read")]
 Document = dict[str, Any]
 
-ID = Schema(type=OpenAPIType.STRING, min_length=1, max_length=ledger.MAX_ID)
+ID = Schema(type=OpenAPIType.STRING, min_length=1, max_length=MAX_ID)
 IDS = Schema(type=OpenAPIType.ARRAY, items=ID, unique_items=True)
 SOME_IDS = Schema(type=OpenAPIType.ARRAY, items=ID, unique_items=True, min_items=1)
 STATUS = Schema(type=OpenAPIType.STRING, enum=list(ledger.REPORTED))
@@ -195,8 +197,8 @@ def pred_done(request: Request, db: Session, uuid: str, data: Any) -> Document:
 def documents(request: Request, db: Session, collection: str) -> Document:
     """The documents of a collection (problem, algo, data, learnuplet, preduplet), filtered by
     fields in the query string, compared as typed values (`?rank=0`, `?status=todo`)."""
-    filters = ledger.parse_filters(collection, dict(request.query_params))
-    found = ledger.list_documents(db, request.user, collection, filters)
+    filters = parse_filters(collection, dict(request.query_params))
+    found = list_documents(db, request.user, collection, filters)
     return {ledger.plural(collection): [d.document() for d in found]}
 
 
@@ -226,7 +228,7 @@ def listing(collection: str) -> HTTPRouteHandler:
     sync_to_thread=True,
     include_in_schema=False,
 )
-def list_documents(request: Request, db: Session, collection: str) -> Document:
+def any_collection(request: Request, db: Session, collection: str) -> Document:
     """Any other collection: not found."""
     return documents(request, db, collection)
 
@@ -255,7 +257,7 @@ def orchestrator_router(prefix: str) -> Router:
             learn_done,
             pred_done,
             *(listing(collection) for collection in ledger.COLLECTIONS),
-            list_documents,
+            any_collection,
             get_document,
         ],
         tags=["Orchestrator"],
