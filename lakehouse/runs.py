@@ -4,6 +4,7 @@ Dagster."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 SELFCHECK_JOB = "platform_selfcheck_job"
@@ -17,11 +18,15 @@ PREDICTOR_SHAP_JOB = "predictor_shap_job"
 BATCH_PREDICTION_JOB = "batch_prediction_job"
 LEARNUPLET_PARTITIONS = "learnuplets"
 LEDGER_LEARNING_JOB = "ledger_learning_job"
+PREDUPLET_PARTITIONS = "preduplets"
+LEDGER_PREDICTION_JOB = "ledger_prediction_job"
 
-# The ops of the configured assets: `platform/selfcheck`, `batch_predictions`, `ledger_model`.
+# The ops of the configured assets: `platform/selfcheck`, `batch_predictions`, `ledger_model`,
+# `ledger_predictions`.
 SELFCHECK_OP = "platform__selfcheck"
 BATCH_PREDICTIONS_OP = "batch_predictions"
 LEDGER_MODEL_OP = "ledger_model"
+LEDGER_PREDICTIONS_OP = "ledger_predictions"
 
 
 def selfcheck_run_config(rows: int = 100, hold_seconds: float = 0.0) -> dict[str, Any]:
@@ -34,6 +39,20 @@ def batch_prediction_run_config(prediction_id: int) -> dict[str, Any]:
     return {"ops": {BATCH_PREDICTIONS_OP: {"config": {"prediction_id": prediction_id}}}}
 
 
-def ledger_learning_run_config(tenant_id: str) -> dict[str, Any]:
-    """The ledger learning job's run config: the tenant of the learnuplet (the partition)."""
-    return {"ops": {LEDGER_MODEL_OP: {"config": {"tenant_id": tenant_id}}}}
+@dataclass(frozen=True)
+class LedgerRun:
+    """The job doing one kind of the orchestrator ledger's uplets, on a partition per uplet."""
+
+    job: str
+    partitions: str
+    op: str
+
+    def run_config(self, tenant_id: str) -> dict[str, Any]:
+        """The run config: the tenant of the uplet (the partition)."""
+        return {"ops": {self.op: {"config": {"tenant_id": tenant_id}}}}
+
+
+LEDGER_RUNS = {
+    "learnuplet": LedgerRun(LEDGER_LEARNING_JOB, LEARNUPLET_PARTITIONS, LEDGER_MODEL_OP),
+    "preduplet": LedgerRun(LEDGER_PREDICTION_JOB, PREDUPLET_PARTITIONS, LEDGER_PREDICTIONS_OP),
+}

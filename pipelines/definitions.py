@@ -5,7 +5,12 @@ from __future__ import annotations
 import dagster as dg
 
 from assets.ingestion import datasets_partitions, ingestion, statistics
-from assets.ledger import learnuplets_partitions, ledger_model
+from assets.ledger import (
+    learnuplets_partitions,
+    ledger_model,
+    ledger_predictions,
+    preduplets_partitions,
+)
 from assets.models import (
     batch_predictions,
     predictor_features,
@@ -19,6 +24,7 @@ from lakehouse.runs import (
     DATASET_INGESTION_JOB,
     DATASET_STATISTICS_JOB,
     LEDGER_LEARNING_JOB,
+    LEDGER_PREDICTION_JOB,
     PREDICTOR_SHAP_JOB,
     PREDICTOR_TRAINING_JOB,
     PREDICTOR_TRAINING_SHAP_JOB,
@@ -89,6 +95,14 @@ ledger_learning_job = dg.define_asset_job(
     executor_def=dg.in_process_executor,
 )
 
+ledger_prediction_job = dg.define_asset_job(
+    LEDGER_PREDICTION_JOB,
+    selection=[ledger_predictions],
+    partitions_def=preduplets_partitions,
+    description="Score a preduplet of the orchestrator profile's ledger, store and report it.",
+    executor_def=dg.in_process_executor,
+)
+
 defs = dg.Definitions(
     assets=[
         selfcheck,
@@ -99,6 +113,7 @@ defs = dg.Definitions(
         predictor_shap,
         batch_predictions,
         ledger_model,
+        ledger_predictions,
     ],
     jobs=[
         platform_selfcheck_job,
@@ -109,6 +124,7 @@ defs = dg.Definitions(
         predictor_shap_job,
         batch_prediction_job,
         ledger_learning_job,
+        ledger_prediction_job,
     ],
     resources={"lakehouse": LakehouseResource()},
 )

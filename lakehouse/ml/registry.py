@@ -247,6 +247,14 @@ def model_directory(settings: Settings, model_name: str, version: int, into: Pat
     return Path(local)
 
 
+def load_version(settings: Settings, model_name: str, version: int) -> TrainedModel:
+    """A registered version's model, loaded from its skops files; NotFoundError when gone."""
+    from lakehouse.model_files import load_model
+
+    with tempfile.TemporaryDirectory(prefix="strata-model-") as scratch:
+        return load_model(model_directory(settings, model_name, version, Path(scratch)))
+
+
 @dataclass(frozen=True)
 class RunRecord:
     params: dict[str, str]

@@ -24,8 +24,10 @@ from lakehouse.store.models import Dataset, Prediction, Predictor, utcnow
 from lakehouse.store.owned import get_owned
 
 if TYPE_CHECKING:
+    import pyarrow as pa
     from pyiceberg.catalog import Catalog
 
+    from lakehouse.ml.spec import TrainedModel
     from lakehouse.settings import Settings
     from lakehouse.store import MetadataStore
 from lakehouse.predictors.records import (
@@ -157,21 +159,8 @@ def score_dataset(
     if any(c in present and c not in rows.column_names for c in model.features):
         rows = read(model.features)
         done(f"read the model's other columns of {dataset.tables.silver.display_name}")
-    frame = rows.select([c for c in model.features if c in present]).to_pandas()
-    for name in model.features:
-        if name not in frame.columns:
-            frame[name] = None
-    probabilities = model.predict_proba(frame)
-    if probabilities is not None and model.classes is not None:
-        # each row's class by its index: no Python object per row
-        predicted = pa.array(model.classes).take(pa.array(probabilities.argmax(axis=1)))
-    else:
-        predicted = pa.array(model.predict(frame))
+    result = score_rows(model, rows, keys)
     done("predicted")
-    result = rows.select(keys).append_column("prediction", predicted)
-    if probabilities is not None and model.classes is not None:
-        for index, label in enumerate(model.classes):
-            result = result.append_column(f"probability_{label}", pa.array(probabilities[:, index]))
     count = result.num_rows
     result = result.append_column(
         "model_version", pa.repeat(pa.scalar(prediction.model_version, pa.int64()), count)
@@ -205,6 +194,28 @@ def score_dataset(
             saved.error = None
             saved.modified_at = utcnow()
     return LayerResult(table=target.display_name, row_count=count, snapshot_id=snapshot_id)
+
+
+def score_rows(model: TrainedModel, rows: pa.Table, keys: Sequence[str]) -> pa.Table:
+    """`rows`' `keys`, each row's `prediction` and, for a classifier, a `probability_<class>`
+    per class; a feature the rows lack is a gap the model imputes."""
+    import pyarrow as pa
+
+    frame = rows.select([c for c in model.features if c in rows.column_names]).to_pandas()
+    for name in model.features:
+        if name not in frame.columns:
+            frame[name] = None
+    probabilities = model.predict_proba(frame)
+    if probabilities is not None and model.classes is not None:
+        # each row's class by its index: no Python object per row
+        predicted = pa.array(model.classes).take(pa.array(probabilities.argmax(axis=1)))
+    else:
+        predicted = pa.array(model.predict(frame))
+    result = rows.select(list(keys)).append_column("prediction", predicted)
+    if probabilities is not None and model.classes is not None:
+        for index, label in enumerate(model.classes):
+            result = result.append_column(f"probability_{label}", pa.array(probabilities[:, index]))
+    return result
 
 
 def mark_prediction_failed(store: MetadataStore, prediction_id: int, error: str) -> None:

@@ -186,19 +186,11 @@ def train_predictor(
 
 
 def registered_model(settings: Settings, predictor: Predictor, version: int | None = None) -> Any:
-    import tempfile
-    from pathlib import Path
-
     from lakehouse.ml import registry
-    from lakehouse.model_files import load_model
 
     version = version or predictor.model_version
     assert version is not None
-    with tempfile.TemporaryDirectory(prefix="strata-model-") as scratch:
-        directory = registry.model_directory(
-            settings, predictor.tables.model_name, version, Path(scratch)
-        )
-        return load_model(directory)
+    return registry.load_version(settings, predictor.tables.model_name, version)
 
 
 def explain_predictor(

@@ -1,54 +1,46 @@
-"""Strata's engine as a worker of the orchestrator profile's ledger.
+"""Strata's engine as a worker of the orchestrator profile's ledger: which uplets it can do,
+and its claims on them.
 
-A learnuplet is the engine's when its problem's `workflow` names a Strata workflow of the same
-tenant, and its data uuids name files the tenant uploaded: their validated rows (the silver
-rows read from each file) are what it learns from and is scored on. The engine claims such a
-learnuplet as any worker would, trains the algo (its name picks the algorithm) from the
-uplet's `model_start`: boosted trees grow on from that model, other algorithms learn again on
-the rows of the chain so far. It registers the result as a new version of the algo's MLflow
-model, tagged with the uplet's `model_end`, scores it with the workflow's metric on the test
-data (`perf`) and on each file (`train_perf`, `test_perf`), and reports through the ledger's
-own `/learndone` path, which starts the next rank.
+An uplet is the engine's to do when its workflow names a Strata workflow of the same tenant
+and the model it starts from is one the engine registered (for a learnuplet at rank 0, the
+algo itself). Its data uuids name files the tenant uploaded: their validated rows, read from
+each file's silver table, are what it learns from, is scored on or predicts. The engine claims
+an uplet as any worker would, does it in a Dagster run (`ledger_learning` trains learnuplets,
+`ledger_prediction` scores preduplets) and reports through the ledger's own `/learndone` and
+`/preddone` paths; a run that fails reports the uplet `failed` with its error.
 """
 
 from __future__ import annotations
 
 import hashlib
-import math
-import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, Literal, cast
 
-from sqlalchemy import and_, select
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, exists, or_, select
+from sqlalchemy.orm import Session, aliased
 
 from lakehouse.accounts.rbac import Principal
 from lakehouse.errors import BadRequestError, InvalidInputError, NotFoundError
-from lakehouse.lake.lineage import BOOKKEEPING, FILE_ID
+from lakehouse.lake.lineage import FILE_ID
 from lakehouse.lake.naming import tenant_namespace
-from lakehouse.ml.spec import Algorithm, Attribute, ColumnRole, ProblemType, Report, quiet
 from lakehouse.profiles import orchestrator as ledger
 from lakehouse.states import ValidationState
-from lakehouse.store.models import (
-    DataFile,
-    Learnuplet,
-    LedgerAlgo,
-    LedgerProblem,
-    LedgerWorkflow,
-)
+from lakehouse.store.models import DataFile, Learnuplet, LedgerWorkflow, Preduplet
 
 if TYPE_CHECKING:
     import pyarrow as pa
     from pyiceberg.catalog import Catalog
+    from sqlalchemy.orm import InstrumentedAttribute
 
-    from lakehouse.ml.spec import TrainedModel, TrainingSpec
-    from lakehouse.settings import Settings
     from lakehouse.store import MetadataStore
 
 ENGINE_WORKER = "strata-engine"
-LEDGER_MODEL_TAG = "strata.ledger.model"
-LEDGER_UPLET_TAG = "strata.ledger.learnuplet"
+Kind = Literal["learnuplet", "preduplet"]
+LEARNUPLET: Kind = "learnuplet"
+PREDUPLET: Kind = "preduplet"
+# How much of a failed run's error an uplet keeps.
+ERROR_CHARS = 4000
 
 
 def engine_principal(tenant_id: str) -> Principal:
@@ -64,90 +56,122 @@ def engine_principal(tenant_id: str) -> Principal:
 
 @dataclass(frozen=True)
 class LedgerTask:
+    kind: Kind
     tenant_id: str
     uuid: str
 
+    @property
+    def model(self) -> type[Learnuplet] | type[Preduplet]:
+        return ledger.UPLETS[self.kind]
 
-def ready_learnuplets(session: Session) -> list[LedgerTask]:
-    """Learnuplets of every tenant the engine may claim now: `todo`, with their
-    `model_start`, of a problem whose workflow is a Strata workflow; oldest first."""
-    query = (
+
+def _registered_by_engine(
+    tenant: InstrumentedAttribute[str], model: InstrumentedAttribute[Any]
+) -> ColumnElement[bool]:
+    """`model` names the `model_end` of a learnuplet the engine trained and registered."""
+    source = aliased(Learnuplet)
+    return exists().where(
+        source.tenant_id == tenant,
+        source.model_end == model,
+        source.registered_version.is_not(None),
+    )
+
+
+def _strata_workflow(model: type[Learnuplet] | type[Preduplet]) -> ColumnElement[bool]:
+    return exists().where(
+        LedgerWorkflow.tenant_id == model.tenant_id, LedgerWorkflow.uuid == model.workflow
+    )
+
+
+def ready(session: Session) -> list[LedgerTask]:
+    """The uplets of every tenant the engine may claim now, learnuplets first, oldest first:
+    `todo`, of a Strata workflow, starting from a model the engine has (a learnuplet also
+    needs its `model_start` set)."""
+    learnuplets = (
         select(Learnuplet.tenant_id, Learnuplet.uuid)
-        .join(
-            LedgerProblem,
-            and_(
-                LedgerProblem.tenant_id == Learnuplet.tenant_id,
-                LedgerProblem.uuid == Learnuplet.problem,
+        .where(
+            Learnuplet.status == ledger.TODO,
+            _strata_workflow(Learnuplet),
+            or_(
+                Learnuplet.model_start == Learnuplet.algo,
+                _registered_by_engine(Learnuplet.tenant_id, Learnuplet.model_start),
             ),
         )
-        .join(
-            LedgerWorkflow,
-            and_(
-                LedgerWorkflow.tenant_id == Learnuplet.tenant_id,
-                LedgerWorkflow.uuid == LedgerProblem.workflow,
-            ),
+        .order_by(Learnuplet.id)
+    )
+    preduplets = (
+        select(Preduplet.tenant_id, Preduplet.uuid)
+        .where(
+            Preduplet.status == ledger.TODO,
+            _strata_workflow(Preduplet),
+            _registered_by_engine(Preduplet.tenant_id, Preduplet.model),
         )
-        .where(Learnuplet.status == ledger.TODO, Learnuplet.model_start.is_not(None))
-        .order_by(Learnuplet.id)
+        .order_by(Preduplet.id)
     )
-    return [LedgerTask(tenant_id, uuid) for tenant_id, uuid in session.execute(query)]
+    tasks = [LedgerTask(LEARNUPLET, t, uuid) for t, uuid in session.execute(learnuplets)]
+    return tasks + [LedgerTask(PREDUPLET, t, uuid) for t, uuid in session.execute(preduplets)]
 
 
-def held_learnuplets(session: Session) -> list[tuple[LedgerTask, str | None]]:
-    """Learnuplets of every tenant the engine has claimed and not reported, with their run."""
-    query = (
-        select(Learnuplet.tenant_id, Learnuplet.uuid, Learnuplet.run_id)
-        .where(Learnuplet.status == ledger.PENDING, Learnuplet.worker == ENGINE_WORKER)
-        .order_by(Learnuplet.id)
-    )
-    return [(LedgerTask(tenant, uuid), run_id) for tenant, uuid, run_id in session.execute(query)]
+def held(session: Session) -> list[tuple[LedgerTask, str | None]]:
+    """The uplets of every tenant the engine has claimed and not reported, with their run."""
+    found: list[tuple[LedgerTask, str | None]] = []
+    for kind in (LEARNUPLET, PREDUPLET):
+        model = ledger.UPLETS[kind]
+        query = (
+            select(model.tenant_id, model.uuid, model.run_id)
+            .where(model.status == ledger.PENDING, model.worker == ENGINE_WORKER)
+            .order_by(model.id)
+        )
+        found += [(LedgerTask(kind, t, uuid), run_id) for t, uuid, run_id in session.execute(query)]
+    return found
 
 
 def claim(session: Session, task: LedgerTask) -> bool:
-    """Claim a learnuplet for the engine; False when another worker was first."""
+    """Claim an uplet for the engine; False when another worker was first."""
     try:
-        ledger.claim(
-            session,
-            engine_principal(task.tenant_id),
-            "learnuplet",
-            task.uuid,
-            {"worker": ENGINE_WORKER},
-        )
+        actor = engine_principal(task.tenant_id)
+        ledger.claim(session, actor, task.kind, task.uuid, {"worker": ENGINE_WORKER})
     except (BadRequestError, NotFoundError):
         return False
     return True
 
 
 def release(session: Session, task: LedgerTask) -> None:
-    """Give back a claim whose run could not start: the learnuplet is `todo` again."""
-    uplet = _uplet(session, task)
+    """Give back a claim whose run could not start: the uplet is `todo` again."""
+    uplet = uplet_of(session, task)
     if uplet.status == ledger.PENDING and uplet.worker == ENGINE_WORKER:
         uplet.status, uplet.worker = ledger.TODO, None
 
 
 def record_run(session: Session, task: LedgerTask, run_id: str) -> None:
-    """The run training the engine's learnuplet."""
-    _uplet(session, task).run_id = run_id
+    """The run doing the engine's uplet."""
+    uplet_of(session, task).run_id = run_id
 
 
-def report_failure(store: MetadataStore, task: LedgerTask) -> None:
-    """Report the engine's learnuplet `failed`, as a worker whose training broke would."""
+def report_failure(store: MetadataStore, task: LedgerTask, error: str) -> None:
+    """Report the engine's uplet `failed`, as a worker whose work broke would, keeping why."""
     with store.session() as session:
-        uplet = _uplet(session, task)
-        if uplet.status == ledger.PENDING and uplet.worker == ENGINE_WORKER:
-            ledger.learn_done(
-                session, engine_principal(task.tenant_id), task.uuid, {"status": ledger.FAILED}
-            )
+        uplet = uplet_of(session, task)
+        if uplet.status != ledger.PENDING or uplet.worker != ENGINE_WORKER:
+            return
+        actor, failed = engine_principal(task.tenant_id), {"status": ledger.FAILED}
+        if task.kind == LEARNUPLET:
+            ledger.learn_done(session, actor, task.uuid, failed)
+        else:
+            ledger.pred_done(session, actor, task.uuid, failed)
+        uplet.error = error[:ERROR_CHARS]
 
 
-def _uplet(session: Session, task: LedgerTask) -> Learnuplet:
-    uplet = session.scalar(
-        select(Learnuplet).where(
-            Learnuplet.tenant_id == task.tenant_id, Learnuplet.uuid == task.uuid
-        )
+def uplet_of(session: Session, task: LedgerTask) -> Learnuplet | Preduplet:
+    model = task.model
+    uplet = cast(
+        "Learnuplet | Preduplet | None",
+        session.scalar(
+            select(model).where(model.tenant_id == task.tenant_id, model.uuid == task.uuid)
+        ),
     )
     if uplet is None:
-        raise NotFoundError(f"no learnuplet with uuid '{task.uuid}'", field="uuid")
+        raise NotFoundError(f"no {task.kind} with uuid '{task.uuid}'", field="uuid")
     return uplet
 
 
@@ -158,83 +182,32 @@ def model_name(tenant_id: str, algo: str) -> str:
     return f"{tenant_namespace(tenant_id)}.ledger_{digest}"
 
 
-@dataclass(frozen=True)
-class Learned:
-    version: int
-    perf: float
-    train_perf: dict[str, float]
-    test_perf: dict[str, float]
-
-
-@dataclass(frozen=True)
-class _Work:
-    """What training a learnuplet needs, read from the ledger in one transaction."""
-
-    uplet: Learnuplet
-    workflow: LedgerWorkflow
-    algo: LedgerAlgo
-    files: dict[str, DataFile]
-    chain_data: list[str]
-    previous: Learnuplet | None
-
-
-def _work(session: Session, task: LedgerTask) -> _Work:
-    uplet = _uplet(session, task)
-    tenant = task.tenant_id
-
-    def one(model: Any, uuid: str, what: str) -> Any:
-        row = session.scalar(select(model).where(model.tenant_id == tenant, model.uuid == uuid))
-        if row is None:
-            raise NotFoundError(f"the learnuplet's {what} '{uuid}' is gone", field=what)
-        return row
-
-    problem = one(LedgerProblem, uplet.problem, "problem")
-    workflow = one(LedgerWorkflow, problem.workflow, "workflow")
-    algo = one(LedgerAlgo, uplet.algo, "algo")
-    chain = [
-        u
-        for u in session.scalars(
-            select(Learnuplet)
-            .where(Learnuplet.tenant_id == tenant, Learnuplet.algo == uplet.algo)
-            .order_by(Learnuplet.rank)
-        )
-        if u.rank <= uplet.rank
-    ]
-    chain_data = list(dict.fromkeys(d for u in chain for d in u.train_data))
-    wanted = set(chain_data) | set(uplet.test_data)
+def tenant_files(
+    session: Session, tenant_id: str, wanted: Collection[str], field: str
+) -> dict[str, DataFile]:
+    """The tenant's files named by `wanted`, each of a validated dataset; a uuid naming none
+    is refused, naming `field`."""
     files = {
         f.uuid: f
         for f in session.scalars(
-            select(DataFile).where(DataFile.tenant_id == tenant, DataFile.uuid.in_(wanted))
+            select(DataFile).where(DataFile.tenant_id == tenant_id, DataFile.uuid.in_(wanted))
         )
     }
-    missing = sorted(wanted - set(files))
+    missing = sorted(set(wanted) - set(files))
     if missing:
         raise InvalidInputError(
-            f"data '{missing[0]}' names no file of the tenant: Strata's engine learns from "
+            f"data '{missing[0]}' names no file of the tenant: Strata's engine works on "
             "uploaded files, by their uuid",
-            field="train_data",
+            field=field,
         )
     for data_file in files.values():
         if data_file.dataset.validation_status != ValidationState.VALID:
             raise InvalidInputError(
                 f"file '{data_file.uuid}' belongs to dataset {data_file.dataset_id}, which is "
                 f"{data_file.dataset.validation_status}, not valid",
-                field="train_data",
+                field=field,
             )
-    previous = None
-    if uplet.model_start != algo.uuid:
-        previous = session.scalar(
-            select(Learnuplet).where(
-                Learnuplet.tenant_id == tenant, Learnuplet.model_end == uplet.model_start
-            )
-        )
-        if previous is None or previous.registered_version is None:
-            raise InvalidInputError(
-                f"model_start '{uplet.model_start}' is no model Strata's engine registered",
-                field="model_start",
-            )
-    return _Work(uplet, workflow, algo, files, chain_data, previous)
+    return files
 
 
 def file_rows(catalog: Catalog, files: Sequence[DataFile]) -> pa.Table:
@@ -257,172 +230,3 @@ def file_rows(catalog: Catalog, files: Sequence[DataFile]) -> pa.Table:
             .to_arrow()
         )
     return pa.concat_tables(parts, promote_options="permissive")
-
-
-def training_spec(workflow: LedgerWorkflow, algo: LedgerAlgo, rows: pa.Table) -> TrainingSpec:
-    """The workflow's target, every other column of the files a feature; the algo's name
-    picks the algorithm."""
-    from lakehouse.ml.spec import TrainingSpec
-
-    if workflow.target not in rows.column_names:
-        raise InvalidInputError(
-            f"the workflow's target '{workflow.target}' is no column of the data",
-            field="target",
-        )
-    roles = [
-        ColumnRole(name, Attribute.TARGET if name == workflow.target else Attribute.FEATURE)
-        for name in rows.column_names
-        if name not in BOOKKEEPING
-    ]
-    problem = (
-        ProblemType.CLASSIFICATION
-        if workflow.problem_type == "classification"
-        else ProblemType.REGRESSION
-    )
-    return TrainingSpec(problem_type=problem, roles=roles, algorithm=Algorithm.parse(algo.name))
-
-
-def performance(model: TrainedModel, rows: pa.Table, spec: TrainingSpec, metric: str) -> float:
-    """The workflow's metric of `model` on `rows` (a finite number, higher is better)."""
-    import numpy as np
-
-    from lakehouse.ml.metrics import score
-    from lakehouse.ml.training import training_frame
-
-    features, target = training_frame(rows, spec)
-    if features.empty:
-        raise InvalidInputError("no rows with a target value to score the model on", field="data")
-    features = features[model.features]
-    if model.classes is not None:
-        index = {str(c): i for i, c in enumerate(model.classes)}
-        truth = np.array([index.get(str(v), -1) for v in target])
-        predicted = model.pipeline.predict(features)
-        probabilities = model.pipeline.predict_proba(features)
-    else:
-        truth, predicted, probabilities = target.to_numpy(), model.predict(features), None
-    value = score(spec.problem_type, truth, predicted, probabilities).get(metric, math.nan)
-    if not math.isfinite(value):
-        raise InvalidInputError(
-            f"{metric} cannot be measured on these {len(features)} rows", field="metric"
-        )
-    return float(value)
-
-
-def per_file(
-    model: TrainedModel, rows: pa.Table, spec: TrainingSpec, metric: str, files: Sequence[DataFile]
-) -> dict[str, float]:
-    import pyarrow.compute as pc
-
-    return {
-        f.uuid: performance(model, rows.filter(pc.equal(rows[FILE_ID], f.id)), spec, metric)
-        for f in files
-    }
-
-
-def learn(
-    store: MetadataStore,
-    catalog: Catalog,
-    settings: Settings,
-    task: LedgerTask,
-    report: Report = quiet,
-) -> Learned:
-    """Train the engine's claimed learnuplet, register its model and report it done."""
-    import pyarrow.compute as pc
-
-    from lakehouse.ml import registry
-    from lakehouse.ml.training import continue_training, train
-    from lakehouse.model_files import load_model
-
-    started = time.perf_counter()
-
-    def done(what: str) -> None:
-        report(f"{what} ({time.perf_counter() - started:.2f} s)")
-
-    with store.session(writes=False) as session:
-        work = _work(session, task)
-    uplet, workflow = work.uplet, work.workflow
-    chain_rows = file_rows(catalog, [work.files[d] for d in work.chain_data])
-    new_ids = [work.files[d].id for d in uplet.train_data]
-    rows = chain_rows.filter(pc.is_in(chain_rows[FILE_ID], value_set=_int64s(new_ids)))
-    test_files = [work.files[d] for d in uplet.test_data]
-    test_rows = file_rows(catalog, test_files) if test_files else None
-    done(f"read {rows.num_rows} rows of {len(uplet.train_data)} files")
-    spec = training_spec(workflow, work.algo, rows)
-    previous = None
-    if work.previous is not None:
-        import tempfile
-        from pathlib import Path
-
-        assert work.previous.registered_model is not None
-        assert work.previous.registered_version is not None
-        with tempfile.TemporaryDirectory(prefix="strata-ledger-") as scratch:
-            previous = load_model(
-                registry.model_directory(
-                    settings,
-                    work.previous.registered_model,
-                    work.previous.registered_version,
-                    Path(scratch),
-                )
-            )
-    if previous is not None and previous.continues_training:
-        report(f"continuing {previous.algorithm.value} from {uplet.model_start}")
-        model = continue_training(previous, rows, spec, report)
-    elif previous is not None:
-        report(f"{previous.algorithm.value} learns again on the chain's {chain_rows.num_rows} rows")
-        model = train(chain_rows, spec, report)
-    else:
-        model = train(rows, spec, report)
-    done(f"fitted {model.algorithm.value}")
-    metric = workflow.metric
-    if test_rows is not None:
-        perf = performance(model, test_rows, spec, metric)
-        test_perf = per_file(model, test_rows, spec, metric, test_files)
-    else:  # no test set: the model's own held-out rows
-        perf = float(model.metrics.get(metric, math.nan))
-        test_perf = {}
-    train_files = [work.files[d] for d in uplet.train_data]
-    train_perf = per_file(model, rows, spec, metric, train_files)
-    done(f"scored: {metric} {perf:.4f} on the test data")
-    name = model_name(task.tenant_id, uplet.algo)
-    record = registry.TrainingRecord(
-        tenant_id=task.tenant_id,
-        predictor_id=None,
-        model_name=name,
-        run_name=f"learnuplet {uplet.uuid} (rank {uplet.rank})",
-        params={
-            "algo": uplet.algo,
-            "problem": uplet.problem,
-            "workflow": workflow.uuid,
-            "rank": uplet.rank,
-            "model_start": uplet.model_start,
-            "continued": previous is not None and previous.continues_training,
-        },
-        tags={LEDGER_MODEL_TAG: uplet.model_end, LEDGER_UPLET_TAG: uplet.uuid},
-    )
-    registered = registry.record_training(settings, record, model, chain_rows.num_rows)
-    done(f"registered {name} version {registered.version}")
-    try:
-        with store.session() as session:
-            row = _uplet(session, task)
-            row.registered_model, row.registered_version = name, registered.version
-            ledger.learn_done(
-                session,
-                engine_principal(task.tenant_id),
-                task.uuid,
-                {
-                    "status": ledger.DONE,
-                    "perf": perf,
-                    "train_perf": train_perf,
-                    "test_perf": test_perf,
-                },
-            )
-    except BaseException:  # no longer the engine's to report: no version for no one
-        registry.delete_model_version(settings, name, registered.version)
-        raise
-    return Learned(registered.version, perf, train_perf, test_perf)
-
-
-def _int64s(values: Sequence[int]) -> Any:
-    import pyarrow as pa
-
-    return pa.array(values, pa.int64())

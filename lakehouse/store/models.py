@@ -335,6 +335,23 @@ class LedgerDocument:
         return {name: getattr(self, name) for name in self.FIELDS}
 
 
+class EngineWork(LedgerDocument):
+    """An uplet Strata's engine may do: the Dagster run doing it and, when the run failed,
+    why. A document the engine took shows these under `strata`, beside the original's fields."""
+
+    run_id: Mapped[str | None] = mapped_column(String(64))
+    error: Mapped[str | None] = mapped_column(Text)
+
+    def engine_details(self) -> dict[str, Any]:
+        return {"run_id": self.run_id, "error": self.error}
+
+    def document(self) -> dict[str, Any]:
+        shown = super().document()
+        if self.run_id is not None or self.error is not None:
+            shown["strata"] = self.engine_details()
+        return shown
+
+
 class LedgerWorkflow(LedgerDocument, Base):
     """How Strata's engine trains and scores the models of a problem whose `workflow` names
     it: the column to predict, the kind of problem, and the metric that is a model's `perf`."""
@@ -386,7 +403,7 @@ class LedgerData(LedgerDocument, Base):
     timestamp_upload: Mapped[int] = mapped_column(BigInteger)
 
 
-class Learnuplet(LedgerDocument, Base):
+class Learnuplet(EngineWork, Base):
     """A training task: train `algo` on `train_data` from the model `model_start`, giving
     `model_end`; `rank` orders an algo's chain."""
 
@@ -426,14 +443,19 @@ class Learnuplet(LedgerDocument, Base):
     rank: Mapped[int] = mapped_column(Integer)
     timestamp_creation: Mapped[int] = mapped_column(BigInteger)
     timestamp_done: Mapped[int | None] = mapped_column(BigInteger)
-    # When Strata's engine trains this uplet: its Dagster run, and where it registered
-    # `model_end` in MLflow.
-    run_id: Mapped[str | None] = mapped_column(String(64))
+    # Where Strata's engine registered `model_end` in MLflow, when it trained this uplet.
     registered_model: Mapped[str | None] = mapped_column(String(255))
     registered_version: Mapped[int | None] = mapped_column(Integer)
 
+    def engine_details(self) -> dict[str, Any]:
+        return {
+            **super().engine_details(),
+            "model_name": self.registered_model,
+            "model_version": self.registered_version,
+        }
 
-class Preduplet(LedgerDocument, Base):
+
+class Preduplet(EngineWork, Base):
     """A prediction task: apply `model` to `data` (one uuid, or a list of them)."""
 
     __tablename__ = "ledger_preduplets"

@@ -5,6 +5,7 @@ registers the model in MLflow and reports its perf, which starts the next rank."
 
 from __future__ import annotations
 
+import io
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,7 +17,8 @@ import pytest
 from litestar.testing import TestClient
 
 from lakehouse.ml.tracking import tracking_client
-from lakehouse.profiles.ledger_engine import ENGINE_WORKER, LEDGER_MODEL_TAG, model_name
+from lakehouse.profiles.ledger_engine import ENGINE_WORKER, model_name
+from lakehouse.profiles.ledger_learning import LEDGER_MODEL_TAG
 from lakehouse.settings import Settings
 from tests.api.helpers import admin_headers, me, upload
 from tests.conftest import ADMIN_PASSWORD, make_settings
@@ -136,7 +138,42 @@ def test_the_engine_trains_a_chain_of_mini_batches_from_the_best_model_so_far(
     by_model = {v.tags[LEDGER_MODEL_TAG]: int(v.version) for v in versions}
     assert by_model == {u["model_end"]: rank + 1 for rank, u in enumerate(uplets)}
 
-    # and four successful runs of the ledger learning job in the Dagster instance
+    # a prediction by the problem's best model, done by the engine in a run of its own
+    best = max(uplets, key=lambda u: (u["perf"], -u["rank"]))
+    requested = call(client, "POST", "/prediction", json={"data": test, "problem": "P"})
+    assert requested["model"] == best["model_end"] and requested["new_preduplets"] == 1
+
+    def predicted() -> dict[str, Any] | None:
+        preduplet = call(client, "GET", f"/preduplet/{requested['uuid']}")
+        assert preduplet["status"] != "failed", preduplet
+        return preduplet if preduplet["status"] == "done" else None
+
+    preduplet = wait_until(predicted, 300, "the engine's prediction")
+    assert preduplet["worker"] == ENGINE_WORKER and preduplet["timestamp_done"] is not None
+    storage = preduplet["prediction_storage_uuid"]
+    download = client.get(
+        f"{BASE}/storage/prediction/{storage}", auth=httpx.BasicAuth("admin", ADMIN_PASSWORD)
+    )
+    assert download.status_code == 200, download.text
+    assert download.headers["content-type"].startswith("text/csv")
+    predictions = pd.read_csv(io.BytesIO(download.content))
+    truth = pd.read_csv(io.BytesIO(dict(mini_batches())["test.csv"]))
+    # one prediction per row of the file, in its order, with each class's probability
+    assert list(predictions.columns) == [
+        "data",
+        "row_number",
+        "prediction",
+        "probability_0",
+        "probability_1",
+    ]
+    assert len(predictions) == len(truth)
+    assert (predictions["data"] == test).all()
+    assert predictions["row_number"].tolist() == list(range(1, len(truth) + 1))
+    assert predictions[["probability_0", "probability_1"]].sum(axis=1).round(6).eq(1).all()
+    accuracy = float((predictions["prediction"] == truth["target"]).mean())
+    assert accuracy == pytest.approx(best["perf"])  # the workflow's metric: accuracy
+
+    # five successful runs in the Dagster instance: four trainings and the prediction
     platform = client.app.state.platform
     with platform.store.session(writes=False) as session:
         from sqlalchemy import select
@@ -146,10 +183,20 @@ def test_the_engine_trains_a_chain_of_mini_batches_from_the_best_model_so_far(
         run_ids = session.scalars(
             select(Learnuplet.run_id).where(Learnuplet.algo == "A").order_by(Learnuplet.rank)
         ).all()
-    views = [platform.gateway.status(run_id) for run_id in run_ids if run_id]
+    assert [u["strata"]["run_id"] for u in uplets] == run_ids
+    assert all(u["strata"]["model_version"] == rank + 1 for rank, u in enumerate(uplets))
+    views = [platform.gateway.status(run_id) for run_id in [*run_ids, preduplet["strata"]["run_id"]]]
     assert [(v.status, v.job_name, v.partition_key) for v in views] == [
-        ("SUCCESS", "ledger_learning_job", u["uuid"]) for u in uplets
+        *[("SUCCESS", "ledger_learning_job", u["uuid"]) for u in uplets],
+        ("SUCCESS", "ledger_prediction_job", preduplet["uuid"]),
     ]
+
+    # another tenant cannot download it
+    from tests.api.helpers import new_tenant_with_admin
+
+    _, other = new_tenant_with_admin(client, headers, "other")
+    foreign = client.get(f"{BASE}/storage/prediction/{storage}", headers=other)
+    assert foreign.status_code == 404 and "Error" in foreign.json()
 
 
 def test_the_engine_learns_only_from_files_of_the_ledgers_own_tenant(client: TestClient) -> None:
@@ -178,6 +225,10 @@ def test_the_engine_learns_only_from_files_of_the_ledgers_own_tenant(client: Tes
     uplet = wait_until(reported, 180, "the engine's report")
     assert uplet["status"] == "failed" and uplet["perf"] is None
     assert uplet["worker"] == ENGINE_WORKER
+    # why, beside the original's fields, and the run's own log for the rest
+    assert f"data '{foreign}' names no file of the tenant" in uplet["strata"]["error"]
+    run = client.get(f"/api/v1/runs/{uplet['strata']['run_id']}", headers=other)
+    assert run.status_code == 200 and run.json()["status"] == "FAILURE"
 
 
 def test_the_engine_settles_claims_whose_run_ended_unreported_or_never_started(
@@ -214,8 +265,8 @@ def test_the_engine_settles_claims_whose_run_ended_unreported_or_never_started(
         platform = client.app.state.platform
         engine = ledger_engine.LedgerEngineWorker(platform, interval=60)
         cancelled, unstarted = (
-            LedgerTask(tenant_id, first["uuid"]),
-            LedgerTask(tenant_id, second["uuid"]),
+            LedgerTask("learnuplet", tenant_id, first["uuid"]),
+            LedgerTask("learnuplet", tenant_id, second["uuid"]),
         )
 
         # a run that ends without a report: here a long self-check, cancelled
@@ -229,6 +280,13 @@ def test_the_engine_settles_claims_whose_run_ended_unreported_or_never_started(
         wait_for(client, headers, run_id, {"CANCELED"})
         monkeypatch.setattr(ledger_engine, "UNSTARTED_SECONDS", 0.0)
         engine.settle_ended()
-        assert call(client, "GET", f"/learnuplet/{first['uuid']}")["status"] == "failed"
+        failed = call(client, "GET", f"/learnuplet/{first['uuid']}")
+        assert failed["status"] == "failed"
+        assert failed["strata"] == {
+            "run_id": run_id,
+            "error": f"run {run_id} ended without a report (CANCELED)",
+            "model_name": None,
+            "model_version": None,
+        }
         given_back = call(client, "GET", f"/learnuplet/{second['uuid']}")
         assert given_back["status"] == "todo" and given_back["worker"] is None

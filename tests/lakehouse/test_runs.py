@@ -20,6 +20,7 @@ from pipelines.definitions import defs
         runs.PREDICTOR_SHAP_JOB,
         runs.BATCH_PREDICTION_JOB,
         runs.LEDGER_LEARNING_JOB,
+        runs.LEDGER_PREDICTION_JOB,
     ],
 )
 def test_every_job_name_is_a_defined_job(job_name: str) -> None:
@@ -32,7 +33,7 @@ def test_partitioned_jobs_use_the_named_partitions() -> None:
         (runs.DATASET_STATISTICS_JOB, runs.DATASET_PARTITIONS),
         (runs.PREDICTOR_TRAINING_JOB, runs.PREDICTOR_PARTITIONS),
         (runs.BATCH_PREDICTION_JOB, runs.PREDICTOR_PARTITIONS),
-        (runs.LEDGER_LEARNING_JOB, runs.LEARNUPLET_PARTITIONS),
+        *[(ledger.job, ledger.partitions) for ledger in runs.LEDGER_RUNS.values()],
     ]:
         definition = defs.resolve_job_def(job_name).partitions_def
         assert isinstance(definition, dg.DynamicPartitionsDefinition)
@@ -54,12 +55,10 @@ def test_partitioned_jobs_use_the_named_partitions() -> None:
             runs.BATCH_PREDICTIONS_OP,
             {"prediction_id": 42},
         ),
-        (
-            runs.LEDGER_LEARNING_JOB,
-            runs.ledger_learning_run_config("tenant-1"),
-            runs.LEDGER_MODEL_OP,
-            {"tenant_id": "tenant-1"},
-        ),
+        *[
+            (ledger.job, ledger.run_config("tenant-1"), ledger.op, {"tenant_id": "tenant-1"})
+            for ledger in runs.LEDGER_RUNS.values()
+        ],
     ],
 )
 def test_run_configs_are_valid_for_their_jobs(

@@ -9,13 +9,17 @@ from typing import Any
 from litestar import Request, Router, get, post
 from litestar.handlers import HTTPRouteHandler
 from litestar.openapi.spec import OpenAPIType, Operation, Schema
+from litestar.response import Stream
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_400_BAD_REQUEST
 from sqlalchemy.orm import Session
 
+from api.downloads import landed_file
 from api.errors import shaped_handlers
 from api.openapi import ERROR_MODEL, JSON, documented_body
+from api.platform import Platform
 from api.profiles.orchestrator.schemas import OrchestratorError
 from api.security import BASIC_AUTH, requires_permission
+from lakehouse.profiles import ledger_prediction
 from lakehouse.profiles import orchestrator as ledger
 from lakehouse.profiles.ledger_input import MAX_ID
 from lakehouse.profiles.ledger_listing import list_documents, parse_filters
@@ -244,6 +248,22 @@ def get_document(request: Request, db: Session, collection: str, uuid: str) -> D
     return ledger.get_document(db, request.user, collection, uuid).document()
 
 
+@get(
+    "/storage/prediction/{storage_uuid:str}",
+    operation_id="orchestrator_stored_prediction",
+    guards=READ,
+    sync_to_thread=True,
+)
+def stored_prediction(
+    request: Request, db: Session, platform: Platform, storage_uuid: str
+) -> Stream:
+    """The predictions Strata's engine stored for a preduplet, by its
+    `prediction_storage_uuid`: a CSV with a line per validated row of its data (`data`,
+    `row_number`, `prediction`, and `probability_<class>` for a classifier)."""
+    relative = ledger_prediction.stored_prediction(db, request.user, storage_uuid)
+    return landed_file(platform.landing, request.user.tenant_id, relative, f"{storage_uuid}.csv")
+
+
 def orchestrator_router(prefix: str) -> Router:
     return Router(
         path=prefix,
@@ -259,6 +279,7 @@ def orchestrator_router(prefix: str) -> Router:
             *(listing(collection) for collection in ledger.COLLECTIONS),
             any_collection,
             get_document,
+            stored_prediction,
         ],
         tags=["Orchestrator"],
         opt={ERROR_MODEL: OrchestratorError, BASIC_AUTH: True},
