@@ -167,11 +167,11 @@ class Settings(BaseSettings):
     )
     orchestrator_engine: bool = Field(
         True,
-        description="Let Strata's engine claim and train the orchestrator profile's "
-        "learnuplets whose problem names a Strata workflow.",
+        description="Let Strata's engine claim and do the orchestrator profile's learnuplets "
+        "and preduplets whose problem names a Strata workflow.",
     )
     orchestrator_engine_seconds: float = Field(
-        1.0, gt=0, description="How often the engine looks for learnuplets it can train."
+        1.0, gt=0, description="How often the engine looks for uplets it can do."
     )
     orchestrator_prefix: str = Field(
         "/morpheo",

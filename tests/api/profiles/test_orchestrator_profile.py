@@ -105,6 +105,29 @@ def test_documents_answer_with_the_originals_keys_and_the_algo_starts_a_ranked_c
     assert created["new_algo"]["problem"] == "P1" and created["new_learnuplets"] == 3
     uplets = chain(client)
     assert [u["rank"] for u in uplets] == [0, 1, 2]
+    # an uplet Strata's engine has not taken shows the original's fields alone
+    assert all(
+        set(u)
+        == {
+            "uuid",
+            "problem",
+            "workflow",
+            "algo",
+            "model_start",
+            "model_end",
+            "train_data",
+            "test_data",
+            "worker",
+            "perf",
+            "train_perf",
+            "test_perf",
+            "status",
+            "rank",
+            "timestamp_creation",
+            "timestamp_done",
+        }
+        for u in uplets
+    )
     # the training data in the order posted, in batches of four; the test set held out
     assert [u["train_data"] for u in uplets] == [TRAIN[0:4], TRAIN[4:8], TRAIN[8:10]]
     assert all(u["test_data"] == TEST for u in uplets)

@@ -39,6 +39,20 @@ def test_migrations_create_every_table(database_url: str) -> None:
     store.dispose()
 
 
+def test_the_migrations_build_the_schema_the_models_describe(database_url: str) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from lakehouse.store.models import Base
+
+    store = MetadataStore(database_url)
+    store.migrate()
+    with store.engine.connect() as connection:
+        differences = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+    store.dispose()
+    assert differences == []
+
+
 def test_files_uploaded_before_the_ledger_get_a_uuid_each(database_url: str) -> None:
     from alembic import command
     from alembic.config import Config
