@@ -185,7 +185,9 @@ def test_the_engine_trains_a_chain_of_mini_batches_from_the_best_model_so_far(
         ).all()
     assert [u["strata"]["run_id"] for u in uplets] == run_ids
     assert all(u["strata"]["model_version"] == rank + 1 for rank, u in enumerate(uplets))
-    views = [platform.gateway.status(run_id) for run_id in [*run_ids, preduplet["strata"]["run_id"]]]
+    views = [
+        platform.gateway.status(run_id) for run_id in [*run_ids, preduplet["strata"]["run_id"]]
+    ]
     assert [(v.status, v.job_name, v.partition_key) for v in views] == [
         *[("SUCCESS", "ledger_learning_job", u["uuid"]) for u in uplets],
         ("SUCCESS", "ledger_prediction_job", preduplet["uuid"]),
@@ -290,3 +292,63 @@ def test_the_engine_settles_claims_whose_run_ended_unreported_or_never_started(
         }
         given_back = call(client, "GET", f"/learnuplet/{second['uuid']}")
         assert given_back["status"] == "todo" and given_back["worker"] is None
+
+
+def test_the_engine_leaves_external_workers_the_uplets_it_cannot_do(tmp_path: Path) -> None:
+    """An uplet starting from a model an external worker made, or of a problem whose workflow
+    is no Strata workflow, is not the engine's: it stays for the ledger's other workers."""
+    from api.app import create_app
+    from lakehouse.profiles.ledger_engine import LEARNUPLET, LedgerTask, ready
+
+    settings = make_settings(tmp_path, workers=1, orchestrator_engine=False)
+    with TestClient(create_app(settings), timeout=120) as client:
+        tenant_id = me(client, admin_headers(client))["tenant_id"]
+        platform = client.app.state.platform
+
+        def engine_sees() -> list[LedgerTask]:
+            with platform.store.session(writes=False) as session:
+                return ready(session)
+
+        call(
+            client,
+            "POST",
+            "/workflow",
+            json={"uuid": "W", "target": "y", "problem_type": "regression"},
+        )
+        for problem, workflow in (("P", "W"), ("Q", "theirs")):
+            call(
+                client,
+                "POST",
+                "/problem",
+                json={
+                    "uuid": problem,
+                    "workflow": workflow,
+                    "test_dataset": [],
+                    "size_train_dataset": 1,
+                },
+            )
+        call(client, "POST", "/data", json={"uuid": ["D1", "D2"], "problems": ["P", "Q"]})
+        call(client, "POST", "/algo", json={"uuid": "A", "name": "xgboost", "problem": "P"})
+        call(client, "POST", "/algo", json={"uuid": "B", "name": "xgboost", "problem": "Q"})
+        [first, second] = sorted(
+            call(client, "GET", "/learnuplet?algo=A")["learnuplets"], key=lambda u: u["rank"]
+        )
+        # of the two rank-0 uplets, only the Strata workflow's is the engine's
+        assert engine_sees() == [LedgerTask(LEARNUPLET, tenant_id, first["uuid"])]
+
+        # an external worker takes it first and reports its own model
+        call(client, "POST", f"/worker/learnuplet/{first['uuid']}", json={"worker": "ext"})
+        assert engine_sees() == []
+        call(
+            client,
+            "POST",
+            f"/learndone/{first['uuid']}",
+            json={"status": "done", "perf": 0.8, "train_perf": {"D1": 0.9}, "test_perf": {}},
+        )
+        after = call(client, "GET", f"/learnuplet/{second['uuid']}")
+        assert after["model_start"] == first["model_end"] and after["status"] == "todo"
+        preduplet = call(client, "POST", "/prediction", json={"data": "D2", "problem": "P"})
+        assert preduplet["model"] == first["model_end"]
+        # the next rank and the prediction start from the external model: not the engine's
+        assert engine_sees() == []
+        assert "strata" not in call(client, "GET", f"/learnuplet/{first['uuid']}")
