@@ -122,15 +122,17 @@ def predict(
     rows = file_rows(catalog, chosen)
     done(f"read {rows.num_rows} rows of {len(chosen)} files")
     # in the order of the preduplet's data, each file's rows in their order
-    ids = pa.array([f.id for f in chosen], pa.int64())
-    rows = rows.append_column("_position", pc.index_in(rows[FILE_ID], value_set=ids))
-    rows = rows.sort_by([("_position", "ascending"), (ROW_NUMBER, "ascending")])
-    scored = score_rows(model, rows, ["_position", ROW_NUMBER])
-    file_uuids = pa.array([f.uuid for f in chosen], pa.string()).take(scored["_position"])
+    positions = pc.index_in(rows[FILE_ID], value_set=pa.array([f.id for f in chosen], pa.int64()))
+    order = pc.sort_indices(
+        pa.table({"file": positions, "row": rows[ROW_NUMBER]}),
+        sort_keys=[("file", "ascending"), ("row", "ascending")],
+    )
+    rows, positions = rows.take(order), positions.take(order)
+    scored = score_rows(model, rows, [ROW_NUMBER])
     result = (
-        scored.drop_columns(["_position", ROW_NUMBER])
+        scored.drop_columns([ROW_NUMBER])
         .add_column(0, "row_number", scored[ROW_NUMBER])
-        .add_column(0, "data", file_uuids)
+        .add_column(0, "data", pa.array([f.uuid for f in chosen], pa.string()).take(positions))
     )
     done(f"predicted {result.num_rows} rows")
     storage_uuid = str(uuids.uuid4())

@@ -140,7 +140,7 @@ def test_the_engine_trains_a_chain_of_mini_batches_from_the_best_model_so_far(
 
     # a prediction by the problem's best model, done by the engine in a run of its own
     best = max(uplets, key=lambda u: (u["perf"], -u["rank"]))
-    requested = call(client, "POST", "/prediction", json={"data": test, "problem": "P"})
+    requested = call(client, "POST", "/prediction", json={"data": [test, train[0]], "problem": "P"})
     assert requested["model"] == best["model_end"] and requested["new_preduplets"] == 1
 
     def predicted() -> dict[str, Any] | None:
@@ -157,8 +157,10 @@ def test_the_engine_trains_a_chain_of_mini_batches_from_the_best_model_so_far(
     assert download.status_code == 200, download.text
     assert download.headers["content-type"].startswith("text/csv")
     predictions = pd.read_csv(io.BytesIO(download.content))
-    truth = pd.read_csv(io.BytesIO(dict(mini_batches())["test.csv"]))
-    # one prediction per row of the file, in its order, with each class's probability
+    files = dict(mini_batches())
+    truth = pd.read_csv(io.BytesIO(files["test.csv"]))
+    first_batch = pd.read_csv(io.BytesIO(files["batch_0.csv"]))
+    # one prediction per row of the files, in the order asked, with each class's probability
     assert list(predictions.columns) == [
         "data",
         "row_number",
@@ -166,11 +168,14 @@ def test_the_engine_trains_a_chain_of_mini_batches_from_the_best_model_so_far(
         "probability_0",
         "probability_1",
     ]
-    assert len(predictions) == len(truth)
-    assert (predictions["data"] == test).all()
-    assert predictions["row_number"].tolist() == list(range(1, len(truth) + 1))
+    assert predictions["data"].tolist() == [test] * len(truth) + [train[0]] * len(first_batch)
+    assert predictions["row_number"].tolist() == [
+        *range(1, len(truth) + 1),
+        *range(1, len(first_batch) + 1),
+    ]
     assert predictions[["probability_0", "probability_1"]].sum(axis=1).round(6).eq(1).all()
-    accuracy = float((predictions["prediction"] == truth["target"]).mean())
+    on_test = predictions[predictions["data"] == test]["prediction"].to_numpy()
+    accuracy = float((on_test == truth["target"].to_numpy()).mean())
     assert accuracy == pytest.approx(best["perf"])  # the workflow's metric: accuracy
 
     # five successful runs in the Dagster instance: four trainings and the prediction
