@@ -30,6 +30,7 @@ from api.platform import Platform
 from api.profiles.jobs.routes import jobs_router
 from api.profiles.orchestrator.routes import orchestrator_router
 from api.profiles.quickstart.routes import quickstart_router
+from api.profiles.workbench.routes import workbench_router
 from api.requests import StrataRequest
 from api.security import authentication
 from lakehouse.logs import configure_logging
@@ -78,6 +79,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
         profiles.append(jobs_router())
     if settings.orchestrator_profile:
         profiles.append(orchestrator_router(settings.orchestrator_prefix))
+    if settings.workbench_profile:
+        profiles.append(workbench_router(settings.workbench_prefix))
     allowed: dict[str, str] = {}
     app = Litestar(
         route_handlers=[*CONTROLLERS, *profiles],

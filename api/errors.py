@@ -19,6 +19,7 @@ from litestar.status_codes import (
     HTTP_422_UNPROCESSABLE_ENTITY,
     HTTP_429_TOO_MANY_REQUESTS,
     HTTP_500_INTERNAL_SERVER_ERROR,
+    HTTP_501_NOT_IMPLEMENTED,
     HTTP_503_SERVICE_UNAVAILABLE,
 )
 
@@ -27,6 +28,7 @@ from lakehouse.errors import (
     BadRequestError,
     ConflictError,
     InvalidInputError,
+    NotAvailableError,
     NotFoundError,
     PayloadTooLargeError,
     PermissionDeniedError,
@@ -47,6 +49,7 @@ STATUS_OF: dict[type[StrataError], int] = {
     ConflictError: HTTP_409_CONFLICT,
     PayloadTooLargeError: HTTP_413_REQUEST_ENTITY_TOO_LARGE,
     ServiceUnavailableError: HTTP_503_SERVICE_UNAVAILABLE,
+    NotAvailableError: HTTP_501_NOT_IMPLEMENTED,
     TooManyRequestsError: HTTP_429_TOO_MANY_REQUESTS,
 }
 

@@ -47,6 +47,11 @@ class ServiceUnavailableError(StrataError):
     """A backing service (Dagster, catalog, tracking store) cannot be reached."""
 
 
+class NotAvailableError(StrataError):
+    """What was asked needs a service this platform does not run (a language model, a code
+    sandbox); the message says which."""
+
+
 class PayloadTooLargeError(StrataError):
     """An upload is larger than the configured limit."""
 

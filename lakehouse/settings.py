@@ -178,6 +178,34 @@ class Settings(BaseSettings):
         pattern=r"^(/[A-Za-z0-9._~-]+)+$",
         description="Where the orchestrator profile is mounted.",
     )
+    workbench_profile: bool = Field(
+        True,
+        description="Serve the workbench profile (accounts, projects, datasets, SQL, models "
+        "and experiments) under `workbench_prefix`.",
+    )
+    workbench_prefix: str = Field(
+        "/api",
+        pattern=r"^(/[A-Za-z0-9._~-]+)+$",
+        description="Where the workbench profile is mounted.",
+    )
+    workbench_registration: bool = Field(
+        False,
+        description="Let anyone register a workbench account (a user in a tenant of its own).",
+    )
+    workbench_upload_bytes: int = Field(
+        300 * 1024 * 1024, ge=1, description="Largest dataset the workbench takes (more: 413)."
+    )
+    sql_default_limit: int = Field(
+        200, ge=1, description="The LIMIT read-only SQL gets when it has none."
+    )
+    sql_max_rows: int = Field(1000, ge=1, description="Most rows read-only SQL returns.")
+    sql_timeout_seconds: float = Field(
+        5.0, gt=0, description="Longest a read-only SQL statement may run."
+    )
+    sql_cache_seconds: float = Field(
+        300, ge=0, description="How long a read-only SQL result is reused (0: never)."
+    )
+    sql_cache_entries: int = Field(500, ge=0, description="Most read-only SQL results kept.")
     merge_token_seconds: int = Field(
         1800, ge=1, description="How long a merge token of the jobs profile stays valid."
     )

@@ -59,6 +59,13 @@ class SessionIssuer:
     ) -> TokenPair:
         """Tokens for a user name and password (see `authenticate`)."""
         user = self.authenticate(session, username, password, address, reading=reading)
+        return self.open_session(session, user)
+
+    def open_session(self, session: Session, user: User) -> TokenPair:
+        """Tokens of a new session for a user who has just proven who they are."""
+        session.execute(
+            update(User).where(User.id == user.id).values(last_login_at=datetime.now(UTC))
+        )
         return self._issue(session, user, family_id=str(uuid.uuid4()))
 
     def authenticate(
@@ -100,6 +107,16 @@ class SessionIssuer:
     def logout(self, session: Session, refresh_token: str) -> None:
         record = self._use_or_end_session(session, refresh_token, "is no longer valid")
         revoke_tokens(session, RefreshToken.family_id == record.family_id)
+
+    def end_session(self, session: Session, access_token: str) -> None:
+        """End the login session an access token was issued in, as a logout with its refresh
+        token would."""
+        claims = self.signer.verify(access_token)
+        revoke_tokens(
+            session,
+            RefreshToken.family_id == claims.session_id,
+            RefreshToken.user_id == claims.user_id,
+        )
 
     def _use_or_end_session(
         self, session: Session, refresh_token: str, refusal: str

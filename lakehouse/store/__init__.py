@@ -15,6 +15,7 @@ from lakehouse.store.models import (
     TrainingJob,
     User,
 )
+from lakehouse.store.workbench import WorkbenchDataset, WorkbenchProject
 
 __all__ = [
     "Base",
@@ -30,4 +31,6 @@ __all__ = [
     "Tenant",
     "TrainingJob",
     "User",
+    "WorkbenchDataset",
+    "WorkbenchProject",
 ]

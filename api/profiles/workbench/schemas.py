@@ -1,0 +1,55 @@
+"""The workbench profile's bodies, in the original's keys (camelCase, but snake_case where the
+original has it). Unknown keys are ignored, as the original's routes ignore them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class WorkbenchError(BaseModel):
+    """The workbench's error body, naming the field at fault when there is one."""
+
+    error: str
+    field: str | None = None
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class Register(Body):
+    email: str = Field(max_length=320)
+    password: str = Field(min_length=8, max_length=256)
+    name: str = Field(min_length=1, max_length=100)
+
+
+class Login(Body):
+    email: str = Field(max_length=320)
+    password: str = Field(max_length=256)
+    rememberMe: bool = False
+
+
+class Refresh(Body):
+    refreshToken: str = Field(min_length=1, max_length=512)
+
+
+class Logout(Body):
+    refreshToken: str | None = Field(None, min_length=1, max_length=512)
+
+
+class ProjectCreate(Body):
+    name: str = Field(min_length=1, max_length=200)
+    description: str | None = Field(None, max_length=10_000)
+    icon: str | None = Field(None, max_length=64)
+    color: str | None = Field(None, max_length=32)
+    metadata: dict[str, Any] | None = None
+
+
+class ProjectUpdate(Body):
+    name: str | None = Field(None, min_length=1, max_length=200)
+    description: str | None = Field(None, max_length=10_000)
+    icon: str | None = Field(None, max_length=64)
+    color: str | None = Field(None, max_length=32)
+    metadata: dict[str, Any] | None = None

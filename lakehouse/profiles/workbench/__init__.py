@@ -1,0 +1,2 @@
+"""The workbench profile's domain: accounts by email, projects, datasets uploaded into them,
+their rows and their SQL, models trained from templates and the experiments on them."""

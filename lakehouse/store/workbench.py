@@ -1,0 +1,56 @@
+"""Tables of the workbench profile: a tenant's projects, and the datasets uploaded into them
+(each a Strata dataset, with the profile of the file as it was uploaded)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, DateTime, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from lakehouse.store.models import Base, Dataset, new_uuid, utcnow
+
+
+class WorkbenchProject(Base):
+    __tablename__ = "workbench_projects"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_uuid)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"), index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str | None] = mapped_column(Text)
+    icon: Mapped[str | None] = mapped_column(String(64))
+    color: Mapped[str | None] = mapped_column(String(32))
+    # `metadata` is the declarative base's own name
+    details: Mapped[Any] = mapped_column("metadata", JSON, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class WorkbenchDataset(Base):
+    """A dataset uploaded through the workbench: `table_name` is what its project's SQL calls
+    it, and `profile` what the upload answered about the file."""
+
+    __tablename__ = "workbench_datasets"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "table_name", name="uq_workbench_datasets_table"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_uuid)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"), index=True)
+    project_id: Mapped[str | None] = mapped_column(
+        ForeignKey("workbench_projects.id", ondelete="CASCADE"), index=True
+    )
+    dataset_id: Mapped[int] = mapped_column(
+        ForeignKey("datasets.id", ondelete="CASCADE"), unique=True
+    )
+    table_name: Mapped[str] = mapped_column(String(64))
+    filename: Mapped[str] = mapped_column(String(255))
+    file_type: Mapped[str] = mapped_column(String(16))
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
+    profile: Mapped[Any] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    dataset: Mapped[Dataset] = relationship(lazy="joined")
