@@ -52,7 +52,6 @@ def create_project(db: Session, request: Request, data: ProjectCreate) -> Docume
     operation_id="workbench_reset_projects",
     guards=MANAGE,
     status_code=HTTP_200_OK,
-    sync_to_thread=False,
 )
 async def reset_projects() -> None:
     """The original's reset of every project, for its own tests: refused here."""
