@@ -26,6 +26,7 @@ from lakehouse.data.datasets import sweep_landing
 from lakehouse.data.landing import LandingStore
 from lakehouse.lake.catalog import open_catalog
 from lakehouse.lake.query import QueryEngine, open_engine
+from lakehouse.lake.sql_service import SqlService
 from lakehouse.ml.prediction_log import PredictionLog
 from lakehouse.ml.serving import FreshCache, ModelCache, ServingModel
 from lakehouse.predictors.serving_state import ServingState, servable, serving_state
@@ -96,6 +97,11 @@ class Platform:
     @cached_property
     def engine(self) -> QueryEngine:
         return open_engine(self.settings)
+
+    @cached_property
+    def sql(self) -> SqlService:
+        """Read-only SQL of the tenants' users, with its time limit and its answers' cache."""
+        return SqlService(self.settings, lambda: self.catalog, lambda: self.engine)
 
     @cached_property
     def models(self) -> ModelCache:

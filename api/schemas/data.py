@@ -175,3 +175,24 @@ class DatasetStatistics(Schema):
 class DistinctCount(Schema):
     column: str
     distinct_count: int
+
+
+class SqlQuery(Schema):
+    sql: str = Field(min_length=1, max_length=100_000)
+
+
+class SqlColumn(Schema):
+    name: str
+    data_type: str
+
+
+class SqlQueryResult(Schema):
+    """A read-only query's answer: `sql` as checked and run (your names, its LIMIT)."""
+
+    query_id: str
+    sql: str
+    columns: list[SqlColumn]
+    rows: list[list[Any]]
+    row_count: int
+    execution_ms: float
+    cached: bool

@@ -68,6 +68,14 @@ class Datalake:
         present = {namespace[-1] for namespace in namespaces}
         return [layer.value for layer in Layer if layer.value in present]
 
+    def readable(self) -> dict[str, TableRef]:
+        """Every table of the tenant by the name its SQL uses: `<schema>.<table>`."""
+        return {
+            f"{layer}.{name}": TableRef(self.tenant_id, Layer(layer), name)
+            for layer in self.schemas()
+            for name in self._table_names(Layer(layer))
+        }
+
     def tables(self, schema: str, field: Field = Field()) -> list[str]:
         layer = self._layer(schema, field)
         return sorted(self._table_names(layer))

@@ -8,15 +8,17 @@ builds its SQL with sqlglot, quoting every identifier.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import unquote, urlparse
 
 from sqlglot import exp
 
-from lakehouse.errors import ServiceUnavailableError
+from lakehouse.errors import BadRequestError, ServiceUnavailableError
 from lakehouse.lake.naming import TableRef
+from lakehouse.lake.sql import ReadOnlyQuery
 from lakehouse.settings import Settings
 
 if TYPE_CHECKING:
@@ -78,6 +80,25 @@ class ColumnInfo:
     data_type: str
 
 
+@dataclass(frozen=True)
+class SqlResult:
+    columns: list[ColumnInfo]
+    rows: list[tuple[Any, ...]]
+
+
+def timed_out(timeout: float) -> BadRequestError:
+    return BadRequestError(
+        f"The query ran longer than the {timeout:g} s allowed and was stopped", field="sql"
+    )
+
+
+def refused_by_engine(message: str) -> BadRequestError:
+    """The engine's own refusal of a query (a column that does not exist, a type mismatch):
+    its first line, which names what is wrong."""
+    first = message.strip().splitlines()[0] if message.strip() else "the query failed"
+    return BadRequestError(f"The query failed: {first}", field="sql")
+
+
 class QueryEngine(Protocol):
     """What the datalake endpoints ask of an engine about one table the catalog resolved: its
     columns and row count, and aggregates over one of its columns."""
@@ -89,6 +110,16 @@ class QueryEngine(Protocol):
     def numeric_stats(self, table: Table, ref: TableRef, column: str) -> NumericStats: ...
 
     def distinct_count(self, table: Table, ref: TableRef, column: str) -> int: ...
+
+    dialect: str
+    """The SQL dialect the engine reads: what read-only SQL is parsed as."""
+
+    def run_query(
+        self, query: ReadOnlyQuery, tables: Mapping[str, tuple[Table, TableRef]], timeout: float
+    ) -> SqlResult:
+        """Run a checked read-only query over `tables` (the caller's names) for at most
+        `timeout` seconds."""
+        ...
 
     def close(self) -> None: ...
 
@@ -140,6 +171,7 @@ class EmbeddedEngine:
 
     FILES = "files"
     ARROW = "scan"
+    dialect = "duckdb"
 
     def __init__(self) -> None:
         import duckdb
@@ -176,6 +208,75 @@ class EmbeddedEngine:
 
     def close(self) -> None:
         self._database.close()
+
+    def run_query(
+        self, query: ReadOnlyQuery, tables: Mapping[str, tuple[Table, TableRef]], timeout: float
+    ) -> SqlResult:
+        """In a DuckDB database of its own, which holds each table as an Arrow source and then
+        gives up every access to files, the network and its own settings; interrupted after
+        `timeout` seconds."""
+        import duckdb
+        import pyarrow as pa
+
+        database = duckdb.connect(
+            config={
+                "python_enable_replacements": False,  # else FROM <name> reads Python variables
+                "autoload_known_extensions": False,
+                "autoinstall_known_extensions": False,
+                "temp_directory": "",
+                "threads": 2,
+            }
+        )
+        timer = threading.Timer(timeout, database.interrupt)
+        try:
+            physical = {}
+            for number, (name, (table, _ref)) in enumerate(sorted(tables.items())):
+                relation = f"table_{number}"
+                database.register(relation, self._arrow_source(table))
+                physical[name] = exp.table_(relation, quoted=True)
+            database.execute("SET enable_external_access = false")
+            database.execute("SET lock_configuration = true")
+            timer.start()
+            cursor = database.execute(query.sql_for(physical))
+            rows = cursor.fetchall()
+            columns = [
+                ColumnInfo(str(name), str(kind).lower())
+                for name, kind, *_ in cursor.description or []
+            ]
+        except duckdb.InterruptException as exc:
+            raise timed_out(timeout) from exc
+        except (duckdb.IOException, OSError, pa.ArrowException) as exc:
+            log.warning("a read-only query failed reading its tables: %s", exc)
+            raise ServiceUnavailableError("the tables' data files could not be read") from exc
+        except duckdb.Error as exc:
+            raise refused_by_engine(str(exc)) from exc
+        finally:
+            timer.cancel()
+            database.close()
+        return SqlResult(columns, rows)
+
+    @staticmethod
+    def _arrow_source(table: Table) -> Any:
+        """The table's current rows as an Arrow source DuckDB scans lazily: a dataset over its
+        Parquet files when they can be read as they are, else PyIceberg's scan of them."""
+        import pyarrow.dataset as ds
+        from pyiceberg.io.pyarrow import schema_to_pyarrow
+        from pyiceberg.schema import make_compatible_name
+
+        tasks = list(table.scan().plan_files())
+        paths = [task.file.file_path for task in tasks]
+        schema = table.schema()
+        if (
+            paths
+            and all(make_compatible_name(f.name) == f.name for f in schema.fields)
+            and len(table.metadata.schemas) == 1
+            and all(not task.delete_files for task in tasks)
+            and all(path.startswith("file://") for path in paths)
+        ):
+            files = [unquote(urlparse(path).path) for path in paths]
+            arrow_schema = schema_to_pyarrow(schema, include_field_ids=False)
+            return ds.dataset(files, schema=arrow_schema, format="parquet")
+        return table.scan().to_arrow()
 
     def _fetch_one(
         self, table: Table, column: str, query: Callable[[exp.Expression], exp.Select]
@@ -228,7 +329,9 @@ class TrinoEngine:
     `approx_percentile` stands in. Any failure of Trino is a 503 naming it.
     """
 
-    def __init__(self, connect: Callable[[], Any], catalog: str) -> None:
+    dialect = "trino"
+
+    def __init__(self, connect: Callable[..., Any], catalog: str) -> None:
         self._connect = connect
         self._catalog = catalog
 
@@ -246,7 +349,7 @@ class TrinoEngine:
             else None
         )
 
-        def connect() -> Any:
+        def connect(**options: Any) -> Any:
             return trino.dbapi.connect(
                 host=url.hostname,
                 port=url.port or (443 if url.scheme == "https" else 8080),
@@ -255,6 +358,7 @@ class TrinoEngine:
                 http_scheme=url.scheme or "http",
                 auth=auth,
                 source="strata",
+                **options,
             )
 
         return cls(connect, catalog)
@@ -306,6 +410,40 @@ class TrinoEngine:
 
     def close(self) -> None:
         """Nothing held: every query opens its own connection to Trino."""
+
+    def run_query(
+        self, query: ReadOnlyQuery, tables: Mapping[str, tuple[Table, TableRef]], timeout: float
+    ) -> SqlResult:
+        """On the tables' own Trino names, with Trino's limit on the query's run time; the
+        session has no default schema, so no name the check let through resolves alone."""
+        from trino.exceptions import Error, HttpError, TrinoQueryError
+
+        physical = {name: self.source(ref) for name, (_table, ref) in tables.items()}
+        limit = f"{max(1, int(timeout + 0.999))}s"
+        try:
+            connection = self._connect(
+                session_properties={"query_max_run_time": limit},
+                request_timeout=timeout + 10,
+            )
+            try:
+                cursor = connection.cursor()
+                cursor.execute(query.sql_for(physical))
+                rows = [tuple(row) for row in cursor.fetchall()]
+                columns = [
+                    ColumnInfo(str(column[0]), str(column[1]).lower())
+                    for column in cursor.description or []
+                ]
+            finally:
+                connection.close()
+        except TrinoQueryError as exc:
+            if exc.error_name == "EXCEEDED_TIME_LIMIT":
+                raise timed_out(timeout) from exc
+            if exc.error_type == "USER_ERROR":
+                raise refused_by_engine(exc.message) from exc
+            raise ServiceUnavailableError(f"the Trino query engine failed: {exc}") from exc
+        except (Error, HttpError, OSError) as exc:
+            raise ServiceUnavailableError(f"the Trino query engine failed: {exc}") from exc
+        return SqlResult(columns, rows)
 
     def _fetch_one(self, query: exp.Select) -> Any:
         rows = self._fetch_all(query)

@@ -78,7 +78,7 @@ class SqlLimits:
 
 @dataclass(frozen=True)
 class ReadOnlyQuery:
-    """A checked query: `tables` are the caller's names it reads."""
+    """A checked query: `tables` are the caller's names of the tables it reads."""
 
     tree: exp.Query
     tables: frozenset[str]
@@ -89,9 +89,10 @@ class ReadOnlyQuery:
         aliased to the caller's name so that `sales.units` still resolves."""
         tree = self.tree.copy()
         for table in tree.find_all(exp.Table):
-            if table.meta.get(CALLERS) is None:
+            name = table.meta.get(CALLERS)
+            if name is None:
                 continue
-            target = physical[table.name]
+            target = physical[name]
             if not table.alias:
                 table.set("alias", exp.TableAlias(this=exp.to_identifier(table.name)))
             for key in ("this", "db", "catalog"):
@@ -135,8 +136,9 @@ def _statement_kind(tree: exp.Expr, sql: str, dialect: str) -> str:
 def read_only_query(
     sql: str, readable: Collection[str], limits: SqlLimits, dialect: str
 ) -> ReadOnlyQuery:
-    """`sql` checked to be one read-only query over tables named in `readable` (lower-case
-    names), with a LIMIT of at most `limits.max_rows` (`limits.default_limit` when none)."""
+    """`sql` checked to be one read-only query over tables named in `readable` (`sales`, or
+    `silver.sales` where the caller names schemas too; matched without regard to case), with
+    a LIMIT of at most `limits.max_rows` (`limits.default_limit` when none)."""
     try:
         statements = [s for s in sqlglot.parse(sql, dialect=dialect) if s is not None]
     except (ParseError, TokenError) as exc:
@@ -206,14 +208,14 @@ def read_only_query(
             )
         if id(table) in references:
             continue
-        qualified = bool(table.args.get("db") or table.args.get("catalog"))
-        if qualified or table.name not in readable:
+        name = ".".join(part.name.lower() for part in table.parts)
+        if name not in readable:
             known = ", ".join(sorted(readable)) or "none yet"
             raise UnsafeSqlError(
                 f"Unknown table {_snippet(table, dialect)}: the tables you can query are {known}"
             )
-        table.meta[CALLERS] = True
-        tables.add(table.name)
+        table.meta[CALLERS] = name
+        tables.add(name)
     return ReadOnlyQuery(_limited(tree, limits), frozenset(tables), dialect)
 
 

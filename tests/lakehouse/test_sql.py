@@ -114,3 +114,22 @@ def test_trinos_own_tables_and_settings_are_refused(sql: str, named: str) -> Non
 
 def test_refusals_list_the_tables_one_may_query() -> None:
     assert refusal("SELECT * FROM orders").endswith("the tables you can query are customers, sales")
+
+
+def test_schema_qualified_names_are_read_when_the_caller_names_schemas() -> None:
+    readable = {"silver.sales", "gold.sales__stats"}
+    physical = {
+        "silver.sales": exp.table_("table_0", quoted=True),
+        "gold.sales__stats": exp.table_("table_1", quoted=True),
+    }
+    query = read_only_query(
+        "SELECT s.units FROM Silver.Sales AS s JOIN gold.sales__stats USING (region)",
+        readable,
+        LIMITS,
+        "duckdb",
+    )
+    assert query.tables == frozenset(readable)
+    sql = query.sql_for(physical)
+    assert '"table_0" AS s' in sql and '"table_1" AS sales__stats' in sql
+    with pytest.raises(UnsafeSqlError, match="Unknown table sales"):
+        read_only_query("SELECT * FROM sales", readable, LIMITS, "duckdb")

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from litestar import Controller, Request, get
+from litestar import Controller, Request, get, post
 from litestar.params import Parameter
 from sqlalchemy.orm import Session
 
 from api.platform import Platform
-from api.schemas.data import DistinctCount
+from api.schemas.data import DistinctCount, SqlColumn, SqlQuery, SqlQueryResult
 from api.security import requires_permission
 from lakehouse.data import datasets
 from lakehouse.lake.datalake import ColumnInfo, Datalake, Field, TableMetadata
@@ -28,6 +28,27 @@ def datalake_of(request: Request, platform: Platform) -> Datalake:
 class DatalakeController(Controller):
     path = "/api/v1/datalake"
     tags = ["Datalake"]
+
+    @post(
+        "/query", operation_id="datalake_query", guards=READ, status_code=200, sync_to_thread=True
+    )
+    def query(self, request: Request, platform: Platform, data: SqlQuery) -> SqlQueryResult:
+        """Run one read-only query (SELECT, or WITH ... SELECT) over your tenant's tables,
+        named `<schema>.<table>` (`silver.sales`). Anything else, another tenant's table, a
+        system table, or a function that reads files, is a 422 naming it. Without a LIMIT the
+        query gets `STRATA_SQL_DEFAULT_LIMIT`; at most `STRATA_SQL_MAX_ROWS` rows come back,
+        and a query running past `STRATA_SQL_TIMEOUT_SECONDS` is stopped (400)."""
+        readable = datalake_of(request, platform).readable()
+        answer = platform.sql.run(request.user.tenant_id, data.sql, readable)
+        return SqlQueryResult(
+            query_id=answer.query_id,
+            sql=answer.sql,
+            columns=[SqlColumn(name=c.column_name, data_type=c.data_type) for c in answer.columns],
+            rows=[list(row) for row in answer.rows],
+            row_count=len(answer.rows),
+            execution_ms=answer.execution_ms,
+            cached=answer.cached,
+        )
 
     @get("/schemas", operation_id="list_schemas", guards=READ, sync_to_thread=True)
     def schemas(self, request: Request, platform: Platform) -> list[str]:

@@ -91,9 +91,7 @@ def refresh(db: Session, platform: Platform, data: Refresh) -> Document:
     status_code=HTTP_204_NO_CONTENT,
     sync_to_thread=True,
 )
-def logout(
-    db: Session, platform: Platform, request: Request, data: Logout | None = None
-) -> None:
+def logout(db: Session, platform: Platform, request: Request, data: Logout | None = None) -> None:
     """End the session: that of the bearer token, and that of the refresh token if sent."""
     if data is not None and data.refreshToken is not None:
         # already ended, or another's: the bearer's own session still ends

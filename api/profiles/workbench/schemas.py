@@ -53,3 +53,8 @@ class ProjectUpdate(Body):
     icon: str | None = Field(None, max_length=64)
     color: str | None = Field(None, max_length=32)
     metadata: dict[str, Any] | None = None
+
+
+class SqlRequest(Body):
+    projectId: str = Field(min_length=1, max_length=64)
+    sql: str = Field(min_length=1, max_length=100_000)

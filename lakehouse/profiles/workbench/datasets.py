@@ -5,7 +5,7 @@ of the file, and pages its rows from the silver table."""
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import PurePath
 from typing import TYPE_CHECKING, Any
 
@@ -116,23 +116,31 @@ def silver_rows(catalog: Catalog, dataset: Dataset, limit: int | None) -> pa.Tab
     return rows.select([name for name in rows.column_names if not name.startswith("_")])
 
 
-def json_rows(rows: pa.Table) -> list[dict[str, Any]]:
-    """Rows as JSON keeps them: dates and times in ISO 8601, a NaN as null, decimals as
+def json_value(value: Any) -> Any:
+    """A value as JSON keeps it: dates and times in ISO 8601, a NaN as null, decimals as
     numbers."""
     import datetime
     import decimal
     import math
 
-    def plain(value: Any) -> Any:
-        if isinstance(value, datetime.date | datetime.time):
-            return value.isoformat()
-        if isinstance(value, decimal.Decimal):
-            return float(value)
-        if isinstance(value, float) and not math.isfinite(value):
-            return None
-        return value
+    if isinstance(value, datetime.date | datetime.time):
+        return value.isoformat()
+    if isinstance(value, decimal.Decimal):
+        return float(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
 
-    return [{key: plain(value) for key, value in row.items()} for row in rows.to_pylist()]
+
+def json_values(names: Sequence[str], rows: Iterable[Sequence[Any]]) -> list[dict[str, Any]]:
+    """Rows of values as JSON objects keyed by `names`."""
+    return [
+        {name: json_value(value) for name, value in zip(names, row, strict=True)} for row in rows
+    ]
+
+
+def json_rows(rows: pa.Table) -> list[dict[str, Any]]:
+    return json_values(rows.column_names, (row.values() for row in rows.to_pylist()))
 
 
 def file_profile(catalog: Catalog, dataset: Dataset) -> dict[str, Any]:

@@ -309,3 +309,118 @@ def test_features_needing_a_model_service_or_sandbox_answer_501(client: TestClie
             body = refused(response, 501, "not available")
             assert body["error"] == f"{feature} is not available: it needs {needs}"
     assert "language-model" in UNAVAILABLE[0][3] and "sandbox" in UNAVAILABLE[9][3]
+
+
+def customers() -> bytes:
+    return b"customer_id,region,tier\n1,north,gold\n2,south,silver\n3,east,gold\n4,west,bronze\n"
+
+
+def test_read_only_sql_over_the_projects_own_tables(client: TestClient) -> None:
+    ada, bob = (
+        bearer(register(client, "ada@example.org")),
+        bearer(register(client, "bob@example.org")),
+    )
+
+    def project(headers: dict[str, str], name: str) -> str:
+        created = ok(client.post(f"{API}/projects", json={"name": name}, headers=headers), 201)
+        return str(created["project"]["id"])
+
+    mine, other = project(ada, "Sales"), project(ada, "Other")
+    theirs = project(bob, "Theirs")
+    frame = sales()
+    ok(upload(client, ada, "sales.csv", frame.to_csv(index=False).encode(), projectId=mine), 201)
+    ok(upload(client, ada, "regions.csv", customers(), projectId=mine), 201)
+    ok(upload(client, ada, "elsewhere.csv", customers(), projectId=other), 201)
+    ok(upload(client, bob, "secret.csv", customers(), projectId=theirs), 201)
+
+    def query(sql: str, project_id: str = mine, headers: dict[str, str] = ada) -> Any:
+        return client.post(
+            f"{API}/query/sql", json={"projectId": project_id, "sql": sql}, headers=headers
+        )
+
+    answer = ok(
+        query(
+            "SELECT s.region, count(*) AS orders, sum(s.units) AS units FROM sales s "
+            "JOIN regions r ON r.region = s.region WHERE r.tier = 'gold' "
+            "GROUP BY s.region ORDER BY s.region"
+        )
+    )["query"]
+    gold = frame[frame["region"].isin(["north", "east"])]
+    expected = gold.groupby("region")["units"].agg(["count", "sum"]).sort_index()
+    assert [r["region"] for r in answer["rows"]] == list(expected.index)
+    assert [r["orders"] for r in answer["rows"]] == expected["count"].tolist()
+    assert [r["units"] for r in answer["rows"]] == expected["sum"].tolist()
+    assert [c["name"] for c in answer["columns"]] == ["region", "orders", "units"]
+    assert answer["columns"][1]["dataTypeID"] == 20 and answer["columns"][0]["dataTypeID"] == 1043
+    assert answer["sql"].endswith("LIMIT 200") and answer["cached"] is False
+    assert answer["rowCount"] == 2 and answer["eda"]["rowCount"] == 2
+    assert isinstance(answer["executionMs"], float) and answer["queryId"]
+
+    # the same query again is answered from the cache while the tables stay as they are
+    again = ok(
+        query(
+            "SELECT s.region, count(*) AS orders, sum(s.units) AS units FROM sales s "
+            "JOIN regions r ON r.region = s.region WHERE r.tier = 'gold' "
+            "GROUP BY s.region ORDER BY s.region"
+        )
+    )["query"]
+    assert again["cached"] is True and again["rows"] == answer["rows"]
+    assert again["cacheTimestamp"].endswith("Z") and again["queryId"] != answer["queryId"]
+
+    # rows: 200 without a LIMIT, at most 1000 with one, dates as ISO text
+    assert ok(query("SELECT * FROM sales"))["query"]["rowCount"] == 200
+    everything = ok(query("SELECT order_id, ordered_on FROM sales LIMIT 5000"))["query"]
+    assert everything["rowCount"] == len(frame) and everything["sql"].endswith("LIMIT 1000")
+    assert everything["rows"][0] == {"order_id": 1000, "ordered_on": "2026-01-01"}
+
+    refusals = {
+        "SELECT 1; DROP TABLE sales": "Multiple statements",
+        "DROP TABLE sales": "DROP",
+        "INSERT INTO sales SELECT * FROM sales": "INSERT",
+        "SELECT * FROM elsewhere": "Unknown table elsewhere",  # another project's
+        "SELECT * FROM secret": "Unknown table secret",  # another tenant's
+        "SELECT * FROM information_schema.tables": "Unknown table information_schema.tables",
+        "SELECT * FROM read_csv('/etc/passwd')": "read_csv",
+        "SELECT * FROM sales WHERE nope = 1": "The query failed",
+    }
+    for sql, named in refusals.items():
+        body = refused(query(sql), 400, named)
+        assert body["field"] == "sql"
+    refused(query("SELECT * FROM sales", project_id=theirs), 404, "Project not found")
+    refused(query("SELECT * FROM secret", project_id=theirs), 404, "Project not found")
+    assert ok(query("SELECT count(*) AS n FROM secret", theirs, bob))["query"]["rows"] == [{"n": 4}]
+
+    config = ok(client.get(f"{API}/query/cache/config", headers=ada))
+    assert config == {
+        "ttlMs": 300_000,
+        "maxEntries": 500,
+        "sqlDefaultLimit": 200,
+        "sqlMaxRows": 1000,
+        "statementTimeoutMs": 5000,
+    }
+
+
+def test_a_query_running_past_the_time_limit_is_stopped(tmp_path: Path) -> None:
+    from api.app import create_app
+
+    settings = make_settings(
+        tmp_path, workers=1, workbench_registration=True, sql_timeout_seconds=0.5
+    )
+    with TestClient(create_app(settings), timeout=120) as client:
+        ada = bearer(register(client, "ada@example.org"))
+        project = ok(client.post(f"{API}/projects", json={"name": "P"}, headers=ada), 201)
+        project_id = project["project"]["id"]
+        ok(
+            upload(
+                client, ada, "sales.csv", sales().to_csv(index=False).encode(), projectId=project_id
+            ),
+            201,
+        )
+        slow = (
+            "SELECT count(*) AS n FROM sales a, sales b, sales c, sales d "
+            "WHERE a.units + b.units + c.units + d.units = 7"
+        )
+        response = client.post(
+            f"{API}/query/sql", json={"projectId": project_id, "sql": slow}, headers=ada
+        )
+        refused(response, 400, "longer than the 0.5 s allowed")
