@@ -336,3 +336,27 @@ def test_datalake_names_are_checked_against_the_callers_catalog(client: TestClie
     their_metadata = get(client, other, "datalake/table_metadata", **table)
     assert (mine["row_count"], their_metadata["row_count"]) == (4, 2)
     assert mine["location"] != their_metadata["location"]
+
+    # SQL over the tenant's tables reads each tenant's own, by `<schema>.<table>`.
+    def sql(headers: dict[str, str], text: str) -> Any:
+        return client.post("/api/v1/datalake/query", json={"sql": text}, headers=headers)
+
+    count = "SELECT count(*) AS n, sum(balance) AS total FROM silver.accounts_2024"
+    mine_answer, their_answer = sql(headers, count).json(), sql(other, count).json()
+    assert mine_answer["rows"] == [[4, 71.0]] and their_answer["rows"] == [[2, 30.5]]
+    assert [c["name"] for c in mine_answer["columns"]] == ["n", "total"]
+    assert mine_answer["sql"].endswith("LIMIT 200") and mine_answer["row_count"] == 1
+    grouped = sql(
+        headers,
+        "SELECT segment, count(*) AS n FROM Silver.Accounts_2024 GROUP BY segment ORDER BY 1",
+    ).json()
+    assert grouped["rows"] == [["business", 2], ["retail", 2]]
+    for text, named in [
+        ("SELECT * FROM accounts_2024", "Unknown table accounts_2024"),
+        ("SELECT * FROM bronze.nope", "Unknown table bronze.nope"),
+        ("DELETE FROM silver.accounts_2024", "DELETE"),
+        ("SELECT * FROM read_parquet('/etc/passwd')", "read_parquet"),
+    ]:
+        refusal = sql(headers, text)
+        assert refusal.status_code == 422, refusal.text
+        assert named in refusal.json()["detail"] and refusal.json()["field"] == "sql"

@@ -170,6 +170,30 @@ def test_data_path_lands_in_the_bucket_runs_on_workers_and_trino_answers_as_embe
         distinct = call(client, "GET", "datalake/distinct-count", headers, params=short)
         assert distinct["distinct_count"] == embedded.distinct_count("silver", "accounts", column)
 
+    # Read-only SQL answers through Trino as through the embedded engine.
+    from lakehouse.lake.sql import SqlLimits, read_only_query
+
+    text = (
+        "SELECT segment, count(*) AS n, round(sum(balance), 2) AS total "
+        "FROM silver.accounts WHERE active GROUP BY segment ORDER BY segment NULLS LAST"
+    )
+    answer = call(client, "POST", "datalake/query", headers, json={"sql": text})
+    readable = embedded.readable()
+    checked = read_only_query(text, readable, SqlLimits(200, 1000, 30.0), "duckdb")
+    tables = {
+        name: (embedded.catalog.load_table(readable[name].identifier), readable[name])
+        for name in checked.tables
+    }
+    expected = EmbeddedEngine().run_query(checked, tables, 30.0)
+    assert answer["rows"] == [list(row) for row in expected.rows] and len(answer["rows"]) >= 2
+    assert [c["name"] for c in answer["columns"]] == ["segment", "n", "total"]
+    for text, status, named in [
+        ("SELECT nope FROM silver.accounts", 400, "The query failed"),
+        ("SELECT * FROM system.runtime.nodes", 422, "Unknown table"),
+    ]:
+        refusal = client.post("/api/v1/datalake/query", json={"sql": text}, headers=headers)
+        assert refusal.status_code == status and named in refusal.json()["detail"], refusal.text
+
     # Identifiers are checked against the tenant's namespace before Trino sees them.
     for path, params, field in [
         ("table_metadata", {"schema_name": "platinum", "table_name": "accounts"}, "schema_name"),
