@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import sqlglot
 from sqlglot import exp
-from sqlglot.errors import ParseError, TokenError
+from sqlglot.errors import ParseError, SqlglotError, TokenError
 from sqlglot.optimizer.scope import traverse_scope
 
 from lakehouse.errors import InvalidInputError
@@ -136,6 +136,17 @@ def _statement_kind(tree: exp.Expr, sql: str, dialect: str) -> str:
 def read_only_query(
     sql: str, readable: Collection[str], limits: SqlLimits, dialect: str
 ) -> ReadOnlyQuery:
+    """`sql` checked as `_checked` does; a statement too deep or too odd for the parser to
+    follow is refused as well, never let through."""
+    try:
+        return _checked(sql, readable, limits, dialect)
+    except UnsafeSqlError:
+        raise
+    except (SqlglotError, RecursionError) as exc:
+        raise UnsafeSqlError(f"The query could not be checked: {str(exc)[:200]}") from exc
+
+
+def _checked(sql: str, readable: Collection[str], limits: SqlLimits, dialect: str) -> ReadOnlyQuery:
     """`sql` checked to be one read-only query over tables named in `readable` (`sales`, or
     `silver.sales` where the caller names schemas too; matched without regard to case), with
     a LIMIT of at most `limits.max_rows` (`limits.default_limit` when none)."""

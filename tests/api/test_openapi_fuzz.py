@@ -34,7 +34,9 @@ EXAMPLES_PER_OPERATION = 15
 # depend on each column's data type, and the orchestrator ledger's operations, which refuse
 # (400, as the original does) what the ledger's state forbids: an unknown problem, an uplet
 # not claimable or not claimed, a problem with no trained model, `done` without its values, a
-# workflow's metric of the other problem type.
+# workflow's metric of the other problem type; the workbench's accounts (registration is off,
+# credentials and tokens are unknown), its uploads (checked by their names and contents) and
+# read-only SQL, here and for analysts, which refuses a table the caller does not have.
 REFUSES_SOME_VALID = frozenset(
     {
         ("POST", "/api/v1/refresh"),
@@ -56,6 +58,12 @@ REFUSES_SOME_VALID = frozenset(
         ("POST", "/morpheo/worker/{uplet_type}/{uuid}"),
         ("POST", "/morpheo/learndone/{uuid}"),
         ("POST", "/morpheo/preddone/{uuid}"),
+        ("POST", "/api/auth/register"),
+        ("POST", "/api/auth/login"),
+        ("POST", "/api/auth/refresh"),
+        ("POST", "/api/upload/dataset"),
+        ("POST", "/api/query/sql"),
+        ("POST", "/api/v1/datalake/query"),
     }
 )
 

@@ -133,3 +133,8 @@ def test_schema_qualified_names_are_read_when_the_caller_names_schemas() -> None
     assert '"table_0" AS s' in sql and '"table_1" AS sales__stats' in sql
     with pytest.raises(UnsafeSqlError, match="Unknown table sales"):
         read_only_query("SELECT * FROM sales", readable, LIMITS, "duckdb")
+
+
+def test_a_statement_too_deep_to_follow_is_refused() -> None:
+    deep = "SELECT " + "(" * 5000 + "1" + ")" * 5000 + " FROM sales"
+    assert "could not be" in refusal(deep)
