@@ -184,8 +184,8 @@ def test_data_path_lands_in_the_bucket_runs_on_workers_and_trino_answers_as_embe
         name: (embedded.catalog.load_table(readable[name].identifier), readable[name])
         for name in checked.tables
     }
-    expected = EmbeddedEngine().run_query(checked, tables, 30.0)
-    assert answer["rows"] == [list(row) for row in expected.rows] and len(answer["rows"]) >= 2
+    reference = EmbeddedEngine().run_query(checked, tables, 30.0)
+    assert answer["rows"] == [list(row) for row in reference.rows] and len(answer["rows"]) >= 2
     assert [c["name"] for c in answer["columns"]] == ["segment", "n", "total"]
     for text, status, named in [
         ("SELECT nope FROM silver.accounts", 400, "The query failed"),
