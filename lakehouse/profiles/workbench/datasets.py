@@ -178,24 +178,31 @@ def queryable(dataset: Dataset) -> bool:
     return dataset.validation_status in (ValidationState.VALID, ValidationState.INVALID)
 
 
-def upload_document(held: WorkbenchDataset) -> dict[str, Any]:
-    """The upload's answer: the original's snake_case profile of the file."""
-    profile = held.profile
+def _described(held: WorkbenchDataset) -> dict[str, Any]:
+    """What the upload's answer and the listing both say of a dataset."""
     return {
         "datasetId": held.id,
         "filename": held.filename,
         "fileType": held.file_type,
         "size": held.size_bytes,
-        **{key: profile[key] for key in ("n_rows", "n_cols", "columns", "dtypes")},
-        "null_counts": profile["null_counts"],
-        "sample": profile["sample"],
         "createdAt": iso(held.created_at),
         "updatedAt": iso(held.updated_at),
         "tableName": held.table_name,
         "physicalTableName": held.dataset.tables.silver.display_name,
-        "eda": profile["eda"],
-        "warning": warning_of(held.dataset),
         "queryable": queryable(held.dataset),
+    }
+
+
+def upload_document(held: WorkbenchDataset) -> dict[str, Any]:
+    """The upload's answer: the original's snake_case profile of the file."""
+    profile = held.profile
+    return {
+        **_described(held),
+        **{
+            key: profile[key]
+            for key in ("n_rows", "n_cols", "columns", "dtypes", "null_counts", "sample", "eda")
+        },
+        "warning": warning_of(held.dataset),
     }
 
 
@@ -217,25 +224,17 @@ def dataset_document(held: WorkbenchDataset) -> dict[str, Any]:
     ]
     dataset = held.dataset
     return {
-        "datasetId": held.id,
+        **_described(held),
         "projectId": held.project_id,
-        "filename": held.filename,
-        "fileType": held.file_type,
-        "size": held.size_bytes,
         "nRows": profile["n_rows"],
         "nCols": profile["n_cols"],
         "columns": columns,
         "sample": profile["sample"],
-        "createdAt": iso(held.created_at),
-        "updatedAt": iso(held.updated_at),
         "metadata": {
             "validationStatus": dataset.validation_status,
             "passedRows": dataset.passed_rows,
             "strataDatasetId": dataset.id,
         },
-        "tableName": held.table_name,
-        "physicalTableName": dataset.tables.silver.display_name,
-        "queryable": queryable(dataset),
         "queryError": None if queryable(dataset) else warning_of(dataset),
     }
 
