@@ -3,15 +3,13 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
-
-from lakehouse.errors import InvalidInputError
 
 if TYPE_CHECKING:
     import pandas as pd
     from sklearn.pipeline import Pipeline
+from lakehouse.ml.hyperparameters import with_defaults
 from lakehouse.ml.spec import Algorithm, ProblemType
 
 # `auto` tries these on the validation split and keeps the best.
@@ -19,9 +17,6 @@ AUTO_CANDIDATES = ("XGBoost", "LightGBM", "RandomForest", "Linear")
 
 
 MAX_CATEGORIES = 50
-
-
-MLP_DEFAULTS: dict[str, Any] = {"epochs": 500, "learning_rate": 0.001, "hidden_layers": [64, 32]}
 
 
 def preprocessor(features: pd.DataFrame, scaled: bool) -> Any:
@@ -62,107 +57,48 @@ def preprocessor(features: pd.DataFrame, scaled: bool) -> Any:
     )
 
 
-def whole_number(value: Any) -> Any:
-    """`value` as an int when it is a whole number (JSON's 684.0 is 684); anything else,
-    booleans included, is given back to be refused."""
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    return value
-
-
-def is_count(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def checked_hyperparameters(
-    algorithm: Algorithm, given: Mapping[str, Any] | None
-) -> dict[str, Any]:
-    """The hyperparameters a client set, checked. MLP takes `epochs` (1-1000),
-    `learning_rate` (0 < rate <= 1) and `hidden_layers` (1-10 layers of 1-4096 neurons)."""
-    given = dict(given or {})
-    if not given:
-        return {}
-    if algorithm is not Algorithm.MLP:
-        raise InvalidInputError(
-            f"hyperparameters are taken by the MLP algorithm, not {algorithm.value}",
-            field="hyperparameters",
-        )
-    unknown = sorted(set(given) - set(MLP_DEFAULTS))
-    if unknown:
-        raise InvalidInputError(
-            f"unknown hyperparameter '{unknown[0]}'; MLP takes epochs, learning_rate and "
-            "hidden_layers",
-            field=unknown[0],
-        )
-    checked: dict[str, Any] = {}
-    if "epochs" in given:
-        epochs = whole_number(given["epochs"])
-        if not is_count(epochs) or not 1 <= epochs <= 1000:
-            raise InvalidInputError(
-                f"epochs must be a whole number from 1 to 1000, not {epochs!r}", field="epochs"
-            )
-        checked["epochs"] = epochs
-    if "learning_rate" in given:
-        rate = given["learning_rate"]
-        if (
-            isinstance(rate, bool)
-            or not isinstance(rate, int | float)
-            or not math.isfinite(rate)
-            or not 0 < rate <= 1
-        ):
-            raise InvalidInputError(
-                f"learning_rate must be a number above 0 and at most 1, not {rate!r}",
-                field="learning_rate",
-            )
-        checked["learning_rate"] = float(rate)
-    if "hidden_layers" in given:
-        layers = given["hidden_layers"]
-        if isinstance(layers, list | tuple):
-            layers = [whole_number(n) for n in layers]
-        if (
-            not isinstance(layers, list)
-            or not 1 <= len(layers) <= 10
-            or not all(is_count(n) and 1 <= n <= 4096 for n in layers)
-        ):
-            raise InvalidInputError(
-                f"hidden_layers must list 1 to 10 layer sizes, each a whole number from 1 to "
-                f"4096, not {layers!r}",
-                field="hidden_layers",
-            )
-        checked["hidden_layers"] = list(layers)
-    return checked
-
-
 def estimator(
     algorithm: Algorithm, problem: ProblemType, seed: int, params: Mapping[str, Any] | None = None
 ) -> Any:
+    """The algorithm's estimator with its hyperparameters: those chosen, defaults for the rest
+    (see `lakehouse.ml.hyperparameters`)."""
     classify = problem is ProblemType.CLASSIFICATION
+    chosen = with_defaults(algorithm, problem, params)
     if algorithm is Algorithm.XGBOOST:
         import xgboost
 
         kind = xgboost.XGBClassifier if classify else xgboost.XGBRegressor
-        return kind(n_estimators=300, learning_rate=0.05, max_depth=4, random_state=seed, n_jobs=2)
+        return kind(**chosen, random_state=seed, n_jobs=2)
     if algorithm is Algorithm.LIGHTGBM:
         import lightgbm
 
         kind = lightgbm.LGBMClassifier if classify else lightgbm.LGBMRegressor
-        return kind(n_estimators=300, learning_rate=0.05, random_state=seed, n_jobs=2, verbose=-1)
+        return kind(**chosen, random_state=seed, n_jobs=2, verbose=-1)
     if algorithm is Algorithm.RANDOM_FOREST:
         from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
 
         kind = RandomForestClassifier if classify else RandomForestRegressor
-        return kind(n_estimators=300, random_state=seed, n_jobs=2)
-    if algorithm is Algorithm.LINEAR:
-        from sklearn.linear_model import LogisticRegression, Ridge
+        return kind(**chosen, random_state=seed, n_jobs=2)
+    if algorithm is Algorithm.GRADIENT_BOOSTING:
+        from sklearn.ensemble import GradientBoostingClassifier, GradientBoostingRegressor
 
-        return LogisticRegression(max_iter=2000) if classify else Ridge()
+        kind = GradientBoostingClassifier if classify else GradientBoostingRegressor
+        return kind(**chosen, random_state=seed)
+    if algorithm is Algorithm.KNN:
+        from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
+
+        kind = KNeighborsClassifier if classify else KNeighborsRegressor
+        return kind(**chosen)
+    if algorithm is Algorithm.LINEAR:
+        from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge
+
+        if classify:
+            return LogisticRegression(**chosen)
+        return Ridge(**chosen) if chosen["alpha"] > 0 else LinearRegression()
     if algorithm is Algorithm.MLP:
         from sklearn.neural_network import MLPClassifier, MLPRegressor
 
         kind = MLPClassifier if classify else MLPRegressor
-        chosen = {**MLP_DEFAULTS, **(params or {})}
         return kind(
             hidden_layer_sizes=tuple(chosen["hidden_layers"]),
             max_iter=chosen["epochs"],
@@ -183,7 +119,7 @@ def model_pipeline(
 ) -> Pipeline:
     from sklearn.pipeline import Pipeline
 
-    scaled = algorithm in (Algorithm.LINEAR, Algorithm.MLP)
+    scaled = algorithm in (Algorithm.LINEAR, Algorithm.MLP, Algorithm.KNN)
     return Pipeline(
         [
             ("prepare", preprocessor(features, scaled)),

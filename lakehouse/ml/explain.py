@@ -12,7 +12,9 @@ if TYPE_CHECKING:
     import pandas as pd
     from matplotlib.figure import Figure
 
-TREE_MODELS = frozenset({Algorithm.XGBOOST, Algorithm.LIGHTGBM, Algorithm.RANDOM_FOREST})
+TREE_MODELS = frozenset(
+    {Algorithm.XGBOOST, Algorithm.LIGHTGBM, Algorithm.RANDOM_FOREST, Algorithm.GRADIENT_BOOSTING}
+)
 BACKGROUND_ROWS = 100
 BATCH_ROWS = 20
 TIME_BUDGET_SECONDS = 60.0

@@ -60,6 +60,8 @@ class Algorithm(StrEnum):
     RANDOM_FOREST = "RandomForest"
     LINEAR = "Linear"  # logistic regression for classification
     MLP = "MLP"
+    GRADIENT_BOOSTING = "GradientBoosting"  # scikit-learn's
+    KNN = "KNN"
     AUTO = "auto"
 
     @classmethod
@@ -74,6 +76,10 @@ class Algorithm(StrEnum):
             "logistic": cls.LINEAR,
             "linear_regression": cls.LINEAR,
             "logistic_regression": cls.LINEAR,
+            "gradient_boosting": cls.GRADIENT_BOOSTING,
+            "gbm": cls.GRADIENT_BOOSTING,
+            "k_nearest_neighbors": cls.KNN,
+            "k_nearest_neighbours": cls.KNN,
         }
         key = text.strip().lower().replace(" ", "_")
         for member in cls:

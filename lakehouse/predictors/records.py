@@ -17,7 +17,7 @@ from lakehouse.data.templates import ColumnType
 from lakehouse.errors import ConflictError, InvalidInputError, NotFoundError
 from lakehouse.lake.catalog import drop_table, load_table_or_none
 from lakehouse.lake.naming import table_name_from
-from lakehouse.ml.algorithms import checked_hyperparameters
+from lakehouse.ml.hyperparameters import checked_hyperparameters
 from lakehouse.ml.spec import Algorithm, Attribute, ColumnRole, ProblemType, TrainingSpec
 from lakehouse.states import ValidationState, WorkState
 from lakehouse.store.models import Dataset, Prediction, Predictor, utcnow
@@ -181,7 +181,7 @@ def create_predictor(
     algorithm = Algorithm.parse(new.algorithm)
     known = [f.name for f in table.schema().fields if not f.name.startswith("_")]
     roles = parse_roles(new.columns, known)
-    hyperparameters = checked_hyperparameters(algorithm, new.hyperparameters)
+    hyperparameters = checked_hyperparameters(algorithm, problem, new.hyperparameters)
     spec = TrainingSpec(problem, roles, algorithm, hyperparameters=hyperparameters)
     existing = session.scalars(
         select(Predictor).where(

@@ -46,8 +46,8 @@ from lakehouse.errors import (
     ServiceUnavailableError,
     StrataError,
 )
-from lakehouse.ml.algorithms import checked_hyperparameters
-from lakehouse.ml.spec import Algorithm, Attribute
+from lakehouse.ml.hyperparameters import checked_hyperparameters
+from lakehouse.ml.spec import Algorithm, Attribute, ProblemType
 from lakehouse.ml.training import split_rows
 from lakehouse.predictors import records
 from lakehouse.profiles import sandbox
@@ -221,7 +221,7 @@ def train(platform: Platform, data: dict[str, Any]) -> Trained:
     if "epochs" not in data:
         raise InvalidInputError("epochs is required", field="epochs")
     params = {"learning_rate": 0.001, "hidden_layers": [64, 32], **data}
-    checked = checked_hyperparameters(Algorithm.MLP, params)
+    checked = checked_hyperparameters(Algorithm.MLP, ProblemType.REGRESSION, params)
     with in_sandbox(platform) as (db, box):
         dataset = sandbox.latest_dataset(db, box.principal)
         if dataset is None:

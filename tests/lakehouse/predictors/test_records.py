@@ -515,8 +515,13 @@ def test_create_predictor_keeps_checked_mlp_hyperparameters(lake: Lake) -> None:
         ({"algorithm": "svm"}, "algorithm", "unknown algorithm 'svm'"),
         (
             {"algorithm": "XGBoost", "hyperparameters": {"epochs": 5}},
-            "hyperparameters",
-            "hyperparameters are taken by the MLP algorithm, not XGBoost",
+            "epochs",
+            "unknown hyperparameter 'epochs' for XGBoost; it takes n_estimators, learning_rate",
+        ),
+        (
+            {"algorithm": "RandomForest", "hyperparameters": {"n_estimators": 5}},
+            "n_estimators",
+            "n_estimators must be a whole number from 10 to 2000, not 5",
         ),
         ({"predictor_name": "!!!"}, "predictor_name", "'!!!' gives no usable table name"),
         (
@@ -530,7 +535,7 @@ def test_create_predictor_keeps_checked_mlp_hyperparameters(lake: Lake) -> None:
             "target column 'churned' must be numeric for Regression",
         ),
     ],
-    ids=["problem", "algorithm", "hyperparameters", "name", "column", "target"],
+    ids=["problem", "algorithm", "hyperparameter", "out-of-bounds", "name", "column", "target"],
 )
 def test_create_predictor_refuses_a_bad_request_and_stores_nothing(
     lake: Lake, changes: dict[str, Any], field: str, message: str
