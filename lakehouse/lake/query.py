@@ -1,8 +1,10 @@
 """Query engines that scan the lakehouse's tables: embedded DuckDB, or Trino, by settings.
 
-Callers resolve identifiers against the Iceberg catalog first (see `lakehouse.lake.datalake`);
-an engine is only ever handed a table the catalog knows and a column of its schema, and
-builds its SQL with sqlglot, quoting every identifier.
+Two kinds of work. The datalake's figures: callers resolve identifiers against the Iceberg
+catalog first (see `lakehouse.lake.datalake`), so an engine is only ever handed a table the
+catalog knows and a column of its schema, and builds its SQL with sqlglot, quoting every
+identifier. And users' read-only SQL, checked and rewritten by `lakehouse.lake.sql` first,
+run with a time limit (and, embedded, a memory limit).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from urllib.parse import unquote, urlparse
 
 from sqlglot import exp
 
-from lakehouse.errors import BadRequestError, ServiceUnavailableError
+from lakehouse.errors import BadRequestError, ServiceUnavailableError, TooManyRequestsError
 from lakehouse.lake.naming import TableRef
 from lakehouse.lake.sql import ReadOnlyQuery
 from lakehouse.settings import Settings
@@ -100,8 +102,9 @@ def refused_by_engine(message: str) -> BadRequestError:
 
 
 class QueryEngine(Protocol):
-    """What the datalake endpoints ask of an engine about one table the catalog resolved: its
-    columns and row count, and aggregates over one of its columns."""
+    """What the datalake endpoints ask of an engine about one table the catalog resolved (its
+    columns and row count, and aggregates over one of its columns), and users' read-only
+    queries over their tables."""
 
     def columns(self, table: Table, ref: TableRef) -> list[ColumnInfo]: ...
 
@@ -172,12 +175,16 @@ class EmbeddedEngine:
     FILES = "files"
     ARROW = "scan"
     dialect = "duckdb"
+    # Users' queries at once in this process, and what each may hold in memory.
+    QUERIES_AT_ONCE = 2
+    QUERY_MEMORY = "1GB"
 
     def __init__(self) -> None:
         import duckdb
         from sqlglot.dialects.dialect import Dialect
 
         self._database = duckdb.connect()
+        self._queries = threading.BoundedSemaphore(self.QUERIES_AT_ONCE)
         # Loaded here, not by the first query: the dialect's modules take a tenth of a second.
         self._dialect = Dialect.get_or_raise("duckdb")
 
@@ -213,8 +220,23 @@ class EmbeddedEngine:
         self, query: ReadOnlyQuery, tables: Mapping[str, tuple[Table, TableRef]], timeout: float
     ) -> SqlResult:
         """In a DuckDB database of its own, which holds each table as an Arrow source and then
-        gives up every access to files, the network and its own settings; interrupted after
-        `timeout` seconds."""
+        gives up every access to files, the network and its own settings, with at most
+        QUERY_MEMORY; interrupted `timeout` seconds after it starts, and QUERIES_AT_ONCE at
+        most at a time (a query waiting longer than `timeout` for its turn is a 429). A table
+        DuckDB cannot read as files (delete files, an evolved schema, an object store) is
+        read by PyIceberg first, whole, outside that time."""
+        if not self._queries.acquire(timeout=timeout):
+            raise TooManyRequestsError(
+                "Too many queries are running; try again in a moment", retry_after=1, field="sql"
+            )
+        try:
+            return self._run_query(query, tables, timeout)
+        finally:
+            self._queries.release()
+
+    def _run_query(
+        self, query: ReadOnlyQuery, tables: Mapping[str, tuple[Table, TableRef]], timeout: float
+    ) -> SqlResult:
         import duckdb
         import pyarrow as pa
 
@@ -225,9 +247,10 @@ class EmbeddedEngine:
                 "autoinstall_known_extensions": False,
                 "temp_directory": "",
                 "threads": 2,
+                "memory_limit": self.QUERY_MEMORY,
             }
         )
-        timer = threading.Timer(timeout, database.interrupt)
+        timer: threading.Timer | None = None
         try:
             physical = {}
             for number, (name, (table, _ref)) in enumerate(sorted(tables.items())):
@@ -236,6 +259,7 @@ class EmbeddedEngine:
                 physical[name] = exp.table_(relation, quoted=True)
             database.execute("SET enable_external_access = false")
             database.execute("SET lock_configuration = true")
+            timer = threading.Timer(timeout, database.interrupt)
             timer.start()
             cursor = database.execute(query.sql_for(physical))
             rows = cursor.fetchall()
@@ -248,10 +272,12 @@ class EmbeddedEngine:
         except (duckdb.IOException, OSError, pa.ArrowException) as exc:
             log.warning("a read-only query failed reading its tables: %s", exc)
             raise ServiceUnavailableError("the tables' data files could not be read") from exc
-        except duckdb.Error as exc:
+        except (duckdb.Error, OverflowError, ValueError) as exc:
+            # The engine's refusal, or a value Python cannot hold (an interval of 10⁹ days).
             raise refused_by_engine(str(exc)) from exc
         finally:
-            timer.cancel()
+            if timer is not None:
+                timer.cancel()
             database.close()
         return SqlResult(columns, rows)
 

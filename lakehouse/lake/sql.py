@@ -86,7 +86,8 @@ class ReadOnlyQuery:
 
     def sql_for(self, physical: Mapping[str, exp.Table]) -> str:
         """The query as the engine runs it: each of the caller's names read from `physical`,
-        aliased to the caller's name so that `sales.units` still resolves."""
+        aliased to the table's own name when it has no alias, so that `sales.units` still
+        resolves (a schema-qualified column, `silver.sales.units`, does not)."""
         tree = self.tree.copy()
         for table in tree.find_all(exp.Table):
             name = table.meta.get(CALLERS)
@@ -137,12 +138,12 @@ def read_only_query(
     sql: str, readable: Collection[str], limits: SqlLimits, dialect: str
 ) -> ReadOnlyQuery:
     """`sql` checked as `_checked` does; a statement too deep or too odd for the parser to
-    follow is refused as well, never let through."""
+    follow (whatever the parser raises of it) is refused as well, never let through."""
     try:
         return _checked(sql, readable, limits, dialect)
     except UnsafeSqlError:
         raise
-    except (SqlglotError, RecursionError) as exc:
+    except (SqlglotError, RecursionError, ValueError, TypeError, KeyError, IndexError) as exc:
         raise UnsafeSqlError(f"The query could not be checked: {str(exc)[:200]}") from exc
 
 

@@ -21,7 +21,7 @@ from sqlalchemy import ColumnElement, exists, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from lakehouse.accounts.rbac import Principal
-from lakehouse.errors import BadRequestError, InvalidInputError, NotFoundError
+from lakehouse.errors import BadRequestError, ConflictError, InvalidInputError, NotFoundError
 from lakehouse.lake.lineage import FILE_ID
 from lakehouse.lake.naming import tenant_namespace
 from lakehouse.profiles import orchestrator as ledger
@@ -160,6 +160,25 @@ def report_failure(store: MetadataStore, task: LedgerTask, error: str) -> None:
         else:
             ledger.pred_done(session, actor, task.uuid, failed)
         uplet.error = error[:ERROR_CHARS]
+
+
+def ensure_held(session: Session, task: LedgerTask) -> Learnuplet | Preduplet:
+    """The engine's uplet, locked, while the engine still holds its claim; a claim given back
+    (and perhaps taken by another worker) is not the engine's to report."""
+    model = task.model
+    uplet = cast(
+        "Learnuplet | Preduplet | None",
+        session.scalar(
+            select(model)
+            .where(model.tenant_id == task.tenant_id, model.uuid == task.uuid)
+            .with_for_update()
+        ),
+    )
+    if uplet is None or uplet.status != ledger.PENDING or uplet.worker != ENGINE_WORKER:
+        raise ConflictError(
+            f"{task.kind} {task.uuid} is no longer the engine's to report", field="uuid"
+        )
+    return uplet
 
 
 def uplet_of(session: Session, task: LedgerTask) -> Learnuplet | Preduplet:

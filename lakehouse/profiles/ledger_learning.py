@@ -26,6 +26,7 @@ from lakehouse.profiles import orchestrator as ledger
 from lakehouse.profiles.ledger_engine import (
     LedgerTask,
     engine_principal,
+    ensure_held,
     file_rows,
     model_name,
     tenant_files,
@@ -92,9 +93,13 @@ def _work(session: Session, task: LedgerTask) -> _Work:
     previous = None
     if uplet.model_start != algo.uuid:
         previous = session.scalar(
-            select(Learnuplet).where(
-                Learnuplet.tenant_id == tenant, Learnuplet.model_end == uplet.model_start
+            select(Learnuplet)
+            .where(
+                Learnuplet.tenant_id == tenant,
+                Learnuplet.model_end == uplet.model_start,
+                Learnuplet.registered_version.is_not(None),
             )
+            .order_by(Learnuplet.id)
         )
         if previous is None or previous.registered_version is None:
             raise InvalidInputError(
@@ -238,7 +243,8 @@ def learn(
     done(f"registered {name} version {registered.version}")
     try:
         with store.session() as session:
-            row = one(session, Learnuplet, task.tenant_id, task.uuid, "uuid")
+            row = ensure_held(session, task)
+            assert isinstance(row, Learnuplet)
             row.registered_model, row.registered_version = name, registered.version
             ledger.learn_done(
                 session,

@@ -28,6 +28,7 @@ from lakehouse.profiles import orchestrator as ledger
 from lakehouse.profiles.ledger_engine import (
     LedgerTask,
     engine_principal,
+    ensure_held,
     file_rows,
     tenant_files,
 )
@@ -106,9 +107,13 @@ def predict(
         if preduplet is None:
             raise NotFoundError(f"no preduplet with uuid '{task.uuid}'", field="uuid")
         source = session.scalar(
-            select(Learnuplet).where(
-                Learnuplet.tenant_id == tenant, Learnuplet.model_end == preduplet.model
+            select(Learnuplet)
+            .where(
+                Learnuplet.tenant_id == tenant,
+                Learnuplet.model_end == preduplet.model,
+                Learnuplet.registered_version.is_not(None),
             )
+            .order_by(Learnuplet.id)
         )
         if source is None or source.registered_model is None or source.registered_version is None:
             raise InvalidInputError(
@@ -142,6 +147,7 @@ def predict(
     done(f"stored the predictions as {storage_uuid}")
     try:
         with store.session() as session:
+            ensure_held(session, task)
             ledger.pred_done(
                 session,
                 engine_principal(tenant),

@@ -94,7 +94,7 @@ def refresh(db: Session, platform: Platform, data: Refresh) -> Document:
 def logout(db: Session, platform: Platform, request: Request, data: Logout | None = None) -> None:
     """End the session: that of the bearer token, and that of the refresh token if sent."""
     if data is not None and data.refreshToken is not None:
-        # already ended, or another's: the bearer's own session still ends
+        # one already ended is no error: the bearer's own session ends all the same
         with contextlib.suppress(AuthenticationError):
             platform.issuer.logout(db, data.refreshToken)
     platform.issuer.end_session(db, str(request.auth))

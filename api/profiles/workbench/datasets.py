@@ -3,6 +3,7 @@ answers the profile of the file; rows page from the silver table."""
 
 from __future__ import annotations
 
+import logging
 from pathlib import PurePath
 from typing import Annotated, Any, BinaryIO, cast
 
@@ -19,14 +20,25 @@ from api.platform import Platform
 from api.security import requires_permission
 from lakehouse.accounts.rbac import Principal
 from lakehouse.data import datasets
-from lakehouse.errors import InvalidInputError, StrataError
+from lakehouse.errors import InvalidInputError
 from lakehouse.profiles.workbench import datasets as workbench
 from lakehouse.profiles.workbench.projects import get_project
+from lakehouse.store.models import Dataset
 from lakehouse.store.workbench import WorkbenchDataset
 
+log = logging.getLogger("strata.workbench")
 READ = [requires_permission("datasets:read")]
 MANAGE = [requires_permission("datasets:manage")]
 Document = dict[str, Any]
+
+
+def discard(db: Session, platform: Platform, actor: Principal, dataset_id: int) -> None:
+    """Remove the Strata dataset of an upload that failed; a failure to is logged, not raised
+    over the upload's own error (a run still writing it leaves it to the main API's delete)."""
+    try:
+        runs.discard_dataset(db, platform, actor, dataset_id)
+    except Exception:
+        log.exception("the dataset %s of a failed upload could not be removed", dataset_id)
 
 
 def remove_workbench_dataset(
@@ -76,10 +88,16 @@ def upload_dataset(db: Session, platform: Platform, request: Request, form: Form
     )
     try:
         run = runs.wait_for_run(platform, runs.start_ingestion(db, platform, dataset))
-        db.refresh(dataset)
-        if not workbench.queryable(dataset):
-            problem = dataset.validation_error or f"its ingestion run ended {run.status}"
-            raise InvalidInputError(f"Failed to parse dataset: {problem}", field="file")
+        # Read and profiled in a session that writes nothing: no writer waits for it.
+        with platform.store.session(writes=False) as reading:
+            ingested = reading.get(Dataset, dataset.id)
+            assert ingested is not None
+            if not workbench.queryable(ingested):
+                problem = ingested.validation_error or f"its ingestion run ended {run.status}"
+                raise InvalidInputError(f"Failed to parse dataset: {problem}", field="file")
+            profile = workbench.file_profile(platform.catalog, ingested)
+            size = sum(f.size_bytes for f in ingested.files)
+        db.refresh(dataset)  # as the run left it
         held = WorkbenchDataset(
             tenant_id=actor.tenant_id,
             project_id=project_id,
@@ -87,14 +105,14 @@ def upload_dataset(db: Session, platform: Platform, request: Request, form: Form
             table_name=table_name,
             filename=filename,
             file_type=file_type,
-            size_bytes=sum(f.size_bytes for f in dataset.files),
-            profile=workbench.file_profile(platform.catalog, dataset),
+            size_bytes=size,
+            profile=profile,
         )
         db.add(held)
         db.flush()
-    except StrataError:
+    except Exception:
         db.rollback()
-        runs.discard_dataset(db, platform, actor, dataset.id)
+        discard(db, platform, actor, dataset.id)
         raise
     return {"dataset": workbench.upload_document(held)}
 

@@ -8,6 +8,7 @@ from litestar import Request, delete, get, patch, post
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
 from sqlalchemy.orm import Session
 
+from api import runs
 from api.platform import Platform
 from api.profiles.workbench.datasets import remove_workbench_dataset
 from api.profiles.workbench.schemas import ProjectCreate, ProjectUpdate
@@ -92,8 +93,11 @@ def update_project(db: Session, request: Request, project_id: str, data: Project
 def delete_project(db: Session, platform: Platform, request: Request, project_id: str) -> None:
     """Delete a project with its datasets (their tables and files too)."""
     project = projects.get_project(db, request.user, project_id)
-    for held in workbench_datasets.project_datasets(db, request.user, project.id):
-        remove_workbench_dataset(db, platform, request.user, held)
+    held = workbench_datasets.project_datasets(db, request.user, project.id)
+    for each in held:  # none deleted while one is still being written
+        runs.ensure_dataset_idle(platform.gateway, each.dataset)
+    for each in held:
+        remove_workbench_dataset(db, platform, request.user, each)
     db.delete(project)
 
 

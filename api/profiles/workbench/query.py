@@ -7,12 +7,10 @@ from typing import Any
 
 from litestar import Request, get, post
 from litestar.status_codes import HTTP_200_OK
-from sqlalchemy.orm import Session
 
 from api.platform import Platform
 from api.profiles.workbench.schemas import SqlRequest
 from api.security import requires_permission
-from lakehouse.lake.sql_service import SqlAnswer
 from lakehouse.profiles.workbench import datasets as workbench
 from lakehouse.profiles.workbench.accounts import iso
 from lakehouse.profiles.workbench.projects import get_project
@@ -46,15 +44,30 @@ def type_id(data_type: str) -> int:
     return TYPE_IDS.get(base, 25)  # text
 
 
-def summary(answer: SqlAnswer, rows: list[dict[str, Any]]) -> Document:
+def unique_names(names: list[str]) -> list[str]:
+    """Column names as keys of a row object: a repeated name (`SELECT 1 AS a, 2 AS a`, or
+    `*` over a join) numbered from its second use (`a_2`), so no value is lost."""
+    seen: set[str] = set()
+    unique = []
+    for name in names:
+        candidate, number = name, 1
+        while candidate in seen:
+            number += 1
+            candidate = f"{name}_{number}"
+        seen.add(candidate)
+        unique.append(candidate)
+    return unique
+
+
+def summary(names: list[str], rows: list[dict[str, Any]]) -> Document:
     """A glance at the answer: each column's missing and distinct values."""
     columns = []
-    for column in answer.columns:
-        values = [row.get(column.column_name) for row in rows]
+    for name in names:
+        values = [row.get(name) for row in rows]
         present = [v for v in values if v is not None]
         columns.append(
             {
-                "name": column.column_name,
+                "name": name,
                 "nullCount": len(values) - len(present),
                 "distinctCount": len({repr(v) for v in present}),
             }
@@ -69,37 +82,35 @@ def summary(answer: SqlAnswer, rows: list[dict[str, Any]]) -> Document:
     status_code=HTTP_200_OK,
     sync_to_thread=True,
 )
-def query_sql(db: Session, platform: Platform, request: Request, data: SqlRequest) -> Document:
+def query_sql(platform: Platform, request: Request, data: SqlRequest) -> Document:
     """Run one read-only query (SELECT or WITH) over the project's tables, by their
     `tableName`. A second statement, anything but a query, another project's table, a system
     table or a function reading files is a 400 naming it. Without a LIMIT the query gets 200;
     at most 1000 rows come back; a query running past 5 s is stopped. Answers are reused for 5
     minutes while the tables are unchanged (`cached`)."""
-    project = get_project(db, request.user, data.projectId)
-    readable = {
-        held.table_name: held.dataset.tables.silver
-        for held in workbench.project_datasets(db, request.user, project.id)
-        if workbench.queryable(held.dataset)
-    }
+    # Read in a session of its own that writes nothing: no writer waits for the query.
+    with platform.store.session(writes=False) as reading:
+        project = get_project(reading, request.user, data.projectId)
+        readable = {
+            held.table_name: held.dataset.tables.silver
+            for held in workbench.project_datasets(reading, request.user, project.id)
+            if workbench.queryable(held.dataset)
+        }
     answer = platform.sql.run(request.user.tenant_id, data.sql, readable)
-    names = [column.column_name for column in answer.columns]
+    names = unique_names([column.column_name for column in answer.columns])
     rows = workbench.json_values(names, answer.rows)
     query: Document = {
         "queryId": answer.query_id,
         "sql": answer.sql,
         "columns": [
-            {
-                "name": column.column_name,
-                "dataTypeID": type_id(column.data_type),
-                "dataType": column.data_type,
-            }
-            for column in answer.columns
+            {"name": name, "dataTypeID": type_id(column.data_type), "dataType": column.data_type}
+            for name, column in zip(names, answer.columns, strict=True)
         ],
         "rows": rows,
         "rowCount": len(rows),
         "executionMs": answer.execution_ms,
         "cached": answer.cached,
-        "eda": summary(answer, rows),
+        "eda": summary(names, rows),
     }
     if answer.cached:
         query["cacheTimestamp"] = iso(answer.cached_at)

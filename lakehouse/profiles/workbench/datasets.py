@@ -54,7 +54,9 @@ def free_table_name(session: Session, tenant_id: str, filename: str) -> str:
         session.scalars(
             select(WorkbenchDataset.table_name).where(WorkbenchDataset.tenant_id == tenant_id)
         )
-    ) | set(session.scalars(select(Dataset.dataset_name).where(Dataset.tenant_id == tenant_id)))
+    )
+    for column in (Dataset.dataset_name, Dataset.iceberg_table_name):
+        taken |= set(session.scalars(select(column).where(Dataset.tenant_id == tenant_id)))
     name, number = stem, 1
     while name in taken:
         number += 1
@@ -244,7 +246,10 @@ def rows_page(catalog: Catalog, held: WorkbenchDataset, offset: int, limit: int)
     return {
         "rows": json_rows(rows.slice(offset, limit)),
         "columns": rows.column_names,
-        "rowCount": held.profile["n_rows"],
+        # the rows to page through: those that passed validation
+        "rowCount": held.dataset.passed_rows
+        if held.dataset.passed_rows is not None
+        else held.profile["n_rows"],
         "offset": offset,
         "limit": limit,
     }

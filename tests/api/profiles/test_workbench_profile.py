@@ -424,3 +424,29 @@ def test_a_query_running_past_the_time_limit_is_stopped(tmp_path: Path) -> None:
             f"{API}/query/sql", json={"projectId": project_id, "sql": slow}, headers=ada
         )
         refused(response, 400, "longer than the 0.5 s allowed")
+
+
+def test_repeated_column_names_keep_every_value(client: TestClient) -> None:
+    ada = bearer(register(client, "ada@example.org"))
+    project = ok(client.post(f"{API}/projects", json={"name": "P"}, headers=ada), 201)
+    project_id = project["project"]["id"]
+    ok(upload(client, ada, "regions.csv", customers(), projectId=project_id), 201)
+    answer = ok(
+        client.post(
+            f"{API}/query/sql",
+            json={
+                "projectId": project_id,
+                "sql": "SELECT a.tier, b.tier FROM regions a JOIN regions b "
+                "ON a.customer_id = b.customer_id ORDER BY a.customer_id LIMIT 1",
+            },
+            headers=ada,
+        )
+    )["query"]
+    assert [c["name"] for c in answer["columns"]] == ["tier", "tier_2"]
+    assert answer["rows"] == [{"tier": "gold", "tier_2": "gold"}]
+    odd = client.post(
+        f"{API}/query/sql",
+        json={"projectId": project_id, "sql": "SELECT INTERVAL 1000000000 DAY AS i FROM regions"},
+        headers=ada,
+    )
+    refused(odd, 400, "The query failed")
