@@ -4,22 +4,51 @@ Tokens are Strata's own: a short-lived access JWT and a rotated refresh token.""
 from __future__ import annotations
 
 import contextlib
-from typing import Any
+from typing import Any, TypeVar
 
 from litestar import Request, get, post
-from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
+from litestar.di import Provide
+from litestar.openapi import ResponseSpec
+from litestar.status_codes import (
+    HTTP_200_OK,
+    HTTP_201_CREATED,
+    HTTP_204_NO_CONTENT,
+    HTTP_403_FORBIDDEN,
+)
+from pydantic import BaseModel, ValidationError
 from sqlalchemy.orm import Session
 
+from api.openapi import JSON, TEXT, documented_body
 from api.platform import Platform
-from api.profiles.workbench.schemas import Login, Logout, Refresh, Register
+from api.profiles.workbench.schemas import Login, Logout, Refresh, Register, WorkbenchError
 from api.security import PUBLIC
 from lakehouse.accounts.rbac import Principal
 from lakehouse.accounts.sessions import TokenPair
-from lakehouse.errors import AuthenticationError, PermissionDeniedError
+from lakehouse.errors import AuthenticationError, InvalidInputError, PermissionDeniedError
 from lakehouse.profiles.workbench import accounts
 from lakehouse.store.models import User
 
 Document = dict[str, Any]
+
+
+B = TypeVar("B", bound=BaseModel)
+
+
+def optional_body(raw: bytes, model: type[B]) -> B | None:
+    """A JSON body that may be left out: nothing sent is None, anything sent must be the
+    model's object (400 naming the field otherwise)."""
+    if not raw.strip():
+        return None
+    try:
+        return model.model_validate_json(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(part) for part in first["loc"]) or None
+        raise InvalidInputError(f"the body is not valid: {first['msg']}", field=field) from None
+
+
+async def raw_body(request: Request) -> bytes:
+    return await request.body()
 
 
 def signed_in(user: User, pair: TokenPair) -> Document:
@@ -36,6 +65,13 @@ def signed_in(user: User, pair: TokenPair) -> Document:
     opt=PUBLIC,
     status_code=HTTP_201_CREATED,
     sync_to_thread=True,
+    responses={
+        HTTP_403_FORBIDDEN: ResponseSpec(
+            data_container=WorkbenchError,
+            description="Registration is disabled",
+            generate_examples=False,
+        )
+    },
 )
 def register(db: Session, platform: Platform, data: Register) -> Document:
     """Create an account (when the platform allows self-registration): a user named by the
@@ -90,13 +126,17 @@ def refresh(db: Session, platform: Platform, data: Refresh) -> Document:
     operation_id="workbench_logout",
     status_code=HTTP_204_NO_CONTENT,
     sync_to_thread=True,
+    # the body is optional: the bearer token alone names the session
+    operation_class=documented_body({"refreshToken": TEXT}, media_types=(JSON,)),
+    dependencies={"raw": Provide(raw_body)},
 )
-def logout(db: Session, platform: Platform, request: Request, data: Logout | None = None) -> None:
+def logout(db: Session, platform: Platform, request: Request, raw: bytes) -> None:
     """End the session: that of the bearer token, and that of the refresh token if sent."""
-    if data is not None and data.refreshToken is not None:
+    sent = optional_body(raw, Logout)
+    if sent is not None and sent.refreshToken:
         # one already ended is no error: the bearer's own session ends all the same
         with contextlib.suppress(AuthenticationError):
-            platform.issuer.logout(db, data.refreshToken)
+            platform.issuer.logout(db, sent.refreshToken)
     platform.issuer.end_session(db, str(request.auth))
     db.commit()
     platform.forget_principals()  # the session's access tokens end now in this process

@@ -36,7 +36,8 @@ class Refresh(Body):
 
 
 class Logout(Body):
-    refreshToken: str | None = Field(None, min_length=1, max_length=512)
+    refreshToken: str = Field("", max_length=512)
+    """Left out (or empty): only the bearer's session ends."""
 
 
 class ProjectCreate(Body):
