@@ -11,7 +11,7 @@ from litestar.status_codes import HTTP_400_BAD_REQUEST
 
 from api.errors import shaped_handlers
 from api.openapi import ERROR_MODEL
-from api.profiles.workbench import accounts, datasets, projects, query, unavailable
+from api.profiles.workbench import accounts, datasets, models, projects, query, unavailable
 from api.profiles.workbench.schemas import WorkbenchError
 
 
@@ -28,6 +28,7 @@ def workbench_router(prefix: str) -> Router:
             *projects.ROUTES,
             *datasets.ROUTES,
             *query.ROUTES,
+            *models.ROUTES,
             *unavailable.ROUTES,
         ],
         tags=["Workbench"],

@@ -450,3 +450,36 @@ def test_repeated_column_names_keep_every_value(client: TestClient) -> None:
         headers=ada,
     )
     refused(odd, 400, "The query failed")
+
+
+def test_model_templates_list_their_parameters(client: TestClient) -> None:
+    ada = bearer(register(client, "ada@example.org"))
+    templates = {
+        t["id"]: t for t in ok(client.get(f"{API}/models/templates", headers=ada))["templates"]
+    }
+    assert {
+        "random_forest_classifier",
+        "logistic_regression",
+        "random_forest_regressor",
+        "linear_regression",
+        "ridge_regression",
+        "knn_classifier",
+        "gradient_boosting_classifier",
+        "kmeans",
+        "xgboost_classifier",
+        "lightgbm_regressor",
+    } <= set(templates)
+    knn = templates["knn_classifier"]
+    assert knn["taskType"] == "classification" and knn["modelClass"] == "KNeighborsClassifier"
+    assert knn["parameters"][0] == {
+        "key": "n_neighbors",
+        "label": "Neighbours",
+        "type": "number",
+        "default": 5,
+        "min": 1,
+        "max": 200,
+        "step": 1,
+    }
+    assert knn["parameters"][1]["options"] == ["uniform", "distance"]
+    assert templates["kmeans"]["metrics"] == ["silhouette"]
+    refused(client.get(f"{API}/models/templates"), 401)
