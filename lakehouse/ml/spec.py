@@ -106,6 +106,8 @@ class TrainingSpec:
     algorithm: Algorithm = Algorithm.AUTO
     seed: int = SEED
     hyperparameters: Mapping[str, Any] = field(default_factory=dict)
+    test_share: float = SPLIT[2]
+    """The share of rows held out to test the model (validation keeps SPLIT's share)."""
 
     def columns(self, attribute: Attribute) -> list[str]:
         return [r.column_name for r in self.roles if r.attribute is attribute]

@@ -70,14 +70,15 @@ def check_target(target: pd.Series, spec: TrainingSpec) -> None:
         )
 
 
-def split_rows(count: int, seed: int, ordered: bool = False) -> Split:
-    """Train/validation/test positions, 70/15/15; in order (no shuffle) for time series."""
+def split_rows(count: int, seed: int, ordered: bool = False, test_share: float = SPLIT[2]) -> Split:
+    """Train/validation/test positions, 70/15/15 by default (`test_share` moves rows between
+    training and test); in order (no shuffle) for time series."""
     import numpy as np
 
     positions = np.arange(count)
     if not ordered:
         positions = np.random.default_rng(seed).permutation(count)
-    train_end = int(round(count * SPLIT[0]))
+    train_end = int(round(count * (1 - SPLIT[1] - test_share)))
     validation_end = train_end + int(round(count * SPLIT[1]))
     if train_end < 2 or validation_end >= count or validation_end == train_end:
         raise InvalidInputError(
@@ -137,7 +138,7 @@ def train(table: pa.Table, spec: TrainingSpec, report: Report = quiet) -> Traine
         originals = {str(v): v for v in target.unique()}
         classes = [originals[c] for c in classes_array]
         labels = encoded
-    split = split_rows(len(features), spec.seed)
+    split = split_rows(len(features), spec.seed, test_share=spec.test_share)
     model = fit_and_evaluate(spec, features, labels, classes, split, report)
     model.rows_used = len(features)
     return model
@@ -268,7 +269,7 @@ def continue_training(
                 field="dataset_id",
             )
         labels = np.array([index[str(v)] for v in target])
-    split = split_rows(len(features), spec.seed)
+    split = split_rows(len(features), spec.seed, test_share=spec.test_share)
     learned = np.concatenate([split.train, split.validation])
     prepare = previous.pipeline.named_steps["prepare"]
     before = previous.pipeline.named_steps["model"]

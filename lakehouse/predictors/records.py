@@ -18,7 +18,14 @@ from lakehouse.errors import ConflictError, InvalidInputError, NotFoundError
 from lakehouse.lake.catalog import drop_table, load_table_or_none
 from lakehouse.lake.naming import table_name_from
 from lakehouse.ml.hyperparameters import checked_hyperparameters
-from lakehouse.ml.spec import Algorithm, Attribute, ColumnRole, ProblemType, TrainingSpec
+from lakehouse.ml.spec import (
+    SPLIT,
+    Algorithm,
+    Attribute,
+    ColumnRole,
+    ProblemType,
+    TrainingSpec,
+)
 from lakehouse.states import ValidationState, WorkState
 from lakehouse.store.models import Dataset, Prediction, Predictor, utcnow
 from lakehouse.store.owned import get_owned
@@ -36,6 +43,9 @@ class SchemaColumn:
     data_type: str
 
 
+MIN_TEST_SHARE, MAX_TEST_SHARE = 0.05, 0.5
+
+
 @dataclass(frozen=True)
 class NewPredictor:
     dataset_id: int
@@ -47,6 +57,8 @@ class NewPredictor:
     algorithm: str | None = None
     shap_enabled: bool = False
     hyperparameters: dict[str, Any] | None = None
+    test_share: float | None = None
+    """The share of rows held out to test the model, from 0.05 to 0.5 (default 0.15)."""
 
 
 def column_type(data_type: pa.DataType) -> str:
@@ -132,6 +144,7 @@ def training_spec(predictor: Predictor) -> TrainingSpec:
         roles,
         Algorithm.parse(predictor.algorithm),
         hyperparameters=predictor.hyperparameters or {},
+        test_share=predictor.test_share or SPLIT[2],
     )
 
 
@@ -182,7 +195,15 @@ def create_predictor(
     known = [f.name for f in table.schema().fields if not f.name.startswith("_")]
     roles = parse_roles(new.columns, known)
     hyperparameters = checked_hyperparameters(algorithm, problem, new.hyperparameters)
-    spec = TrainingSpec(problem, roles, algorithm, hyperparameters=hyperparameters)
+    test_share = new.test_share if new.test_share is not None else SPLIT[2]
+    if not MIN_TEST_SHARE <= test_share <= MAX_TEST_SHARE:
+        raise InvalidInputError(
+            f"the test share must be from {MIN_TEST_SHARE} to {MAX_TEST_SHARE}, not {test_share}",
+            field="test_share",
+        )
+    spec = TrainingSpec(
+        problem, roles, algorithm, hyperparameters=hyperparameters, test_share=test_share
+    )
     existing = session.scalars(
         select(Predictor).where(
             Predictor.tenant_id == actor.tenant_id,
@@ -247,6 +268,7 @@ def create_predictor(
         columns=columns,
         algorithm=algorithm.value,
         hyperparameters=hyperparameters or None,
+        test_share=new.test_share,
         is_incremental=False,
         shap_enabled=new.shap_enabled,
         created_by=actor.username,

@@ -15,7 +15,7 @@ from lakehouse.store.models import (
     TrainingJob,
     User,
 )
-from lakehouse.store.workbench import WorkbenchDataset, WorkbenchProject
+from lakehouse.store.workbench import WorkbenchDataset, WorkbenchModel, WorkbenchProject
 
 __all__ = [
     "Base",
@@ -32,5 +32,6 @@ __all__ = [
     "TrainingJob",
     "User",
     "WorkbenchDataset",
+    "WorkbenchModel",
     "WorkbenchProject",
 ]

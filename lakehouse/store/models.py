@@ -250,6 +250,7 @@ class Predictor(Base):
     columns: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
     algorithm: Mapped[str] = mapped_column(String(32))
     hyperparameters: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    test_share: Mapped[float | None] = mapped_column(Float)
     is_incremental: Mapped[bool] = mapped_column(Boolean, default=False)
     shap_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
     preprocess_id: Mapped[int | None] = mapped_column(Integer)

@@ -1,15 +1,26 @@
-"""Tables of the workbench profile: a tenant's projects, and the datasets uploaded into them
-(each a Strata dataset, with the profile of the file as it was uploaded)."""
+"""Tables of the workbench profile: a tenant's projects, the datasets uploaded into them (each
+a Strata dataset, with the profile of the file as it was uploaded), and the models trained
+from templates (each a Strata predictor)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, DateTime, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from lakehouse.store.models import Base, Dataset, new_uuid, utcnow
+from lakehouse.store.models import Base, Dataset, Predictor, new_uuid, utcnow
 
 
 class WorkbenchProject(Base):
@@ -54,3 +65,37 @@ class WorkbenchDataset(Base):
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     dataset: Mapped[Dataset] = relationship(lazy="joined")
+
+
+class WorkbenchModel(Base):
+    """A model trained from a workbench template: a Strata predictor, with what the workbench
+    answers about it."""
+
+    __tablename__ = "workbench_models"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_uuid)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"), index=True)
+    project_id: Mapped[str] = mapped_column(
+        ForeignKey("workbench_projects.id", ondelete="CASCADE"), index=True
+    )
+    dataset_id: Mapped[str | None] = mapped_column(
+        ForeignKey("workbench_datasets.id", ondelete="SET NULL")
+    )
+    predictor_id: Mapped[int] = mapped_column(
+        ForeignKey("predictors.id", ondelete="CASCADE"), unique=True
+    )
+    name: Mapped[str] = mapped_column(String(200))
+    template_id: Mapped[str] = mapped_column(String(64))
+    parameters: Mapped[Any] = mapped_column(JSON)
+    test_share: Mapped[float] = mapped_column(Float)
+    target_column: Mapped[str | None] = mapped_column(String(255))
+    feature_columns: Mapped[Any] = mapped_column(JSON)
+    feature_types: Mapped[Any] = mapped_column(JSON)
+    sample_request: Mapped[Any] = mapped_column(JSON)
+    metrics: Mapped[Any] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(16))
+    training_ms: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    predictor: Mapped[Predictor] = relationship(lazy="joined")

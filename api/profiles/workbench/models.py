@@ -1,23 +1,171 @@
-"""The workbench's models: the templates a model is trained from."""
+"""The workbench's models: templates, and models trained from them on a project's dataset,
+each a Strata predictor trained and registered by a run that the request waits for."""
 
 from __future__ import annotations
 
-from typing import Any
+import contextlib
+import time
+from typing import Annotated, Any
 
-from litestar import get
+from litestar import Request, delete, get, post
+from litestar.params import Parameter
+from litestar.response import Response
+from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT
+from sqlalchemy.orm import Session
 
+from api import runs
+from api.downloads import content_disposition
+from api.platform import Platform
+from api.profiles.workbench.schemas import TrainRequest
 from api.security import requires_permission
-from lakehouse.profiles.workbench.templates import TEMPLATES
+from lakehouse.accounts.rbac import Principal
+from lakehouse.errors import BadRequestError, NotFoundError, StrataError
+from lakehouse.predictors import records
+from lakehouse.profiles.workbench import models
+from lakehouse.profiles.workbench.datasets import get_workbench_dataset
+from lakehouse.profiles.workbench.projects import get_project
+from lakehouse.profiles.workbench.templates import TEMPLATES, template_of
+from lakehouse.store.workbench import WorkbenchModel
 
 READ = [requires_permission("models:read")]
+TRAIN = [requires_permission("models:train")]
+Document = dict[str, Any]
 
 
 @get("/models/templates", operation_id="workbench_model_templates", guards=READ)
-async def model_templates() -> dict[str, Any]:
+async def model_templates() -> Document:
     """The model templates: the original's eight scikit-learn models and Strata's XGBoost and
     LightGBM, each with its task, metrics and the parameters a training may set (with their
     bounds or options)."""
     return {"templates": [template.document() for template in TEMPLATES]}
 
 
-ROUTES = [model_templates]
+@post(
+    "/models/train",
+    operation_id="workbench_train_model",
+    guards=TRAIN,
+    status_code=HTTP_200_OK,
+    sync_to_thread=True,
+)
+def train_model(db: Session, platform: Platform, request: Request, data: TrainRequest) -> Document:
+    """Train a template on a dataset of the project: `targetColumn` is what it learns to
+    predict, every other column a feature; `parameters` are the template's (checked against
+    their bounds); `testSize` (0.05-0.5, default 0.15) the share of rows it is scored on. The
+    request waits for the training run and answers the model with its metrics."""
+    actor: Principal = request.user
+    project = get_project(db, actor, data.projectId)
+    held = get_workbench_dataset(db, actor, data.datasetId)
+    if held.project_id != project.id:
+        raise NotFoundError("Dataset not found in this project", field="datasetId")
+    template = template_of(data.templateId)
+    catalog = platform.catalog
+    new = models.new_predictor(
+        catalog, held, template, data.targetColumn, data.parameters, data.testSize
+    )
+    predictor = records.create_predictor(db, actor, catalog, new)
+    started = time.perf_counter()
+    runs.wait_for_run(platform, runs.start_training(db, platform, predictor))
+    elapsed = int((time.perf_counter() - started) * 1000)
+    db.refresh(predictor)
+    if predictor.model_version is None or predictor.mlflow_run_id is None:
+        error = predictor.training_error or "the training run ended without a model"
+        with contextlib.suppress(StrataError):  # a run still writing it keeps it for now
+            runs.remove_predictor(db, platform, actor, predictor.id, runs.Removed())
+        raise BadRequestError(f"Failed to train model: {error}", field="templateId")
+    from lakehouse.ml import registry
+
+    metrics = registry.training_run(platform.settings, predictor.mlflow_run_id).metrics
+    assert data.targetColumn is not None  # new_predictor refuses a training without one
+    features, types, sample = models.feature_facts(catalog, held, data.targetColumn)
+    model = WorkbenchModel(
+        tenant_id=actor.tenant_id,
+        project_id=project.id,
+        dataset_id=held.id,
+        predictor_id=predictor.id,
+        name=data.name or template.name,
+        template_id=template.id,
+        parameters=new.hyperparameters or {},
+        test_share=predictor.test_share or 0.15,
+        target_column=data.targetColumn,
+        feature_columns=features,
+        feature_types=types,
+        sample_request=sample,
+        metrics=metrics,
+        status="completed",
+        training_ms=elapsed,
+    )
+    db.add(model)
+    db.flush()
+    document = models.model_document(model, template)
+    return {"success": True, "message": f"Model trained: {template.name}", "model": document}
+
+
+@get("/models", operation_id="workbench_models", guards=READ, sync_to_thread=True)
+def list_models(
+    db: Session,
+    request: Request,
+    project_id: Annotated[str | None, Parameter(query="projectId", max_length=64)] = None,
+) -> Document:
+    """Your tenant's models, of one project when `projectId` is given; newest first."""
+    if project_id is not None:
+        get_project(db, request.user, project_id)
+    found = models.list_models(db, request.user, project_id)
+    return {"models": [models.model_document(m, template_of(m.template_id)) for m in found]}
+
+
+@get("/models/{model_id:str}", operation_id="workbench_model", guards=READ, sync_to_thread=True)
+def get_model(db: Session, request: Request, model_id: str) -> Document:
+    model = models.get_model(db, request.user, model_id)
+    return {"model": models.model_document(model, template_of(model.template_id))}
+
+
+@get(
+    "/models/{model_id:str}/artifact",
+    operation_id="workbench_model_artifact",
+    guards=READ,
+    sync_to_thread=True,
+)
+def model_artifact(
+    db: Session, platform: Platform, request: Request, model_id: str
+) -> Response[bytes]:
+    """The trained model's file: its fitted scikit-learn pipeline in skops (never a pickle),
+    which `skops.io.load` reads back with the types it trusts."""
+    import tempfile
+    from pathlib import Path
+
+    from lakehouse.ml import registry
+    from lakehouse.model_files import PIPELINE
+
+    model = models.get_model(db, request.user, model_id)
+    predictor = model.predictor
+    if predictor.model_version is None:
+        raise NotFoundError("This model was not trained: it has no file", field="modelId")
+    with tempfile.TemporaryDirectory(prefix="strata-artifact-") as scratch:
+        directory = registry.model_directory(
+            platform.settings, predictor.tables.model_name, predictor.model_version, Path(scratch)
+        )
+        content = (directory / PIPELINE).read_bytes()
+    return Response(
+        content,
+        media_type="application/octet-stream",
+        headers={"Content-Disposition": content_disposition(f"{model.name}.skops")},
+    )
+
+
+@delete(
+    "/models/{model_id:str}",
+    operation_id="workbench_delete_model",
+    guards=TRAIN,
+    status_code=HTTP_204_NO_CONTENT,
+    sync_to_thread=True,
+)
+def delete_model(db: Session, platform: Platform, request: Request, model_id: str) -> None:
+    """Delete the model: its predictor's tables and registered versions too."""
+    model = models.get_model(db, request.user, model_id)
+    predictor_id = model.predictor_id
+    db.delete(model)
+    db.flush()
+    runs.remove_predictor(db, platform, request.user, predictor_id, runs.Removed())
+
+
+ROUTES = [model_templates, train_model, list_models, get_model, model_artifact, delete_model]

@@ -59,3 +59,13 @@ class ProjectUpdate(Body):
 class SqlRequest(Body):
     projectId: str = Field(min_length=1, max_length=64)
     sql: str = Field(min_length=1, max_length=100_000)
+
+
+class TrainRequest(Body):
+    projectId: str = Field(min_length=1, max_length=64)
+    datasetId: str = Field(min_length=1, max_length=64)
+    templateId: str = Field(min_length=1, max_length=64)
+    targetColumn: str | None = Field(None, min_length=1, max_length=255)
+    parameters: dict[str, Any] | None = None
+    testSize: float | None = Field(None, ge=0.05, le=0.5)
+    name: str | None = Field(None, min_length=1, max_length=200)

@@ -483,3 +483,90 @@ def test_model_templates_list_their_parameters(client: TestClient) -> None:
     assert knn["parameters"][1]["options"] == ["uniform", "distance"]
     assert templates["kmeans"]["metrics"] == ["silhouette"]
     refused(client.get(f"{API}/models/templates"), 401)
+
+
+def cancer_csv() -> bytes:
+    from sklearn.datasets import load_breast_cancer
+
+    frame = load_breast_cancer(as_frame=True).frame
+    frame.columns = [c.replace(" ", "_") for c in frame.columns]
+    frame["target"] = frame["target"].map({0: "malignant", 1: "benign"})
+    return bytes(frame.to_csv(index=False).encode())
+
+
+def test_models_train_from_templates_and_download_as_skops(client: TestClient) -> None:
+    import skops.io as sio
+
+    ada, bob = (
+        bearer(register(client, "ada@example.org")),
+        bearer(register(client, "bob@example.org")),
+    )
+    project_id = ok(client.post(f"{API}/projects", json={"name": "Cancer"}, headers=ada), 201)[
+        "project"
+    ]["id"]
+    dataset_id = ok(upload(client, ada, "cancer.csv", cancer_csv(), projectId=project_id), 201)[
+        "dataset"
+    ]["datasetId"]
+
+    def train(**body: Any) -> Any:
+        request = {"projectId": project_id, "datasetId": dataset_id, "targetColumn": "target"}
+        return client.post(f"{API}/models/train", json=request | body, headers=ada)
+
+    forest = ok(
+        train(
+            templateId="random_forest_classifier",
+            parameters={"n_estimators": 40, "max_depth": 6},
+            testSize=0.2,
+            name="Forest",
+        )
+    )
+    assert forest["success"] is True
+    model = forest["model"]
+    assert model["name"] == "Forest" and model["taskType"] == "classification"
+    assert model["algorithm"] == "RandomForestClassifier" and model["library"] == "sklearn"
+    assert model["parameters"] == {"n_estimators": 40, "max_depth": 6}
+    assert model["metrics"]["accuracy"] > 0.85 and 0.5 < model["metrics"]["roc_auc"] <= 1
+    assert model["targetColumn"] == "target" and len(model["featureColumns"]) == 30
+    assert "target" not in model["featureColumns"]
+    assert model["featureTypes"]["mean_radius"] == "float"
+    assert set(model["sampleRequest"]) == set(model["featureColumns"])
+    assert model["status"] == "completed" and model["metadata"]["testSize"] == 0.2
+    assert model["sampleCount"] == 569 and model["trainingMs"] > 0
+    logistic = ok(train(templateId="logistic_regression", parameters={"C": 0.5}))["model"]
+    assert (
+        logistic["algorithm"] == "LogisticRegression" and logistic["metadata"]["testSize"] == 0.15
+    )
+
+    listed = ok(client.get(f"{API}/models", params={"projectId": project_id}, headers=ada))
+    assert [m["modelId"] for m in listed["models"]] == [logistic["modelId"], model["modelId"]]
+    assert ok(client.get(f"{API}/models/{model['modelId']}", headers=ada))["model"] == model
+
+    artifact = client.get(f"{API}/models/{model['modelId']}/artifact", headers=ada)
+    assert artifact.status_code == 200 and artifact.content[:2] == b"PK"  # a skops zip
+    path = Path(client.app.state.platform.settings.data_dir) / "downloaded.skops"
+    path.write_bytes(artifact.content)
+    from lakehouse.model_files import TRUSTED_TYPES
+
+    pipeline = sio.load(
+        path, trusted=sorted(set(sio.get_untrusted_types(file=path)) & TRUSTED_TYPES)
+    )
+    frame = pd.DataFrame([model["sampleRequest"]])
+    assert pipeline.predict(frame).shape == (1,)
+
+    for body, status, named in [
+        ({"templateId": "svm"}, 404, "Unknown template 'svm'"),
+        ({"templateId": "kmeans"}, 501, "not available"),
+        ({"templateId": "knn_classifier", "parameters": {"k": 3}}, 400, "unknown parameter 'k'"),
+        ({"templateId": "knn_classifier", "parameters": {"n_neighbors": 0}}, 400, "n_neighbors"),
+        ({"templateId": "knn_classifier", "targetColumn": "nope"}, 400, "targetColumn 'nope'"),
+        ({"templateId": "knn_classifier", "testSize": 0.9}, 400, "testSize"),
+    ]:
+        refused(train(**body), status, named)
+    refused(client.get(f"{API}/models/{model['modelId']}", headers=bob), 404, "Model not found")
+    refused(client.get(f"{API}/models/{model['modelId']}/artifact", headers=bob), 404)
+    refused(client.delete(f"{API}/models/{model['modelId']}", headers=bob), 404)
+    assert ok(client.get(f"{API}/models", headers=bob))["models"] == []
+
+    assert client.delete(f"{API}/models/{model['modelId']}", headers=ada).status_code == 204
+    refused(client.get(f"{API}/models/{model['modelId']}", headers=ada), 404)
+    assert len(ok(client.get(f"{API}/models", headers=ada))["models"]) == 1

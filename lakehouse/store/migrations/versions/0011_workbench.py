@@ -1,4 +1,5 @@
-"""The workbench profile's projects and datasets, and when a user last logged in.
+"""The workbench profile's projects, datasets and models; when a user last logged in; the
+share of rows a predictor holds out to test its model.
 
 Revision ID: 0011
 Revises: 0010
@@ -16,6 +17,8 @@ depends_on = None
 def upgrade() -> None:
     with op.batch_alter_table("users") as batch:
         batch.add_column(sa.Column("last_login_at", sa.DateTime(timezone=True), nullable=True))
+    with op.batch_alter_table("predictors") as batch:
+        batch.add_column(sa.Column("test_share", sa.Float(), nullable=True))
     op.create_table(
         "workbench_projects",
         sa.Column("id", sa.String(length=36), nullable=False),
@@ -84,9 +87,63 @@ def upgrade() -> None:
         unique=False,
     )
 
+    op.create_table(
+        "workbench_models",
+        sa.Column("id", sa.String(length=36), nullable=False),
+        sa.Column("tenant_id", sa.String(length=36), nullable=False),
+        sa.Column("project_id", sa.String(length=36), nullable=False),
+        sa.Column("dataset_id", sa.String(length=36), nullable=True),
+        sa.Column("predictor_id", sa.Integer(), nullable=False),
+        sa.Column("name", sa.String(length=200), nullable=False),
+        sa.Column("template_id", sa.String(length=64), nullable=False),
+        sa.Column("parameters", sa.JSON(), nullable=False),
+        sa.Column("test_share", sa.Float(), nullable=False),
+        sa.Column("target_column", sa.String(length=255), nullable=True),
+        sa.Column("feature_columns", sa.JSON(), nullable=False),
+        sa.Column("feature_types", sa.JSON(), nullable=False),
+        sa.Column("sample_request", sa.JSON(), nullable=False),
+        sa.Column("metrics", sa.JSON(), nullable=False),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("training_ms", sa.Integer(), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["tenant_id"], ["tenants.id"], name=op.f("fk_workbench_models_tenant_id_tenants")
+        ),
+        sa.ForeignKeyConstraint(
+            ["project_id"],
+            ["workbench_projects.id"],
+            name=op.f("fk_workbench_models_project_id_workbench_projects"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["dataset_id"],
+            ["workbench_datasets.id"],
+            name=op.f("fk_workbench_models_dataset_id_workbench_datasets"),
+            ondelete="SET NULL",
+        ),
+        sa.ForeignKeyConstraint(
+            ["predictor_id"],
+            ["predictors.id"],
+            name=op.f("fk_workbench_models_predictor_id_predictors"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_workbench_models")),
+        sa.UniqueConstraint("predictor_id", name=op.f("uq_workbench_models_predictor_id")),
+    )
+    op.create_index(
+        op.f("ix_workbench_models_tenant_id"), "workbench_models", ["tenant_id"], unique=False
+    )
+    op.create_index(
+        op.f("ix_workbench_models_project_id"), "workbench_models", ["project_id"], unique=False
+    )
+
 
 def downgrade() -> None:
+    op.drop_table("workbench_models")
     op.drop_table("workbench_datasets")
     op.drop_table("workbench_projects")
+    with op.batch_alter_table("predictors") as batch:
+        batch.drop_column("test_share")
     with op.batch_alter_table("users") as batch:
         batch.drop_column("last_login_at")
