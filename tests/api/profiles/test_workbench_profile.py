@@ -553,14 +553,15 @@ def test_models_train_from_templates_and_download_as_skops(client: TestClient) -
     frame = pd.DataFrame([model["sampleRequest"]])
     assert pipeline.predict(frame).shape == (1,)
 
-    for body, status, named in [
+    refusals: list[tuple[dict[str, Any], int, str]] = [
         ({"templateId": "svm"}, 404, "Unknown template 'svm'"),
         ({"templateId": "kmeans"}, 501, "not available"),
         ({"templateId": "knn_classifier", "parameters": {"k": 3}}, 400, "unknown parameter 'k'"),
         ({"templateId": "knn_classifier", "parameters": {"n_neighbors": 0}}, 400, "n_neighbors"),
         ({"templateId": "knn_classifier", "targetColumn": "nope"}, 400, "targetColumn 'nope'"),
         ({"templateId": "knn_classifier", "testSize": 0.9}, 400, "testSize"),
-    ]:
+    ]
+    for body, status, named in refusals:
         refused(train(**body), status, named)
     refused(client.get(f"{API}/models/{model['modelId']}", headers=bob), 404, "Model not found")
     refused(client.get(f"{API}/models/{model['modelId']}/artifact", headers=bob), 404)
