@@ -14,11 +14,17 @@ Row = TypeVar("Row", bound=Base)
 
 
 def get_owned(
-    session: Session, model: type[Row], key: int | str, tenant_id: str, what: str, field: str
+    session: Session,
+    model: type[Row],
+    key: int | str,
+    tenant_id: str,
+    what: str,
+    field: str,
+    message: str | None = None,
 ) -> Row:
     """The `model` row with primary key `key` if `tenant_id` owns it; else a 404 naming
-    `field`, with the message "<what> <key> not found"."""
+    `field`, with `message`, by default "<what> <key> not found"."""
     row = session.get(model, key)
     if row is None or getattr(row, "tenant_id", None) != tenant_id:
-        raise NotFoundError(f"{what} {key} not found", field=field)
+        raise NotFoundError(message or f"{what} {key} not found", field=field)
     return row

@@ -13,12 +13,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from lakehouse.accounts.rbac import Principal
-from lakehouse.errors import ConflictError, InvalidInputError, NotFoundError
+from lakehouse.errors import ConflictError, InvalidInputError
 from lakehouse.lake.catalog import load_table_or_none
 from lakehouse.lake.naming import MAX_TABLE_NAME, table_name_from
 from lakehouse.profiles.workbench.accounts import iso
 from lakehouse.states import ValidationState
 from lakehouse.store.models import Dataset
+from lakehouse.store.owned import get_owned
 from lakehouse.store.workbench import WorkbenchDataset
 
 if TYPE_CHECKING:
@@ -67,10 +68,15 @@ def free_table_name(session: Session, tenant_id: str, filename: str) -> str:
 
 def get_workbench_dataset(session: Session, actor: Principal, dataset_id: str) -> WorkbenchDataset:
     """A workbench dataset of the caller's tenant; any other is not found."""
-    held = session.get(WorkbenchDataset, dataset_id)
-    if held is None or held.tenant_id != actor.tenant_id:
-        raise NotFoundError("Dataset not found", field="datasetId")
-    return held
+    return get_owned(
+        session,
+        WorkbenchDataset,
+        dataset_id,
+        actor.tenant_id,
+        "dataset",
+        "datasetId",
+        "Dataset not found",
+    )
 
 
 def list_workbench_datasets(

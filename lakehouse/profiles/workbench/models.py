@@ -12,12 +12,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from lakehouse.accounts.rbac import Principal
-from lakehouse.errors import InvalidInputError, NotAvailableError, NotFoundError
+from lakehouse.errors import InvalidInputError, NotAvailableError
 from lakehouse.ml.spec import Attribute
 from lakehouse.predictors import records
 from lakehouse.profiles.workbench.accounts import iso
 from lakehouse.profiles.workbench.datasets import dtype_of, json_rows, silver_rows
 from lakehouse.profiles.workbench.templates import ModelTemplate
+from lakehouse.store.owned import get_owned
 from lakehouse.store.workbench import WorkbenchDataset, WorkbenchModel
 
 if TYPE_CHECKING:
@@ -28,10 +29,9 @@ DOMAIN = "workbench"
 
 def get_model(session: Session, actor: Principal, model_id: str) -> WorkbenchModel:
     """A model of the caller's tenant; any other is not found."""
-    model = session.get(WorkbenchModel, model_id)
-    if model is None or model.tenant_id != actor.tenant_id:
-        raise NotFoundError("Model not found", field="modelId")
-    return model
+    return get_owned(
+        session, WorkbenchModel, model_id, actor.tenant_id, "model", "modelId", "Model not found"
+    )
 
 
 def list_models(

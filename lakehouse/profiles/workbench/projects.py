@@ -11,9 +11,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from lakehouse.accounts.rbac import Principal
-from lakehouse.errors import NotFoundError
 from lakehouse.profiles.workbench.accounts import iso
 from lakehouse.store.models import utcnow
+from lakehouse.store.owned import get_owned
 from lakehouse.store.workbench import WorkbenchProject
 
 # The fields a client sets, besides `name`.
@@ -30,10 +30,15 @@ class ProjectFields:
 
 def get_project(session: Session, actor: Principal, project_id: str) -> WorkbenchProject:
     """A project of the caller's tenant; any other, or an id that is no project, is not found."""
-    project = session.get(WorkbenchProject, project_id)
-    if project is None or project.tenant_id != actor.tenant_id:
-        raise NotFoundError("Project not found", field="projectId")
-    return project
+    return get_owned(
+        session,
+        WorkbenchProject,
+        project_id,
+        actor.tenant_id,
+        "project",
+        "projectId",
+        "Project not found",
+    )
 
 
 def list_projects(session: Session, actor: Principal) -> Sequence[WorkbenchProject]:
