@@ -177,6 +177,9 @@ HYPERPARAMETERS[(Algorithm.LINEAR, ProblemType.REGRESSION)] = (
 
 
 def declared(algorithm: Algorithm, problem: ProblemType) -> tuple[Hyperparameter, ...]:
+    """What the algorithm takes for the problem; a forecast learns as a regression does."""
+    if problem is ProblemType.FORECAST:
+        problem = ProblemType.REGRESSION
     return HYPERPARAMETERS.get((algorithm, problem), ())
 
 

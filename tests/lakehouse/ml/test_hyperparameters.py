@@ -65,3 +65,8 @@ def test_every_declared_default_passes_its_own_check() -> None:
             assert shown["key"] == parameter.key and shown["default"] == parameter.default
         estimator(algorithm, problem, 1, {p.key: p.default for p in parameters})
     assert [p.key for p in declared(Algorithm.KNN, REGRESS)] == ["n_neighbors", "weights"]
+
+
+def test_a_forecast_takes_what_a_regression_takes() -> None:
+    assert declared(Algorithm.LINEAR, ProblemType.FORECAST) == declared(Algorithm.LINEAR, REGRESS)
+    assert estimator(Algorithm.LINEAR, ProblemType.FORECAST, 1).alpha == 1.0
