@@ -32,6 +32,14 @@ TRAIN = [requires_permission("models:train")]
 Document = dict[str, Any]
 
 
+def discard(db: Session, platform: Platform, actor: Principal, predictor_id: int) -> None:
+    """Remove the predictor of a training that gave no model; one a run still writes (the wait
+    ran out) is left to the main API's delete."""
+    db.rollback()
+    with contextlib.suppress(StrataError):
+        runs.remove_predictor(db, platform, actor, predictor_id, runs.Removed())
+
+
 @get("/models/templates", operation_id="workbench_model_templates", guards=READ)
 async def model_templates() -> Document:
     """The model templates: the original's eight scikit-learn models and Strata's XGBoost and
@@ -64,13 +72,16 @@ def train_model(db: Session, platform: Platform, request: Request, data: TrainRe
     )
     predictor = records.create_predictor(db, actor, catalog, new)
     started = time.perf_counter()
-    runs.wait_for_run(platform, runs.start_training(db, platform, predictor))
+    try:
+        runs.wait_for_run(platform, runs.start_training(db, platform, predictor))
+    except StrataError:
+        discard(db, platform, actor, predictor.id)
+        raise
     elapsed = int((time.perf_counter() - started) * 1000)
     db.refresh(predictor)
     if predictor.model_version is None or predictor.mlflow_run_id is None:
         error = predictor.training_error or "the training run ended without a model"
-        with contextlib.suppress(StrataError):  # a run still writing it keeps it for now
-            runs.remove_predictor(db, platform, actor, predictor.id, runs.Removed())
+        discard(db, platform, actor, predictor.id)
         raise BadRequestError(f"Failed to train model: {error}", field="templateId")
     from lakehouse.ml import registry
 
