@@ -190,6 +190,11 @@ def test_the_engine_trains_a_chain_of_mini_batches_from_the_best_model_so_far(
         ).all()
     assert [u["strata"]["run_id"] for u in uplets] == run_ids
     assert all(u["strata"]["model_version"] == rank + 1 for rank, u in enumerate(uplets))
+    # a run reports its uplet in its step, a moment before the run itself ends
+    from tests.pipelines.runs import wait_for
+
+    for run_id in [*run_ids, preduplet["strata"]["run_id"]]:
+        wait_for(client, headers, run_id, {"SUCCESS", "FAILURE", "CANCELED"})
     views = [
         platform.gateway.status(run_id) for run_id in [*run_ids, preduplet["strata"]["run_id"]]
     ]
