@@ -28,6 +28,7 @@ from lakehouse.runs import (
     DATASET_INGESTION_JOB,
     DATASET_PARTITIONS,
     DATASET_STATISTICS_JOB,
+    PREDICTOR_EVALUATION_JOB,
     PREDICTOR_PARTITIONS,
     PREDICTOR_SHAP_JOB,
     PREDICTOR_TRAINING_JOB,
@@ -115,6 +116,14 @@ def shap_state(gateway: RunGateway, predictor: Predictor) -> str:
     """The state of the predictor's SHAP values; `not_started` before any run."""
     status = predictor.shap_status or WorkState.NOT_STARTED
     return record_state(gateway, status, None, predictor.shap_run_id, "SHAP")[0]
+
+
+def evaluation_state(gateway: RunGateway, predictor: Predictor) -> tuple[str, str | None]:
+    """The state of the predictor's evaluation; `not_started` before any run."""
+    status = predictor.evaluation_status or WorkState.NOT_STARTED
+    return record_state(
+        gateway, status, predictor.evaluation_error, predictor.evaluation_run_id, "evaluation"
+    )
 
 
 def prediction_state(gateway: RunGateway, prediction: Prediction) -> tuple[str, str | None]:
@@ -303,6 +312,29 @@ def start_shap(platform: Platform, predictor: Predictor) -> str:
         run_id,
         None,
     )
+    return run_id
+
+
+def start_evaluation(db: Session, platform: Platform, predictor: Predictor) -> str | None:
+    """Start the run evaluating the predictor's current version, once no run writes it, and
+    commit it; a run that cannot start leaves the evaluation failed, saying why (a retry may
+    start it later)."""
+    for run_id in (predictor.last_run_id, predictor.evaluation_run_id):
+        ensure_idle(platform.gateway, run_id, f"predictor {predictor.id}", "modelId")
+    run_id = None
+    try:
+        run_id = platform.gateway.submit(
+            PREDICTOR_EVALUATION_JOB,
+            partition_key=str(predictor.id),
+            tags={TENANT_TAG: predictor.tenant_id},
+        )
+    except StrataError as exc:
+        predictor.evaluation_status = WorkState.FAILED
+        predictor.evaluation_error = f"the evaluation could not start: {exc.message}"
+    else:
+        predictor.evaluation_status, predictor.evaluation_error = WorkState.SUBMITTED, None
+    predictor.evaluation_run_id = run_id
+    db.commit()
     return run_id
 
 

@@ -6,9 +6,12 @@ import dagster as dg
 
 from assets.ingestion import SILVER
 from assets.recording import recording_failure
+from lakehouse.ml.tuning import Tuning
 from lakehouse.predictors.batch import mark_prediction_failed, score_dataset
+from lakehouse.predictors.evaluation import evaluate_predictor
 from lakehouse.predictors.records import record_state
 from lakehouse.predictors.steps import explain_predictor, land_features, train_predictor
+from lakehouse.predictors.tuning import event_message, tune_predictor
 from lakehouse.runs import PREDICTOR_PARTITIONS
 from lakehouse.states import WorkState
 from resources import LakehouseResource
@@ -18,6 +21,14 @@ predictors_partitions = dg.DynamicPartitionsDefinition(name=PREDICTOR_PARTITIONS
 
 class BatchPredictionConfig(dg.Config):
     prediction_id: int
+
+
+class TuningConfig(dg.Config):
+    metric: str
+    n_trials: int
+    sampler: str = "tpe"
+    timeout_seconds: float = 600.0
+    keys: list[str]
 
 
 def training_failed(lakehouse: LakehouseResource, predictor_id: int) -> Callable[[str], None]:
@@ -122,6 +133,80 @@ def predictor_shap(
             "table": result.table,
             "features": dg.MetadataValue.int(result.row_count),
             "snapshot_id": dg.MetadataValue.text(str(result.snapshot_id)),
+        }
+    )
+
+
+@dg.asset(
+    group_name="models",
+    partitions_def=predictors_partitions,
+    deps=[predictor_model],
+    kinds={"mlflow", "scikitlearn", "shap"},
+)
+def predictor_evaluation(
+    context: dg.AssetExecutionContext, lakehouse: LakehouseResource
+) -> dg.MaterializeResult:
+    """The current model version looked at closely on its test rows: confusion matrix, ROC
+    curves, importance, learning curve, cross-validation, SHAP values of a sample and error
+    analysis, kept with the training's MLflow run."""
+    predictor_id = int(context.partition_key)
+    store = lakehouse.store()
+    record_state(
+        store,
+        predictor_id,
+        shap=True,
+        evaluation_status=WorkState.RUNNING,
+        evaluation_error=None,
+        evaluation_run_id=context.run_id,
+    )
+    metrics = recording_failure(
+        lambda error: record_state(
+            store,
+            predictor_id,
+            shap=True,
+            evaluation_status=WorkState.FAILED,
+            evaluation_error=error[:4000],
+        ),
+        lambda: evaluate_predictor(
+            store, lakehouse.catalog(), lakehouse.settings, predictor_id, context.log.info
+        ),
+    )
+    return dg.MaterializeResult(
+        metadata={name: dg.MetadataValue.float(value) for name, value in metrics.items()}
+    )
+
+
+@dg.asset(
+    group_name="models",
+    partitions_def=predictors_partitions,
+    deps=[predictor_model],
+    kinds={"optuna", "mlflow"},
+)
+def predictor_tuning(
+    context: dg.AssetExecutionContext, config: TuningConfig, lakehouse: LakehouseResource
+) -> dg.MaterializeResult:
+    """An Optuna study of the predictor's hyperparameters, each trial cross-validated and
+    logged as it ends; the study is kept with the training's MLflow run."""
+    tuning = Tuning(config.metric, config.n_trials, config.sampler, config.timeout_seconds)
+    tuned = recording_failure(
+        lambda error: context.log.error(event_message({"type": "error", "message": error})),
+        lambda: tune_predictor(
+            lakehouse.store(),
+            lakehouse.catalog(),
+            lakehouse.settings,
+            int(context.partition_key),
+            tuning,
+            config.keys,
+            context.run_id,
+            context.log.info,
+        ),
+    )
+    return dg.MaterializeResult(
+        metadata={
+            "metric": config.metric,
+            "best_value": dg.MetadataValue.float(tuned.best_value),
+            "best_params": dg.MetadataValue.json(tuned.best_params),
+            "trials": dg.MetadataValue.int(len(tuned.trials)),
         }
     )
 

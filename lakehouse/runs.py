@@ -15,6 +15,8 @@ PREDICTOR_PARTITIONS = "predictors"
 PREDICTOR_TRAINING_JOB = "predictor_training_job"
 PREDICTOR_TRAINING_SHAP_JOB = "predictor_training_shap_job"
 PREDICTOR_SHAP_JOB = "predictor_shap_job"
+PREDICTOR_EVALUATION_JOB = "predictor_evaluation_job"
+PREDICTOR_TUNING_JOB = "predictor_tuning_job"
 BATCH_PREDICTION_JOB = "batch_prediction_job"
 LEARNUPLET_PARTITIONS = "learnuplets"
 LEDGER_LEARNING_JOB = "ledger_learning_job"
@@ -25,6 +27,7 @@ LEDGER_PREDICTION_JOB = "ledger_prediction_job"
 # `ledger_predictions`.
 SELFCHECK_OP = "platform__selfcheck"
 BATCH_PREDICTIONS_OP = "batch_predictions"
+PREDICTOR_TUNING_OP = "predictor_tuning"
 LEDGER_MODEL_OP = "ledger_model"
 LEDGER_PREDICTIONS_OP = "ledger_predictions"
 
@@ -37,6 +40,20 @@ def selfcheck_run_config(rows: int = 100, hold_seconds: float = 0.0) -> dict[str
 def batch_prediction_run_config(prediction_id: int) -> dict[str, Any]:
     """The batch prediction job's run config: the recorded prediction it scores."""
     return {"ops": {BATCH_PREDICTIONS_OP: {"config": {"prediction_id": prediction_id}}}}
+
+
+def tuning_run_config(
+    metric: str, n_trials: int, sampler: str, timeout_seconds: float, keys: list[str]
+) -> dict[str, Any]:
+    """The tuning job's run config: what the study optimises, how long, and what it tunes."""
+    config = {
+        "metric": metric,
+        "n_trials": n_trials,
+        "sampler": sampler,
+        "timeout_seconds": timeout_seconds,
+        "keys": keys,
+    }
+    return {"ops": {PREDICTOR_TUNING_OP: {"config": config}}}
 
 
 @dataclass(frozen=True)

@@ -13,9 +13,11 @@ from assets.ledger import (
 )
 from assets.models import (
     batch_predictions,
+    predictor_evaluation,
     predictor_features,
     predictor_model,
     predictor_shap,
+    predictor_tuning,
     predictors_partitions,
 )
 from assets.platform import selfcheck
@@ -25,9 +27,11 @@ from lakehouse.runs import (
     DATASET_STATISTICS_JOB,
     LEDGER_LEARNING_JOB,
     LEDGER_PREDICTION_JOB,
+    PREDICTOR_EVALUATION_JOB,
     PREDICTOR_SHAP_JOB,
     PREDICTOR_TRAINING_JOB,
     PREDICTOR_TRAINING_SHAP_JOB,
+    PREDICTOR_TUNING_JOB,
     SELFCHECK_JOB,
 )
 from resources import LakehouseResource
@@ -79,6 +83,22 @@ predictor_shap_job = dg.define_asset_job(
     executor_def=dg.in_process_executor,
 )
 
+predictor_evaluation_job = dg.define_asset_job(
+    PREDICTOR_EVALUATION_JOB,
+    selection=[predictor_evaluation],
+    partitions_def=predictors_partitions,
+    description="Evaluate a predictor's current model version, explain it and analyse its errors.",
+    executor_def=dg.in_process_executor,
+)
+
+predictor_tuning_job = dg.define_asset_job(
+    PREDICTOR_TUNING_JOB,
+    selection=[predictor_tuning],
+    partitions_def=predictors_partitions,
+    description="Tune a predictor's hyperparameters with Optuna, trial by trial.",
+    executor_def=dg.in_process_executor,
+)
+
 batch_prediction_job = dg.define_asset_job(
     BATCH_PREDICTION_JOB,
     selection=[batch_predictions],
@@ -111,6 +131,8 @@ defs = dg.Definitions(
         predictor_features,
         predictor_model,
         predictor_shap,
+        predictor_evaluation,
+        predictor_tuning,
         batch_predictions,
         ledger_model,
         ledger_predictions,
@@ -122,6 +144,8 @@ defs = dg.Definitions(
         predictor_training_job,
         predictor_training_shap_job,
         predictor_shap_job,
+        predictor_evaluation_job,
+        predictor_tuning_job,
         batch_prediction_job,
         ledger_learning_job,
         ledger_prediction_job,

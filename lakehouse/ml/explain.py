@@ -36,28 +36,58 @@ def owners(prepare: Any) -> list[str]:
     return result
 
 
-def shap_values(model: TrainedModel, encoded: np.ndarray) -> np.ndarray:
-    """SHAP values per row and encoded column (and class): exact for trees and linear models;
-    otherwise a permutation explainer on a background sample, stopped when the time budget
-    runs out."""
+def explained(
+    model: TrainedModel, encoded: np.ndarray, background: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """SHAP values per row and encoded column (and class), with each row's base value (per
+    class): exact for trees and linear models; otherwise a permutation explainer. Those need
+    background rows (the explained rows' first ones unless given), and the permutation
+    explainer stops when its time budget runs out (fewer rows come back)."""
     import numpy as np
     import shap
 
     estimator = model.pipeline.named_steps["model"]
-    if model.algorithm in TREE_MODELS:
-        return np.asarray(shap.TreeExplainer(estimator).shap_values(encoded))
-    masker = shap.maskers.Independent(encoded[:BACKGROUND_ROWS])
-    if model.algorithm is Algorithm.LINEAR:
-        return np.asarray(shap.LinearExplainer(estimator, masker).shap_values(encoded))
+    rows = len(encoded)
+    masker = shap.maskers.Independent(
+        (encoded if background is None else background)[:BACKGROUND_ROWS]
+    )
+    if model.algorithm in TREE_MODELS or model.algorithm is Algorithm.LINEAR:
+        if model.algorithm in TREE_MODELS:
+            explainer = shap.TreeExplainer(estimator)
+        else:
+            explainer = shap.LinearExplainer(estimator, masker)
+        values = np.asarray(explainer.shap_values(encoded))
+        expected = np.asarray(explainer.expected_value, dtype=float)
+        return values, np.broadcast_to(expected, (rows, *expected.shape)).copy()
     predict = estimator.predict_proba if model.classes is not None else estimator.predict
-    explainer = shap.explainers.Permutation(predict, masker, seed=0)
-    parts = []
+    permutation = shap.explainers.Permutation(predict, masker, seed=0)
+    parts, bases = [], []
     deadline = time.monotonic() + TIME_BUDGET_SECONDS
-    for start in range(0, len(encoded), BATCH_ROWS):
-        parts.append(np.asarray(explainer(encoded[start : start + BATCH_ROWS], silent=True).values))
+    for start in range(0, rows, BATCH_ROWS):
+        explanation = permutation(encoded[start : start + BATCH_ROWS], silent=True)
+        parts.append(np.asarray(explanation.values))
+        bases.append(np.asarray(explanation.base_values, dtype=float))
         if time.monotonic() > deadline:
             break
-    return np.concatenate(parts)
+    return np.concatenate(parts), np.concatenate(bases)
+
+
+def shap_values(model: TrainedModel, encoded: np.ndarray) -> np.ndarray:
+    """SHAP values per row and encoded column (and class); see `explained`."""
+    return explained(model, encoded)[0]
+
+
+def per_feature(model: TrainedModel, values: np.ndarray) -> np.ndarray:
+    """Values per encoded column summed back onto the input features (one-hot parts added
+    up), in the order of `model.features`; any trailing class axis is kept."""
+    import numpy as np
+
+    prepare = model.pipeline.named_steps["prepare"]
+    index = {name: position for position, name in enumerate(model.features)}
+    summed = np.zeros((values.shape[0], len(model.features), *values.shape[2:]))
+    for column, owner in enumerate(owners(prepare)):
+        summed[:, index[owner]] += values[:, column]
+    return summed
 
 
 def feature_importance(model: TrainedModel, sample: pd.DataFrame) -> dict[str, float]:

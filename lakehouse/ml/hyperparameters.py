@@ -48,6 +48,24 @@ class Hyperparameter:
     """Searched on a log scale when tuned."""
     nullable: bool = False
     """`null` is a value too (no depth limit)."""
+    search: tuple[float, float] | None = None
+    """The range a tuning searches, where it is narrower than the bounds (fewer trees than
+    the most a training may ask for); None: the bounds."""
+
+    @property
+    def tunable(self) -> bool:
+        """A tuning searches numbers and options, not lists of layer sizes."""
+        return self.kind in ("int", "float", "select")
+
+    def search_range(self) -> tuple[float, float]:
+        """The low and high a tuning draws from (a bound left out is just above it)."""
+        if self.search is not None:
+            return self.search
+        assert self.low is not None and self.high is not None
+        low = self.low
+        if self.above_low:
+            low = self.low + 1e-4 if self.kind == "float" else self.low + 1
+        return low, self.high
 
     def check(self, value: Any) -> Any:
         """The value as the estimator takes it; a value outside the declaration is refused,
@@ -110,9 +128,19 @@ def _p(key: str, label: str, kind: Kind, default: Any, **bounds: Any) -> Hyperpa
     return Hyperparameter(key, label, kind, default, **bounds)
 
 
-TREES = _p("n_estimators", "Number of trees", "int", 300, low=10, high=2000, log=True)
+TREES = _p(
+    "n_estimators", "Number of trees", "int", 300, low=10, high=2000, log=True, search=(50, 500)
+)
 RATE = _p(
-    "learning_rate", "Learning rate", "float", 0.05, low=0.0, high=1.0, above_low=True, log=True
+    "learning_rate",
+    "Learning rate",
+    "float",
+    0.05,
+    low=0.0,
+    high=1.0,
+    above_low=True,
+    log=True,
+    search=(0.005, 0.5),
 )
 BOTH = (ProblemType.CLASSIFICATION, ProblemType.REGRESSION)
 
@@ -122,21 +150,32 @@ for _problem in BOTH:
     HYPERPARAMETERS[(Algorithm.XGBOOST, _problem)] = (
         TREES,
         RATE,
-        _p("max_depth", "Maximum depth", "int", 4, low=1, high=16),
+        _p("max_depth", "Maximum depth", "int", 4, low=1, high=16, search=(2, 10)),
         _p("subsample", "Row subsample", "float", 1.0, low=0.1, high=1.0),
     )
     HYPERPARAMETERS[(Algorithm.LIGHTGBM, _problem)] = (
         TREES,
         RATE,
-        _p("num_leaves", "Leaves per tree", "int", 31, low=2, high=512, log=True),
+        _p("num_leaves", "Leaves per tree", "int", 31, low=2, high=512, log=True, search=(8, 256)),
     )
     HYPERPARAMETERS[(Algorithm.RANDOM_FOREST, _problem)] = (
         TREES,
-        _p("max_depth", "Maximum depth", "int", None, low=1, high=64, nullable=True),
+        _p(
+            "max_depth", "Maximum depth", "int", None, low=1, high=64, nullable=True, search=(2, 32)
+        ),
         _p("min_samples_split", "Minimum samples to split", "int", 2, low=2, high=50),
     )
     HYPERPARAMETERS[(Algorithm.GRADIENT_BOOSTING, _problem)] = (
-        _p("n_estimators", "Number of stages", "int", 100, low=10, high=1000, log=True),
+        _p(
+            "n_estimators",
+            "Number of stages",
+            "int",
+            100,
+            low=10,
+            high=1000,
+            log=True,
+            search=(50, 300),
+        ),
         _p(
             "learning_rate",
             "Learning rate",
@@ -150,11 +189,11 @@ for _problem in BOTH:
         _p("max_depth", "Maximum depth", "int", 3, low=1, high=16),
     )
     HYPERPARAMETERS[(Algorithm.KNN, _problem)] = (
-        _p("n_neighbors", "Neighbours", "int", 5, low=1, high=200),
+        _p("n_neighbors", "Neighbours", "int", 5, low=1, high=200, search=(1, 50)),
         _p("weights", "Weighting", "select", "uniform", options=("uniform", "distance")),
     )
     HYPERPARAMETERS[(Algorithm.MLP, _problem)] = (
-        _p("epochs", "Epochs", "int", 500, low=1, high=1000),
+        _p("epochs", "Epochs", "int", 500, low=1, high=1000, search=(50, 300)),
         _p(
             "learning_rate",
             "Learning rate",
@@ -168,11 +207,23 @@ for _problem in BOTH:
         _p("hidden_layers", "Hidden layer sizes", "int_list", [64, 32], low=1, high=4096),
     )
 HYPERPARAMETERS[(Algorithm.LINEAR, ProblemType.CLASSIFICATION)] = (
-    _p("C", "Inverse regularisation", "float", 1.0, low=0.0, high=1000.0, above_low=True, log=True),
-    _p("max_iter", "Maximum iterations", "int", 2000, low=100, high=10000),
+    _p(
+        "C",
+        "Inverse regularisation",
+        "float",
+        1.0,
+        low=0.0,
+        high=1000.0,
+        above_low=True,
+        log=True,
+        search=(0.001, 100.0),
+    ),
+    _p("max_iter", "Maximum iterations", "int", 2000, low=100, high=10000, search=(500, 3000)),
 )
 HYPERPARAMETERS[(Algorithm.LINEAR, ProblemType.REGRESSION)] = (
-    _p("alpha", "Regularisation (0: none)", "float", 1.0, low=0.0, high=1000.0),
+    _p(
+        "alpha", "Regularisation (0: none)", "float", 1.0, low=0.0, high=1000.0, search=(0.0, 100.0)
+    ),
 )
 
 

@@ -45,34 +45,64 @@ def score(problem: ProblemType, truth: Any, predicted: Any, probabilities: Any) 
     }
 
 
+def folds(labels: Any, seed: int, classify: bool, most: int = CV_FOLDS) -> Any:
+    """The cross-validation folds of rows with these labels: stratified for classes, at most
+    `most` and no more than the smallest class has rows; None when two folds are too many."""
+    import numpy as np
+    from sklearn.model_selection import KFold, StratifiedKFold
+
+    if not classify:
+        count = min(most, len(labels))
+        return KFold(count, shuffle=True, random_state=seed) if count >= 2 else None
+    smallest_class = int(min(np.bincount(labels))) if len(labels) else 0
+    count = min(most, smallest_class)
+    return StratifiedKFold(count, shuffle=True, random_state=seed) if count >= 2 else None
+
+
+def single_threaded(pipeline: Pipeline) -> Pipeline:
+    """A copy of the pipeline whose model uses one thread: folds fit side by side, a core
+    each, as on small tables a model's own threads gain less than another fold does."""
+    from sklearn.base import clone
+
+    model = clone(pipeline)
+    if model.named_steps["model"].get_params().get("n_jobs") is not None:
+        model.named_steps["model"].set_params(n_jobs=1)
+    return model
+
+
+def cross_validation_scores(
+    pipeline: Pipeline, features: pd.DataFrame, labels: Any, seed: int, scoring: str, classify: bool
+) -> list[float]:
+    """The scores of the pipeline refitted on each fold of the rows; none when the rows are
+    too few to fold."""
+    from joblib import parallel_config
+    from sklearn.model_selection import cross_val_score
+
+    splitter = folds(labels, seed, classify)
+    if splitter is None:
+        return []
+    with parallel_config(backend="threading"):
+        scores = cross_val_score(
+            single_threaded(pipeline),
+            features,
+            labels,
+            cv=splitter,
+            scoring=scoring,
+            n_jobs=min(splitter.get_n_splits(), os.cpu_count() or 1),
+        )
+    return [float(value) for value in scores]
+
+
 def cross_validated(
     pipeline: Pipeline, features: pd.DataFrame, labels: Any, seed: int
 ) -> dict[str, float]:
     """Mean and spread of accuracy over stratified folds of the rows the model learned from."""
     import numpy as np
-    from joblib import parallel_config
-    from sklearn.base import clone
-    from sklearn.model_selection import StratifiedKFold, cross_val_score
 
-    smallest_class = int(min(np.bincount(labels))) if len(labels) else 0
-    folds = min(CV_FOLDS, smallest_class)
-    if folds < 2:
+    scores = cross_validation_scores(pipeline, features, labels, seed, "accuracy", classify=True)
+    if not scores:
         return {}
-    # The folds fit side by side, a core each: on small tables a model's own threads gain
-    # less than another fold does.
-    model = clone(pipeline)
-    if model.named_steps["model"].get_params().get("n_jobs") is not None:
-        model.named_steps["model"].set_params(n_jobs=1)
-    with parallel_config(backend="threading"):
-        scores = cross_val_score(
-            model,
-            features,
-            labels,
-            cv=StratifiedKFold(folds, shuffle=True, random_state=seed),
-            scoring="accuracy",
-            n_jobs=min(folds, os.cpu_count() or 1),
-        )
-    return {"cv_accuracy_mean": float(scores.mean()), "cv_accuracy_std": float(scores.std())}
+    return {"cv_accuracy_mean": float(np.mean(scores)), "cv_accuracy_std": float(np.std(scores))}
 
 
 def selection_metric(problem: ProblemType) -> str:

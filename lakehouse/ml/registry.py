@@ -311,3 +311,17 @@ def log_feature_importance(
     client = tracking_client(settings)
     client.log_dict(run_id, dict(importance), "shap/feature_importance.json")
     client.log_figure(run_id, figure, "shap/summary.png")
+
+
+def log_documents(settings: Settings, run_id: str, documents: Mapping[str, Any]) -> None:
+    """Add JSON documents to a run, each at its artifact path."""
+    client = tracking_client(settings)
+    for path, document in documents.items():
+        client.log_dict(run_id, document, path)
+
+
+def run_document(settings: Settings, run_id: str, path: str) -> Any:
+    """A JSON document of a run; NotFoundError when it is not there."""
+    import json
+
+    return json.loads(run_artifact_bytes(settings, run_id, path))

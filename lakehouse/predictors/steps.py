@@ -41,7 +41,7 @@ class TrainingResult:
     metrics: dict[str, float] = field(default_factory=dict)
 
 
-def _load(store: MetadataStore, predictor_id: int) -> tuple[Predictor, Dataset | None]:
+def load_predictor(store: MetadataStore, predictor_id: int) -> tuple[Predictor, Dataset | None]:
     with store.session() as session:
         predictor = session.get(Predictor, predictor_id)
         if predictor is None:
@@ -59,7 +59,7 @@ def land_features(store: MetadataStore, catalog: Catalog, predictor_id: int) -> 
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    predictor, dataset = _load(store, predictor_id)
+    predictor, dataset = load_predictor(store, predictor_id)
     if dataset is None:
         raise NotFoundError(f"the dataset of predictor {predictor_id} is gone", field="dataset_id")
     silver = validated_table(catalog, dataset).scan().to_arrow()
@@ -116,7 +116,7 @@ def train_predictor(
     from lakehouse.ml import registry
     from lakehouse.ml.training import continue_training, train
 
-    predictor, dataset = _load(store, predictor_id)
+    predictor, dataset = load_predictor(store, predictor_id)
     spec = training_spec(predictor)
     started = time.perf_counter()
 
@@ -206,7 +206,7 @@ def explain_predictor(
     from lakehouse.ml import registry
     from lakehouse.ml.explain import feature_importance, importance_figure
 
-    predictor, _ = _load(store, predictor_id)
+    predictor, _ = load_predictor(store, predictor_id)
     if predictor.model_version is None or predictor.mlflow_run_id is None:
         raise ConflictError(f"predictor {predictor_id} has no trained model", field="train_id")
     model = registered_model(settings, predictor)

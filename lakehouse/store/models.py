@@ -267,6 +267,9 @@ class Predictor(Base):
     shap_status: Mapped[str | None] = mapped_column(String(16))
     shap_error: Mapped[str | None] = mapped_column(Text)
     shap_run_id: Mapped[str | None] = mapped_column(String(64))
+    evaluation_status: Mapped[str | None] = mapped_column(String(16))
+    evaluation_error: Mapped[str | None] = mapped_column(Text)
+    evaluation_run_id: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     modified_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 

@@ -24,8 +24,8 @@ from lakehouse.predictors import records
 from lakehouse.profiles.workbench import models
 from lakehouse.profiles.workbench.datasets import get_workbench_dataset
 from lakehouse.profiles.workbench.projects import get_project
-from lakehouse.profiles.workbench.templates import TEMPLATES, template_of
-from lakehouse.store.workbench import WorkbenchModel
+from lakehouse.profiles.workbench.templates import TEMPLATES, ModelTemplate, template_of
+from lakehouse.store.workbench import WorkbenchDataset, WorkbenchModel
 
 READ = [requires_permission("models:read")]
 TRAIN = [requires_permission("models:train")]
@@ -48,24 +48,17 @@ async def model_templates() -> Document:
     return {"templates": [template.document() for template in TEMPLATES]}
 
 
-@post(
-    "/models/train",
-    operation_id="workbench_train_model",
-    guards=TRAIN,
-    status_code=HTTP_200_OK,
-    sync_to_thread=True,
-)
-def train_model(db: Session, platform: Platform, request: Request, data: TrainRequest) -> Document:
-    """Train a template on a dataset of the project: `targetColumn` is what it learns to
-    predict, every other column a feature; `parameters` are the template's (checked against
-    their bounds); `testSize` (0.05-0.5, default 0.15) the share of rows it is scored on. The
-    request waits for the training run and answers the model with its metrics."""
-    actor: Principal = request.user
-    project = get_project(db, actor, data.projectId)
-    held = get_workbench_dataset(db, actor, data.datasetId)
-    if held.project_id != project.id:
-        raise NotFoundError("Dataset not found in this project", field="datasetId")
-    template = template_of(data.templateId)
+def train_from_template(
+    db: Session,
+    platform: Platform,
+    actor: Principal,
+    held: WorkbenchDataset,
+    template: ModelTemplate,
+    data: TrainRequest,
+) -> WorkbenchModel:
+    """Train the template on the dataset as a Strata predictor, waiting for its run, record
+    the workbench's model and start its evaluation. A training that gives no model is a 400
+    and leaves nothing behind."""
     catalog = platform.catalog
     new = models.new_predictor(
         catalog, held, template, data.targetColumn, data.parameters, data.testSize
@@ -90,7 +83,7 @@ def train_model(db: Session, platform: Platform, request: Request, data: TrainRe
     features, types, sample = models.feature_facts(catalog, held, data.targetColumn)
     model = WorkbenchModel(
         tenant_id=actor.tenant_id,
-        project_id=project.id,
+        project_id=held.project_id,
         dataset_id=held.id,
         predictor_id=predictor.id,
         name=data.name or template.name,
@@ -107,13 +100,47 @@ def train_model(db: Session, platform: Platform, request: Request, data: TrainRe
     )
     db.add(model)
     db.flush()
-    document = models.model_document(model, template)
-    return {"success": True, "message": f"Model trained: {template.name}", "model": document}
+    runs.start_evaluation(db, platform, predictor)
+    return model
+
+
+def model_document(platform: Platform, model: WorkbenchModel) -> Document:
+    """The ModelRecord, with the state of its evaluation as its run has it."""
+    status, _ = runs.evaluation_state(platform.gateway, model.predictor)
+    return models.model_document(model, template_of(model.template_id), status)
+
+
+@post(
+    "/models/train",
+    operation_id="workbench_train_model",
+    guards=TRAIN,
+    status_code=HTTP_200_OK,
+    sync_to_thread=True,
+)
+def train_model(db: Session, platform: Platform, request: Request, data: TrainRequest) -> Document:
+    """Train a template on a dataset of the project: `targetColumn` is what it learns to
+    predict, every other column a feature; `parameters` are the template's (checked against
+    their bounds); `testSize` (0.05-0.5, default 0.15) the share of rows it is scored on. The
+    request waits for the training run and answers the model with its metrics; its evaluation
+    then runs (`evaluationStatus` pending, computing, then ready or failed)."""
+    actor: Principal = request.user
+    project = get_project(db, actor, data.projectId)
+    held = get_workbench_dataset(db, actor, data.datasetId)
+    if held.project_id != project.id:
+        raise NotFoundError("Dataset not found in this project", field="datasetId")
+    template = template_of(data.templateId)
+    model = train_from_template(db, platform, actor, held, template, data)
+    return {
+        "success": True,
+        "message": f"Model trained: {template.name}",
+        "model": model_document(platform, model),
+    }
 
 
 @get("/models", operation_id="workbench_models", guards=READ, sync_to_thread=True)
 def list_models(
     db: Session,
+    platform: Platform,
     request: Request,
     project_id: Annotated[str | None, Parameter(query="projectId", max_length=64)] = None,
 ) -> Document:
@@ -121,13 +148,13 @@ def list_models(
     if project_id is not None:
         get_project(db, request.user, project_id)
     found = models.list_models(db, request.user, project_id)
-    return {"models": [models.model_document(m, template_of(m.template_id)) for m in found]}
+    return {"models": [model_document(platform, m) for m in found]}
 
 
 @get("/models/{model_id:str}", operation_id="workbench_model", guards=READ, sync_to_thread=True)
-def get_model(db: Session, request: Request, model_id: str) -> Document:
+def get_model(db: Session, platform: Platform, request: Request, model_id: str) -> Document:
     model = models.get_model(db, request.user, model_id)
-    return {"model": models.model_document(model, template_of(model.template_id))}
+    return {"model": model_document(platform, model)}
 
 
 @get(

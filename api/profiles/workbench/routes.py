@@ -11,7 +11,15 @@ from litestar.status_codes import HTTP_400_BAD_REQUEST
 
 from api.errors import shaped_handlers
 from api.openapi import ERROR_MODEL
-from api.profiles.workbench import accounts, datasets, models, projects, query, unavailable
+from api.profiles.workbench import (
+    accounts,
+    datasets,
+    experiments,
+    models,
+    projects,
+    query,
+    unavailable,
+)
 from api.profiles.workbench.schemas import WorkbenchError
 
 
@@ -29,6 +37,7 @@ def workbench_router(prefix: str) -> Router:
             *datasets.ROUTES,
             *query.ROUTES,
             *models.ROUTES,
+            *experiments.ROUTES,
             *unavailable.ROUTES,
         ],
         tags=["Workbench"],

@@ -69,3 +69,21 @@ class TrainRequest(Body):
     parameters: dict[str, Any] | None = None
     testSize: float | None = Field(None, ge=0.05, le=0.5)
     name: str | None = Field(None, min_length=1, max_length=200)
+
+
+class CompareRequest(Body):
+    modelIds: list[str] = Field(max_length=100)
+    """2 to 5 models of the project (checked by the route, to name the count)."""
+
+
+class TuneRequest(Body):
+    modelId: str = Field(min_length=1, max_length=64)
+    nTrials: int = Field(20, ge=1, le=200)
+    metric: str | None = Field(None, max_length=32)
+    """Default: accuracy for a classifier, r2 for a regression."""
+    timeoutSeconds: float = Field(600.0, gt=0, le=3600)
+    sampler: str = Field("tpe", max_length=16)
+
+
+class NlFilterRequest(Body):
+    query: str = Field("", max_length=1000)

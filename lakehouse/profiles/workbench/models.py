@@ -18,6 +18,7 @@ from lakehouse.predictors import records
 from lakehouse.profiles.workbench.accounts import iso
 from lakehouse.profiles.workbench.datasets import dtype_of, json_rows, silver_rows
 from lakehouse.profiles.workbench.templates import ModelTemplate
+from lakehouse.states import WorkState
 from lakehouse.store.owned import get_owned
 from lakehouse.store.workbench import WorkbenchDataset, WorkbenchModel
 
@@ -101,8 +102,20 @@ def feature_facts(
     return features, types, first[0] if first else {}
 
 
-def model_document(model: WorkbenchModel, template: ModelTemplate) -> dict[str, Any]:
-    """The original's ModelRecord."""
+# The original's names of the evaluation's states.
+EVALUATION_STATUS = {
+    WorkState.NOT_STARTED: "pending",
+    WorkState.SUBMITTED: "pending",
+    WorkState.RUNNING: "computing",
+    WorkState.COMPLETED: "ready",
+    WorkState.FAILED: "failed",
+}
+
+
+def model_document(
+    model: WorkbenchModel, template: ModelTemplate, evaluation: str
+) -> dict[str, Any]:
+    """The original's ModelRecord; `evaluation` is the state of its evaluation's run."""
     predictor = model.predictor
     artifact = None
     if predictor.model_version is not None:
@@ -132,8 +145,7 @@ def model_document(model: WorkbenchModel, template: ModelTemplate) -> dict[str, 
         "sampleRequest": model.sample_request,
         "sampleCount": predictor.rows_used,
         "artifact": artifact,
-        # computed by no run yet: the experiments' evaluation is still to come
-        "evaluationStatus": None,
+        "evaluationStatus": EVALUATION_STATUS.get(WorkState(evaluation), "failed"),
         "metadata": {
             "strataPredictorId": predictor.id,
             "modelVersion": predictor.model_version,

@@ -1,0 +1,60 @@
+"""A predictor's evaluation after training: its current model version looked at closely on
+the rows it was judged on, the documents kept with the training's MLflow run."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from lakehouse.errors import ConflictError
+from lakehouse.ml.spec import ProblemType, Report, quiet
+from lakehouse.predictors.records import record_state, training_spec
+from lakehouse.predictors.steps import load_predictor, registered_model
+from lakehouse.states import WorkState
+
+if TYPE_CHECKING:
+    from pyiceberg.catalog import Catalog
+
+    from lakehouse.settings import Settings
+    from lakehouse.store import MetadataStore
+
+# Where the documents are, among the training run's artifacts.
+EVALUATION = "evaluation/evaluation.json"
+SHAP = "evaluation/shap.json"
+ERROR_ANALYSIS = "evaluation/error_analysis.json"
+
+
+def evaluate_predictor(
+    store: MetadataStore,
+    catalog: Catalog,
+    settings: Settings,
+    predictor_id: int,
+    report: Report = quiet,
+) -> dict[str, Any]:
+    """Evaluate the predictor's current version on its test rows, explain a sample of them
+    and analyse its errors; the documents go to the training's MLflow run. Answers the
+    evaluation's test metrics."""
+    from lakehouse.ml import evaluation, registry
+
+    predictor, _ = load_predictor(store, predictor_id)
+    if predictor.model_version is None or predictor.mlflow_run_id is None:
+        raise ConflictError(f"predictor {predictor_id} has no trained model", field="train_id")
+    if predictor.problem_type == ProblemType.FORECAST.value:
+        raise ConflictError("a forecast is evaluated by its training", field="train_id")
+    model = registered_model(settings, predictor)
+    table = catalog.load_table(predictor.tables.features.identifier).scan().to_arrow()
+    spec = training_spec(predictor)
+    data = evaluation.held_out(model, table, spec)
+    report(f"evaluating version {predictor.model_version} on {len(data.split.test)} test rows")
+    evaluated = evaluation.evaluate(model, data, spec.seed)
+    report(f"evaluated in {evaluated['computeMs']} ms; explaining a sample with SHAP")
+    documents = {
+        EVALUATION: evaluated,
+        SHAP: evaluation.shap_document(model, data),
+        ERROR_ANALYSIS: evaluation.error_analysis(model, data),
+    }
+    registry.log_documents(settings, predictor.mlflow_run_id, documents)
+    record_state(
+        store, predictor_id, shap=True, evaluation_status=WorkState.COMPLETED, evaluation_error=None
+    )
+    metrics: dict[str, Any] = evaluated["metrics"]
+    return metrics
