@@ -6,24 +6,32 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pytest
 from litestar.testing import TestClient
 
-from tests.api.profiles.test_workbench_profile import (  # noqa: F401 - fixtures
+from tests.api.profiles.test_workbench_profile import (
     API,
     bearer,
     cancer_csv,
-    client,
     ok,
     refused,
     register,
-    settings,
     upload,
+    workbench_client,
 )
+from tests.conftest import make_settings
 
 WAIT_SECONDS = 240
+
+
+@pytest.fixture
+def client(tmp_path: Path) -> Iterator[TestClient]:
+    yield from workbench_client(make_settings(tmp_path, workers=1, workbench_registration=True))
 
 
 def evaluated(client: TestClient, model_id: str, headers: dict[str, str]) -> dict[str, Any]:
@@ -95,7 +103,10 @@ def test_evaluation_shap_error_analysis_compare_and_filters(client: TestClient) 
     assert len(shap["values"][0]) == 30 and len(shap["base_values"]) == 86
     # SHAP is additive: base value plus a row's values is the forest's probability of the
     # positive class for that row
-    assert all(-1e-6 <= b + sum(v) <= 1 + 1e-6 for b, v in zip(shap["base_values"], shap["values"]))
+    assert all(
+        -1e-6 <= b + sum(v) <= 1 + 1e-6
+        for b, v in zip(shap["base_values"], shap["values"], strict=True)
+    )
     mean_abs = shap["mean_abs_values"]
     assert abs(mean_abs["worst_area"] - np.mean(np.abs(np.array(shap["values"])[:, 23]))) < 1e-6
 
@@ -211,7 +222,7 @@ def test_a_tuning_streams_its_trials_and_saves_the_best_model(client: TestClient
     assert tuned["name"] == f"{model['name']} (tuned)"
     assert tuned["parameters"] == trials[-1]["best_params"]
 
-    refusals = [
+    refusals: list[tuple[dict[str, Any], str]] = [
         ({"nTrials": 0}, "nTrials"),
         ({"nTrials": 201}, "nTrials"),
         ({"metric": "rmse"}, "metric"),

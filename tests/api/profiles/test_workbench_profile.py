@@ -26,6 +26,10 @@ def settings(tmp_path: Path) -> Settings:
 
 @pytest.fixture
 def client(settings: Settings) -> Iterator[TestClient]:
+    yield from workbench_client(settings)
+
+
+def workbench_client(settings: Settings) -> Iterator[TestClient]:
     from api.app import create_app
 
     with TestClient(create_app(settings), timeout=120) as test_client:
