@@ -172,7 +172,11 @@ def predictor_evaluation(
         ),
     )
     return dg.MaterializeResult(
-        metadata={name: dg.MetadataValue.float(value) for name, value in metrics.items()}
+        metadata={
+            name: dg.MetadataValue.float(float(value))
+            for name, value in metrics.items()
+            if isinstance(value, int | float)
+        }
     )
 
 

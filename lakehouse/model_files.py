@@ -23,6 +23,7 @@ TRUSTED_TYPES = frozenset(
         "collections.OrderedDict",
         "numpy.dtype",
         "sklearn.tree._tree.Tree",
+        "sklearn.cluster._kmeans.KMeans",
         "sklearn.metrics._dist_metrics.EuclideanDistance64",
         "sklearn.neighbors._kd_tree.KDTree",
         "sklearn.neighbors._ball_tree.BallTree",

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import pandas as pd
     from sklearn.pipeline import Pipeline
+from lakehouse.errors import InvalidInputError
 from lakehouse.ml.hyperparameters import with_defaults
 from lakehouse.ml.spec import Algorithm, ProblemType
 
@@ -57,6 +58,21 @@ def preprocessor(features: pd.DataFrame, scaled: bool) -> Any:
     )
 
 
+def check_algorithm(algorithm: Algorithm, problem: ProblemType) -> Algorithm:
+    """The algorithm, if it solves the problem: k-means groups rows and nothing else does
+    (`auto` for a clustering is k-means)."""
+    clustering = problem is ProblemType.CLUSTERING
+    if clustering and algorithm is Algorithm.AUTO:
+        return Algorithm.KMEANS
+    if clustering != (algorithm is Algorithm.KMEANS):
+        needed = "KMeans" if clustering else "an algorithm other than KMeans"
+        raise InvalidInputError(
+            f"{algorithm.value} does not solve a {problem.value} problem; it needs {needed}",
+            field="algorithm",
+        )
+    return algorithm
+
+
 def estimator(
     algorithm: Algorithm, problem: ProblemType, seed: int, params: Mapping[str, Any] | None = None
 ) -> Any:
@@ -89,6 +105,10 @@ def estimator(
 
         kind = KNeighborsClassifier if classify else KNeighborsRegressor
         return kind(**chosen)
+    if algorithm is Algorithm.KMEANS:
+        from sklearn.cluster import KMeans
+
+        return KMeans(**chosen, n_init=10, random_state=seed)
     if algorithm is Algorithm.LINEAR:
         from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge
 
@@ -119,7 +139,7 @@ def model_pipeline(
 ) -> Pipeline:
     from sklearn.pipeline import Pipeline
 
-    scaled = algorithm in (Algorithm.LINEAR, Algorithm.MLP, Algorithm.KNN)
+    scaled = algorithm in (Algorithm.LINEAR, Algorithm.MLP, Algorithm.KNN, Algorithm.KMEANS)
     return Pipeline(
         [
             ("prepare", preprocessor(features, scaled)),

@@ -220,6 +220,10 @@ HYPERPARAMETERS[(Algorithm.LINEAR, ProblemType.CLASSIFICATION)] = (
     ),
     _p("max_iter", "Maximum iterations", "int", 2000, low=100, high=10000, search=(500, 3000)),
 )
+HYPERPARAMETERS[(Algorithm.KMEANS, ProblemType.CLUSTERING)] = (
+    _p("n_clusters", "Clusters", "int", 3, low=2, high=20, search=(2, 10)),
+    _p("max_iter", "Maximum iterations", "int", 300, low=10, high=1000),
+)
 HYPERPARAMETERS[(Algorithm.LINEAR, ProblemType.REGRESSION)] = (
     _p(
         "alpha", "Regularisation (0: none)", "float", 1.0, low=0.0, high=1000.0, search=(0.0, 100.0)

@@ -70,7 +70,9 @@ def signature_of(model: TrainedModel) -> Any:
         ColSpec(COLUMN_TYPES.get(f.data_type, "string"), f.column_name, required=f.required)
         for f in model.inputs
     ]
-    kind = "double" if model.problem_type is not ProblemType.CLASSIFICATION else "string"
+    kind = {ProblemType.CLASSIFICATION: "string", ProblemType.CLUSTERING: "long"}.get(
+        model.problem_type, "double"
+    )
     outputs: list[Any] = [ColSpec(kind, "prediction")]
     outputs += [ColSpec("double", f"probability_{label}") for label in model.classes or []]
     return ModelSignature(inputs=Schema(inputs), outputs=Schema(outputs))

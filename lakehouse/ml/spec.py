@@ -33,6 +33,7 @@ class ProblemType(StrEnum):
     CLASSIFICATION = "Classification"
     REGRESSION = "Regression"
     FORECAST = "Forecast"
+    CLUSTERING = "Clustering"  # no target: rows grouped by their features
 
     @classmethod
     def parse(cls, text: str) -> ProblemType:
@@ -62,6 +63,7 @@ class Algorithm(StrEnum):
     MLP = "MLP"
     GRADIENT_BOOSTING = "GradientBoosting"  # scikit-learn's
     KNN = "KNN"
+    KMEANS = "KMeans"
     AUTO = "auto"
 
     @classmethod
@@ -80,6 +82,7 @@ class Algorithm(StrEnum):
             "gbm": cls.GRADIENT_BOOSTING,
             "k_nearest_neighbors": cls.KNN,
             "k_nearest_neighbours": cls.KNN,
+            "k_means": cls.KMEANS,
         }
         key = text.strip().lower().replace(" ", "_")
         for member in cls:

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     import pandas as pd
     import pyarrow as pa
     from sklearn.pipeline import Pipeline
-from lakehouse.ml.algorithms import AUTO_CANDIDATES, model_pipeline
+from lakehouse.ml.algorithms import AUTO_CANDIDATES, check_algorithm, model_pipeline
 from lakehouse.ml.metrics import cross_validated, score, selection_metric
 from lakehouse.ml.spec import (
     SPLIT,
@@ -130,6 +130,11 @@ def train(table: pa.Table, spec: TrainingSpec, report: Report = quiet) -> Traine
         from lakehouse.ml.forecasting import train_forecast
 
         return train_forecast(table, spec, report)
+    if spec.problem_type is ProblemType.CLUSTERING:
+        from lakehouse.ml.clustering import train_clusters
+
+        return train_clusters(table, spec, report)
+    check_algorithm(spec.algorithm, spec.problem_type)
     features, target = training_frame(table, spec)
     classes: list[Any] | None = None
     labels = target.to_numpy()

@@ -17,6 +17,7 @@ from lakehouse.data.templates import ColumnType
 from lakehouse.errors import ConflictError, InvalidInputError, NotFoundError
 from lakehouse.lake.catalog import drop_table, load_table_or_none
 from lakehouse.lake.naming import table_name_from
+from lakehouse.ml.algorithms import check_algorithm
 from lakehouse.ml.hyperparameters import checked_hyperparameters
 from lakehouse.ml.spec import (
     SPLIT,
@@ -153,6 +154,16 @@ def check_spec(spec: TrainingSpec, table: Any, *, incremental: bool = False) -> 
     from lakehouse.ml.forecasting import check_forecast
     from lakehouse.ml.training import check_target, split_rows
 
+    if spec.problem_type is ProblemType.CLUSTERING:
+        from lakehouse.ml.clustering import check_clustering
+
+        check_clustering(
+            spec,
+            table.scan(selected_fields=(spec.features[0],)).to_arrow().num_rows
+            if spec.features
+            else 0,
+        )
+        return
     target = spec.target
     if spec.problem_type is ProblemType.FORECAST:
         columns = [c for c in (target, spec.single(Attribute.TIMESTAMP)) if c]
@@ -191,7 +202,7 @@ def create_predictor(
     dataset = datasets.get_dataset(session, actor, new.dataset_id)
     table = validated_table(catalog, dataset)
     problem = ProblemType.parse(new.problem_type)
-    algorithm = Algorithm.parse(new.algorithm)
+    algorithm = check_algorithm(Algorithm.parse(new.algorithm), problem)
     known = [f.name for f in table.schema().fields if not f.name.startswith("_")]
     roles = parse_roles(new.columns, known)
     hyperparameters = checked_hyperparameters(algorithm, problem, new.hyperparameters)

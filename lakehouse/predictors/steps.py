@@ -98,7 +98,12 @@ def rejected_rows(dataset: Dataset | None) -> int:
 
 def headline_metric(problem_type: str, metrics: dict[str, float]) -> float | None:
     """The one number the training list shows as `accuracy`."""
-    name = {"Classification": "accuracy", "Regression": "r2", "Forecast": "one_step_r2"}
+    name = {
+        "Classification": "accuracy",
+        "Regression": "r2",
+        "Forecast": "one_step_r2",
+        "Clustering": "silhouette",
+    }
     return metrics.get(name[problem_type])
 
 

@@ -135,8 +135,11 @@ def retry_evaluation(db: Session, platform: Platform, request: Request, model_id
 def shap_values(db: Session, platform: Platform, request: Request, model_id: str) -> Response[Any]:
     """SHAP values of a sample of the test rows, per feature (a class's for a classifier: the
     positive one of two, else each row's predicted one), with base values, the rows' values
-    and the mean |SHAP| per feature; 204 until the evaluation has computed them."""
+    and the mean |SHAP| per feature; 204 until the evaluation has computed them (and for a
+    clustering, which has none)."""
     model = models.get_model(db, request.user, model_id)
+    if template_of(model.template_id).problem is ProblemType.CLUSTERING:
+        return Response(None, status_code=HTTP_204_NO_CONTENT)  # no SHAP of cluster numbers
     _, _, document = evaluation_document(platform, model, SHAP)
     if document is None:
         return Response(None, status_code=HTTP_204_NO_CONTENT)
@@ -242,8 +245,11 @@ def tune(
     get_project(db, actor, project_id)
     model = project_model(db, actor, project_id, data.modelId)
     template = template_of(model.template_id)
-    if template.problem is None or template.algorithm is None:
-        raise InvalidInputError(f"{template.name} models are not tuned", field="modelId")
+    if template.problem is ProblemType.CLUSTERING:
+        raise InvalidInputError(
+            f"{template.name} models are not tuned: a clustering has no score to cross-validate",
+            field="modelId",
+        )
     metric = data.metric or ("accuracy" if template.problem is ProblemType.CLASSIFICATION else "r2")
     Tuning(metric, data.nTrials, data.sampler, data.timeoutSeconds).check(template.problem)
     keys = [p.key for p in template.parameters if p.tunable]

@@ -20,6 +20,7 @@ from api.profiles.workbench.schemas import TrainRequest
 from api.security import requires_permission
 from lakehouse.accounts.rbac import Principal
 from lakehouse.errors import BadRequestError, NotFoundError, StrataError
+from lakehouse.ml.clustering import grouped_sizes
 from lakehouse.predictors import records
 from lakehouse.profiles.workbench import models
 from lakehouse.profiles.workbench.datasets import get_workbench_dataset
@@ -79,7 +80,6 @@ def train_from_template(
     from lakehouse.ml import registry
 
     metrics = registry.training_run(platform.settings, predictor.mlflow_run_id).metrics
-    assert data.targetColumn is not None  # new_predictor refuses a training without one
     features, types, sample = models.feature_facts(catalog, held, data.targetColumn)
     model = WorkbenchModel(
         tenant_id=actor.tenant_id,
@@ -94,7 +94,7 @@ def train_from_template(
         feature_columns=features,
         feature_types=types,
         sample_request=sample,
-        metrics=metrics,
+        metrics=grouped_sizes(metrics),
         status="completed",
         training_ms=elapsed,
     )

@@ -12,8 +12,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from lakehouse.accounts.rbac import Principal
-from lakehouse.errors import InvalidInputError, NotAvailableError
-from lakehouse.ml.spec import Attribute
+from lakehouse.errors import InvalidInputError
+from lakehouse.ml.spec import Attribute, ProblemType
 from lakehouse.predictors import records
 from lakehouse.profiles.workbench.accounts import iso
 from lakehouse.profiles.workbench.datasets import dtype_of, json_rows, silver_rows
@@ -53,28 +53,26 @@ def new_predictor(
     test_share: float | None,
 ) -> records.NewPredictor:
     """The Strata predictor a training from `template` makes: the target and every other
-    column of the dataset a feature, the template's algorithm and its checked parameters."""
-    if template.algorithm is None or template.problem is None:
-        raise NotAvailableError(
-            f"Training {template.id} is not available yet: Strata trains classification and "
-            "regression models",
-        )
+    column of the dataset a feature, the template's algorithm and its checked parameters. A
+    clustering has no target: a `target` given is left out of its features."""
     columns = silver_rows(catalog, held.dataset, 0).column_names
-    if not target:
-        raise InvalidInputError(
-            f"targetColumn is required for {template.task}; the columns are {', '.join(columns)}",
-            field="targetColumn",
-        )
-    if target not in columns:
+    clustering = template.problem is ProblemType.CLUSTERING
+    if target and target not in columns:
         raise InvalidInputError(
             f"targetColumn '{target}' is no column of the dataset; the columns are "
             f"{', '.join(columns)}",
             field="targetColumn",
         )
+    if not target and not clustering:
+        raise InvalidInputError(
+            f"targetColumn is required for {template.task}; the columns are {', '.join(columns)}",
+            field="targetColumn",
+        )
+    role_of_target = Attribute.IGNORE if clustering else Attribute.TARGET
     roles = [
         {
             "column_name": name,
-            "attribute_name": (Attribute.TARGET if name == target else Attribute.FEATURE).value,
+            "attribute_name": (role_of_target if name == target else Attribute.FEATURE).value,
         }
         for name in columns
     ]
@@ -92,7 +90,7 @@ def new_predictor(
 
 
 def feature_facts(
-    catalog: Catalog, held: WorkbenchDataset, target: str
+    catalog: Catalog, held: WorkbenchDataset, target: str | None
 ) -> tuple[list[str], dict[str, str], dict[str, Any]]:
     """The features, their types and a request a client could send: the first row's values."""
     rows = silver_rows(catalog, held.dataset, 1)

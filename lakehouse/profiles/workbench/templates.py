@@ -14,8 +14,7 @@ from lakehouse.ml.spec import Algorithm, ProblemType
 
 CLASSIFICATION_METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc")
 REGRESSION_METRICS = ("r2", "rmse", "mae", "mse")
-CLUSTERING_METRICS = ("silhouette",)
-N_CLUSTERS = Hyperparameter("n_clusters", "Clusters", "int", 3, low=2, high=20)
+CLUSTERING_METRICS = ("silhouette", "inertia")
 
 
 @dataclass(frozen=True)
@@ -28,19 +27,19 @@ class ModelTemplate:
     library: str
     import_path: str
     model_class: str
-    algorithm: Algorithm | None
-    """None for clustering, which Strata's algorithms do not cover."""
+    algorithm: Algorithm
     offered: tuple[str, ...] | None = None
     """The algorithm's hyperparameters this template offers; None: all of them."""
     fixed: Mapping[str, Any] = field(default_factory=dict)
     """Hyperparameters the template sets itself (ordinary least squares: no penalty)."""
 
     @property
-    def problem(self) -> ProblemType | None:
+    def problem(self) -> ProblemType:
         return {
             "classification": ProblemType.CLASSIFICATION,
             "regression": ProblemType.REGRESSION,
-        }.get(self.task)
+            "clustering": ProblemType.CLUSTERING,
+        }[self.task]
 
     @property
     def metrics(self) -> tuple[str, ...]:
@@ -51,8 +50,6 @@ class ModelTemplate:
 
     @property
     def parameters(self) -> tuple[Hyperparameter, ...]:
-        if self.algorithm is None or self.problem is None:
-            return (N_CLUSTERS,)
         return tuple(
             p
             for p in declared(self.algorithm, self.problem)
@@ -70,8 +67,6 @@ class ModelTemplate:
                 raise InvalidInputError(
                     f"unknown parameter '{key}' for {self.id}; it takes {takes}", field=key
                 )
-        if self.algorithm is None or self.problem is None:
-            return {key: N_CLUSTERS.check(value) for key, value in given.items()}
         return {**self.fixed, **checked_hyperparameters(self.algorithm, self.problem, given)}
 
     def document(self) -> dict[str, Any]:
@@ -157,7 +152,7 @@ TEMPLATES: tuple[ModelTemplate, ...] = (
         "clustering",
         "Groups the rows into k clusters around their means; no target column.",
         *_sklearn("cluster", "KMeans"),
-        None,
+        Algorithm.KMEANS,
     ),
     ModelTemplate(
         "xgboost_classifier",

@@ -231,3 +231,36 @@ def test_a_tuning_streams_its_trials_and_saves_the_best_model(client: TestClient
     for change, field in refusals:
         refused(client.post(tune, json=request | change, headers=ada), 400, field)
     refused(client.post(tune, json=request, headers=bob), 404)
+
+
+def test_k_means_groups_the_rows_without_a_target(client: TestClient) -> None:
+    ada = bearer(register(client, "ada@example.org"))
+    project_id, dataset_id = project_with_cancer(client, ada)
+    body = {
+        "projectId": project_id,
+        "datasetId": dataset_id,
+        "templateId": "kmeans",
+        "targetColumn": "target",  # a clustering leaves it out of its features
+        "parameters": {"n_clusters": 2},
+    }
+    model = ok(client.post(f"{API}/models/train", json=body, headers=ada))["model"]
+    assert model["taskType"] == "clustering" and model["algorithm"] == "KMeans"
+    assert "target" not in model["featureColumns"] and len(model["featureColumns"]) == 30
+    metrics = model["metrics"]
+    assert 0 < metrics["silhouette"] <= 1 and metrics["n_clusters"] == 2
+    assert len(metrics["cluster_sizes"]) == 2 and sum(metrics["cluster_sizes"]) == 569
+
+    evaluation = evaluated(client, model["modelId"], ada)
+    assert evaluation["taskType"] == "clustering"
+    assert [c["size"] for c in evaluation["clusters"]] == metrics["cluster_sizes"]
+    assert set(evaluation["clusters"][0]["centre"]) == set(model["featureColumns"])
+    shap = client.get(f"{API}/experiments/{model['modelId']}/shap", headers=ada)
+    assert shap.status_code == 204 and shap.content == b""
+    errors = ok(client.get(f"{API}/experiments/{model['modelId']}/error-analysis", headers=ada))
+    assert errors["available"] is False and "no true labels" in errors["reason"]
+    tune = {"modelId": model["modelId"], "nTrials": 3}
+    refused(
+        client.post(f"{API}/experiments/{project_id}/tune", json=tune, headers=ada),
+        400,
+        "not tuned",
+    )

@@ -485,7 +485,7 @@ def test_model_templates_list_their_parameters(client: TestClient) -> None:
         "step": 1,
     }
     assert knn["parameters"][1]["options"] == ["uniform", "distance"]
-    assert templates["kmeans"]["metrics"] == ["silhouette"]
+    assert templates["kmeans"]["metrics"] == ["silhouette", "inertia"]
     refused(client.get(f"{API}/models/templates"), 401)
 
 
@@ -561,7 +561,7 @@ def test_models_train_from_templates_and_download_as_skops(client: TestClient) -
 
     refusals: list[tuple[dict[str, Any], int, str]] = [
         ({"templateId": "svm"}, 404, "Unknown template 'svm'"),
-        ({"templateId": "kmeans"}, 501, "not available"),
+        ({"templateId": "kmeans", "parameters": {"n_clusters": 1}}, 400, "n_clusters"),
         ({"templateId": "knn_classifier", "parameters": {"k": 3}}, 400, "unknown parameter 'k'"),
         ({"templateId": "knn_classifier", "parameters": {"n_neighbors": 0}}, 400, "n_neighbors"),
         ({"templateId": "knn_classifier", "targetColumn": "nope"}, 400, "targetColumn 'nope'"),
