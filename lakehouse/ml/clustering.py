@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from lakehouse.errors import InvalidInputError
 from lakehouse.ml.algorithms import check_algorithm, model_pipeline
 from lakehouse.ml.hyperparameters import with_defaults
-from lakehouse.ml.spec import Attribute, Report, TrainedModel, TrainingSpec, quiet
+from lakehouse.ml.spec import Attribute, Report, TrainedModel, TrainingSpec, dates_as_text, quiet
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -61,7 +61,7 @@ def train_clusters(table: pa.Table, spec: TrainingSpec, report: Report = quiet) 
 
     from lakehouse.ml.training import feature_inputs
 
-    features = table.select(spec.features).to_pandas()
+    features = dates_as_text(table.select(spec.features).to_pandas())
     check_clustering(spec, len(features))
     spec = replace(spec, algorithm=check_algorithm(spec.algorithm, spec.problem_type))
     pipeline = model_pipeline(

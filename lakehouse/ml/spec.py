@@ -96,6 +96,30 @@ class Algorithm(StrEnum):
         )
 
 
+def dates_as_text(frame: pd.DataFrame) -> pd.DataFrame:
+    """The frame with its date and time columns as ISO 8601 text, which a model reads as
+    categories, as a request sends them, and which its file keeps as plain strings (a saved
+    encoder holding date objects could not be loaded as trusted)."""
+    import datetime
+
+    import pandas as pd
+
+    changed = {}
+    for name in frame.columns:
+        column = frame[name]
+        if pd.api.types.is_datetime64_any_dtype(column):
+            changed[name] = column.map(lambda v: None if pd.isna(v) else v.isoformat())
+        elif column.dtype == object:
+            first = column.first_valid_index()
+            if first is not None and isinstance(
+                column.loc[first], datetime.date | datetime.time | datetime.datetime
+            ):
+                changed[name] = column.map(
+                    lambda v: v.isoformat() if hasattr(v, "isoformat") else v
+                )
+    return frame.assign(**changed) if changed else frame
+
+
 @dataclass(frozen=True)
 class ColumnRole:
     column_name: str
@@ -215,7 +239,8 @@ class TrainedModel:
     def _inputs(self, frame: pd.DataFrame) -> pd.DataFrame:
         """The model's features of `frame`, in order; the frame itself when it holds just
         them (a million rows are not copied to be reordered as they are)."""
-        return frame if list(frame.columns) == self.features else frame[self.features]
+        chosen = frame if list(frame.columns) == self.features else frame[self.features]
+        return dates_as_text(chosen)
 
     def predict(self, frame: pd.DataFrame) -> np.ndarray:
         predicted = self.pipeline.predict(self._inputs(frame))

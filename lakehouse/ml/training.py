@@ -27,6 +27,7 @@ from lakehouse.ml.spec import (
     Split,
     TrainedModel,
     TrainingSpec,
+    dates_as_text,
     quiet,
 )
 
@@ -50,7 +51,7 @@ def training_frame(table: pa.Table, spec: TrainingSpec) -> tuple[pd.DataFrame, p
     frame = table.select([spec.target, *spec.features]).to_pandas()
     frame = frame[frame[spec.target].notna()].reset_index(drop=True)
     check_target(frame[spec.target], spec)
-    return frame[spec.features], frame[spec.target]
+    return dates_as_text(frame[spec.features]), frame[spec.target]
 
 
 def check_target(target: pd.Series, spec: TrainingSpec) -> None:

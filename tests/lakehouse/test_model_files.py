@@ -47,6 +47,30 @@ def test_every_algorithm_round_trips(algorithm: Algorithm, tmp_path: Path) -> No
     )
 
 
+def test_a_model_learning_from_dates_loads_back_as_trusted(tmp_path: Path) -> None:
+    import datetime
+
+    table, roles = wine()
+    start = datetime.date(2024, 1, 1)
+    dates = [start + datetime.timedelta(days=i % 30) for i in range(table.num_rows)]
+    stamps = [datetime.datetime(2024, 1, 1, i % 24) for i in range(table.num_rows)]
+    table = table.append_column("bottled", pa.array(dates)).append_column(
+        "opened", pa.array(stamps, pa.timestamp("us"))
+    )
+    roles = [
+        *roles,
+        ColumnRole("bottled", Attribute.FEATURE),
+        ColumnRole("opened", Attribute.FEATURE),
+    ]
+    model = train(table, TrainingSpec(ProblemType.CLASSIFICATION, roles, Algorithm.RANDOM_FOREST))
+    save_model(model, tmp_path / "model")
+    loaded = load_model(tmp_path / "model")  # no date objects in the file: nothing untrusted
+    frame = table.to_pandas()
+    assert list(loaded.predict(frame)) == list(model.predict(frame))
+    types = {f.column_name: f.data_type for f in loaded.inputs}
+    assert types["bottled"] == types["opened"] == "String"
+
+
 def test_a_file_naming_other_types_is_refused(tmp_path: Path) -> None:
     import skops.io as sio
     from sklearn.preprocessing import FunctionTransformer
