@@ -231,6 +231,13 @@ def nl_filter(db: Session, request: Request, project_id: str, data: NlFilterRequ
     status_code=HTTP_200_OK,
     sync_to_thread=True,
     media_type=NDJSON,
+    responses={
+        HTTP_409_CONFLICT: ResponseSpec(
+            data_container=WorkbenchError,
+            description="A run still trains the model, or its dataset was deleted",
+            generate_examples=False,
+        )
+    },
 )
 def tune(
     db: Session, platform: Platform, request: Request, project_id: str, data: TuneRequest

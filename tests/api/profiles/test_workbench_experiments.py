@@ -180,6 +180,8 @@ def test_evaluation_shap_error_analysis_compare_and_filters(client: TestClient) 
     )
     pair = {"modelIds": [forest["modelId"], logistic["modelId"]]}
     refused(client.post(compare, json=pair, headers=bob), 404, "Project not found")
+    nl_filter = f"{API}/experiments/{project_id}/nl-filter"
+    refused(client.post(nl_filter, json={"query": "f1 > 0.5"}, headers=bob), 404)
 
     retried = ok(
         client.post(f"{API}/experiments/{forest['modelId']}/evaluation/retry", headers=ada)
