@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
-from sqlalchemy import inspect
+from sqlalchemy import inspect, update
 from sqlalchemy.orm import Session
 
 from api.platform import Platform
@@ -315,25 +315,37 @@ def start_shap(platform: Platform, predictor: Predictor) -> str:
     return run_id
 
 
-def start_evaluation(db: Session, platform: Platform, predictor: Predictor) -> str | None:
-    """Start the run evaluating the predictor's current version, once no run writes it, and
-    commit it; a run that cannot start leaves the evaluation failed, saying why (a retry may
-    start it later)."""
+def start_evaluation(db: Session, platform: Platform, predictor: Predictor) -> str:
+    """Start the run evaluating the predictor's current version, once no run writes it. The
+    request is committed first, so the run's own record of its progress is never written over;
+    a run that cannot start leaves the evaluation failed, saying why (a tenant at its run limit
+    leaves it as it was)."""
     for run_id in (predictor.last_run_id, predictor.evaluation_run_id):
         ensure_idle(platform.gateway, run_id, f"predictor {predictor.id}", "modelId")
-    run_id = None
-    try:
-        run_id = platform.gateway.submit(
+    predictor_id = predictor.id
+    predictor.evaluation_status, predictor.evaluation_error = WorkState.SUBMITTED, None
+    predictor.evaluation_run_id = None
+
+    def launch() -> str:
+        platform.gateway.add_partition(PREDICTOR_PARTITIONS, str(predictor_id))
+        return platform.gateway.submit(
             PREDICTOR_EVALUATION_JOB,
-            partition_key=str(predictor.id),
+            partition_key=str(predictor_id),
             tags={TENANT_TAG: predictor.tenant_id},
         )
+
+    try:
+        run_id = submit_committed(db, platform, predictor.tenant_id, launch)
+    except TooManyRequestsError:
+        raise
     except StrataError as exc:
         predictor.evaluation_status = WorkState.FAILED
         predictor.evaluation_error = f"the evaluation could not start: {exc.message}"
-    else:
-        predictor.evaluation_status, predictor.evaluation_error = WorkState.SUBMITTED, None
-    predictor.evaluation_run_id = run_id
+        db.commit()
+        raise
+    db.execute(
+        update(Predictor).where(Predictor.id == predictor_id).values(evaluation_run_id=run_id)
+    )
     db.commit()
     return run_id
 

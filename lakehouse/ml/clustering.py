@@ -105,7 +105,7 @@ def cluster_profile(model: TrainedModel, features: pd.DataFrame) -> dict[str, An
     features' own units)."""
     import numpy as np
 
-    labels = model.pipeline.predict(features[model.features])
+    labels = model.predict(features)
     numeric = features[model.features].select_dtypes("number")
     clusters = []
     for cluster in range(int(model.pipeline.named_steps["model"].n_clusters)):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
-from lakehouse.ml.spec import Algorithm, TrainedModel
+from lakehouse.ml.spec import Algorithm, TrainedModel, dates_as_text
 
 if TYPE_CHECKING:
     import numpy as np
@@ -51,20 +51,31 @@ def explained(
     masker = shap.maskers.Independent(
         (encoded if background is None else background)[:BACKGROUND_ROWS]
     )
-    if model.algorithm in TREE_MODELS or model.algorithm is Algorithm.LINEAR:
-        if model.algorithm in TREE_MODELS:
+    # SHAP's tree explainer reads scikit-learn's gradient boosting of two classes, not more.
+    several = model.classes is not None and len(model.classes) > 2
+    exact_tree = model.algorithm in TREE_MODELS and not (
+        several and model.algorithm is Algorithm.GRADIENT_BOOSTING
+    )
+    if exact_tree or model.algorithm is Algorithm.LINEAR:
+        if exact_tree:
             explainer = shap.TreeExplainer(estimator)
         else:
             explainer = shap.LinearExplainer(estimator, masker)
         values = np.asarray(explainer.shap_values(encoded))
-        expected = np.asarray(explainer.expected_value, dtype=float)
-        return values, np.broadcast_to(expected, (rows, *expected.shape)).copy()
+        expected = np.asarray(explainer.expected_value, dtype=float).reshape(-1)
+        if expected.size == 1:  # one output: a base value per row, not a list of one
+            return values, np.full(rows, float(expected[0]))
+        return values, np.broadcast_to(expected, (rows, expected.size)).copy()
     predict = estimator.predict_proba if model.classes is not None else estimator.predict
+    # Each row needs two evaluations per column at least.
+    evaluations = max(500, 2 * encoded.shape[1] + 1)
     permutation = shap.explainers.Permutation(predict, masker, seed=0)
     parts, bases = [], []
     deadline = time.monotonic() + TIME_BUDGET_SECONDS
     for start in range(0, rows, BATCH_ROWS):
-        explanation = permutation(encoded[start : start + BATCH_ROWS], silent=True)
+        explanation = permutation(
+            encoded[start : start + BATCH_ROWS], max_evals=evaluations, silent=True
+        )
         parts.append(np.asarray(explanation.values))
         bases.append(np.asarray(explanation.base_values, dtype=float))
         if time.monotonic() > deadline:
@@ -95,7 +106,7 @@ def feature_importance(model: TrainedModel, sample: pd.DataFrame) -> dict[str, f
     import numpy as np
 
     prepare = model.pipeline.named_steps["prepare"]
-    encoded = np.asarray(prepare.transform(sample[model.features]), dtype=float)
+    encoded = np.asarray(prepare.transform(dates_as_text(sample[model.features])), dtype=float)
     values = np.abs(shap_values(model, encoded))
     # Rows first; classes, when there are several, last: average over both.
     per_column = values.mean(axis=0)

@@ -54,7 +54,8 @@ def folds(labels: Any, seed: int, classify: bool, most: int = CV_FOLDS) -> Any:
     if not classify:
         count = min(most, len(labels))
         return KFold(count, shuffle=True, random_state=seed) if count >= 2 else None
-    smallest_class = int(min(np.bincount(labels))) if len(labels) else 0
+    counts = np.bincount(labels) if len(labels) else np.array([0])
+    smallest_class = int(counts[counts > 0].min()) if counts.any() else 0
     count = min(most, smallest_class)
     return StratifiedKFold(count, shuffle=True, random_state=seed) if count >= 2 else None
 

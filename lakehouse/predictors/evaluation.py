@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from lakehouse.errors import ConflictError
+from lakehouse.errors import ConflictError, failure_message
 from lakehouse.ml.spec import ProblemType, Report, quiet
 from lakehouse.predictors.records import record_state, training_spec
 from lakehouse.predictors.steps import load_predictor, registered_model
@@ -53,11 +53,12 @@ def evaluate_predictor(
         report(f"evaluating version {predictor.model_version} on {len(data.split.test)} rows")
         evaluated = evaluation.evaluate(model, data, spec.seed)
         report(f"evaluated in {evaluated['computeMs']} ms; explaining a sample with SHAP")
-        documents = {
-            EVALUATION: evaluated,
-            SHAP: evaluation.shap_document(model, data),
-            ERROR_ANALYSIS: evaluation.error_analysis(model, data),
-        }
+        documents = {EVALUATION: evaluated}
+        try:
+            documents[SHAP] = evaluation.shap_document(model, data)
+        except Exception as exc:  # SHAP explains not every model: the evaluation stands
+            report(f"no SHAP values: {failure_message(exc)}")
+        documents[ERROR_ANALYSIS] = evaluation.error_analysis(model, data)
     registry.log_documents(settings, predictor.mlflow_run_id, documents)
     record_state(
         store, predictor_id, shap=True, evaluation_status=WorkState.COMPLETED, evaluation_error=None

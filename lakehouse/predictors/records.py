@@ -327,7 +327,13 @@ def writing_runs(session: Session, predictor: Predictor) -> list[str]:
             Prediction.run_id.is_not(None),
         )
     ).all()
-    runs = [predictor.last_run_id, predictor.shap_run_id, predictor.evaluation_run_id, *batches]
+    runs = [
+        predictor.last_run_id,
+        predictor.shap_run_id,
+        predictor.evaluation_run_id,
+        predictor.tuning_run_id,
+        *batches,
+    ]
     return [run_id for run_id in runs if run_id is not None]
 
 

@@ -181,6 +181,10 @@ def train_predictor(
             accuracy=headline_metric(predictor.problem_type, registered.metrics),
             rows_used=model.rows_used,
             rows_rejected=rejected,
+            # an evaluation is of one version: the new one has none yet
+            evaluation_status=None,
+            evaluation_error=None,
+            evaluation_run_id=None,
         )
     except BaseException:  # the predictor was deleted meanwhile, say: no version for no one
         registry.delete_model_version(settings, record.model_name, registered.version)

@@ -270,6 +270,7 @@ class Predictor(Base):
     evaluation_status: Mapped[str | None] = mapped_column(String(16))
     evaluation_error: Mapped[str | None] = mapped_column(Text)
     evaluation_run_id: Mapped[str | None] = mapped_column(String(64))
+    tuning_run_id: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     modified_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 

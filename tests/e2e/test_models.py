@@ -539,7 +539,9 @@ def test_bad_training_requests_leave_nothing_behind(sqlite_client: TestClient) -
             "columns[1].attribute_name",
             "unknown attribute",
         ),
-        (request(problem_type="Clustering"), 422, "problem_type", "unknown problem type"),
+        (request(problem_type="Ranking"), 422, "problem_type", "unknown problem type"),
+        # clustering is the workbench's (its k-means template), not the contract's
+        (request(problem_type="Clustering"), 422, "problem_type", "'Classification', 'Regression'"),
         (request(algorithm="SVM"), 422, "algorithm", "unknown algorithm"),
         (request(predictor_name="!!!"), 422, "predictor_name", "no usable table name"),
     ]

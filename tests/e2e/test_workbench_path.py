@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import io
 import json
-import time
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +15,7 @@ import pandas as pd
 import pytest
 from litestar.testing import TestClient
 
+from tests.api.profiles.test_workbench_experiments import evaluated
 from tests.conftest import make_settings
 
 API = "/api"
@@ -138,18 +138,7 @@ def test_a_user_goes_from_a_file_to_a_tuned_model(tmp_path: Path) -> None:
             assert model["metrics"]["accuracy"] > 0.6 and model["status"] == "completed"
             assert "churned" not in model["featureColumns"]
 
-        def when_ready(model_id: str) -> dict[str, Any]:
-            deadline = time.monotonic() + 300
-            while True:
-                response = client.get(f"{API}/experiments/{model_id}/evaluation", headers=headers)
-                if response.status_code == 200:
-                    document: dict[str, Any] = response.json()
-                    return document
-                assert response.status_code == 202, response.text
-                assert time.monotonic() < deadline, "the evaluation did not finish"
-                time.sleep(0.5)
-
-        evaluations = [when_ready(m["modelId"]) for m in (forest, logistic)]
+        evaluations = [evaluated(client, m["modelId"], headers) for m in (forest, logistic)]
         for evaluation in evaluations:
             matrix = np.array(evaluation["confusion_matrix"]["matrix"])
             # "yes" and "no" were read as booleans: the classes are the table's values

@@ -256,6 +256,12 @@ class TrainController(Controller):
         """Start a run computing SHAP values of the current model version."""
         predictor = records.get_predictor(db, request.user, train_id)
         records.refuse_forecast(predictor, "feature importance")
+        if predictor.problem_type == ProblemType.CLUSTERING.value:
+            raise InvalidInputError(
+                f"predictor {train_id} groups rows into clusters: SHAP values explain a "
+                "classification or a regression",
+                field="train_id",
+            )
         servable(predictor)
         run_id = runs.start_shap(platform, predictor)
         return ShapSubmitted(

@@ -4,7 +4,9 @@ whose trials stream back as NDJSON, and phrases read as filters."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -31,7 +33,13 @@ from api.profiles.workbench.schemas import (
     WorkbenchError,
 )
 from lakehouse.accounts.rbac import Principal
-from lakehouse.errors import ConflictError, InvalidInputError, NotFoundError, StrataError
+from lakehouse.errors import (
+    ConflictError,
+    InvalidInputError,
+    NotFoundError,
+    ServiceUnavailableError,
+    StrataError,
+)
 from lakehouse.ml.spec import ProblemType
 from lakehouse.predictors.evaluation import ERROR_ANALYSIS, EVALUATION, SHAP
 from lakehouse.predictors.tuning import parse_event
@@ -44,6 +52,7 @@ from lakehouse.states import WorkState
 from lakehouse.store.workbench import WorkbenchModel
 from pipelines.gateway import TENANT_TAG
 
+log = logging.getLogger("strata.workbench")
 Document = dict[str, Any]
 NDJSON = "application/x-ndjson"
 POLL_SECONDS = 0.25
@@ -90,6 +99,12 @@ def evaluation(db: Session, platform: Platform, request: Request, model_id: str)
     predicted against actual), importance by the model and by permutation, learning curve and
     cross-validation scores. 202 while its run computes it; 409 when it failed."""
     model = models.get_model(db, request.user, model_id)
+    if model.predictor.evaluation_status is None:
+        raise ConflictError(
+            "No evaluation was started for this model's current version; start one with POST "
+            f"/experiments/{model_id}/evaluation/retry",
+            field="modelId",
+        )
     status, error, document = evaluation_document(platform, model, EVALUATION)
     if status == "failed":
         raise ConflictError(
@@ -140,7 +155,10 @@ def shap_values(db: Session, platform: Platform, request: Request, model_id: str
     model = models.get_model(db, request.user, model_id)
     if template_of(model.template_id).problem is ProblemType.CLUSTERING:
         return Response(None, status_code=HTTP_204_NO_CONTENT)  # no SHAP of cluster numbers
-    _, _, document = evaluation_document(platform, model, SHAP)
+    try:
+        _, _, document = evaluation_document(platform, model, SHAP)
+    except NotFoundError:  # SHAP could not explain this model: the evaluation has none
+        document = None
     if document is None:
         return Response(None, status_code=HTTP_204_NO_CONTENT)
     return Response(document, status_code=HTTP_200_OK)
@@ -203,11 +221,19 @@ def compare(
             template_id=m.template_id,
             task=template_of(m.template_id).task,
             metrics=m.metrics,
-            evaluation=evaluation_document(platform, m, EVALUATION)[2],
+            evaluation=ready_evaluation(platform, m),
         )
         for m in found
     ]
     return experiments.comparison(compared)
+
+
+def ready_evaluation(platform: Platform, model: WorkbenchModel) -> Any:
+    """The model's evaluation if it is ready, else None."""
+    try:
+        return evaluation_document(platform, model, EVALUATION)[2]
+    except NotFoundError:
+        return None
 
 
 @post(
@@ -267,39 +293,52 @@ def tune(
             "The model's dataset was deleted: its best parameters could not be refitted",
             field="modelId",
         )
-    predictor = model.predictor
-    runs.ensure_idle(platform.gateway, predictor.last_run_id, f"model {model.id}", "modelId")
-    platform.gateway.add_partition(PREDICTOR_PARTITIONS, str(predictor.id))
-    run_id = platform.gateway.submit(
-        PREDICTOR_TUNING_JOB,
-        partition_key=str(predictor.id),
-        run_config=tuning_run_config(metric, data.nTrials, data.sampler, data.timeoutSeconds, keys),
-        tags={TENANT_TAG: actor.tenant_id},
-    )
+    suffix = " (tuned)"
     refit = TrainRequest(
         projectId=project_id,
         datasetId=model.dataset_id,
         templateId=model.template_id,
         targetColumn=model.target_column,
         testSize=model.test_share,
-        name=f"{model.name} (tuned)",
+        name=model.name[: 200 - len(suffix)] + suffix,
     )
-    return Stream(tuning_events(platform, actor, model.id, run_id, refit), media_type=NDJSON)
+    predictor = model.predictor
+    for run_id in (predictor.last_run_id, predictor.tuning_run_id):
+        runs.ensure_idle(platform.gateway, run_id, f"model {model.id}", "modelId")
+    predictor_id = predictor.id
+    config = tuning_run_config(metric, data.nTrials, data.sampler, data.timeoutSeconds, keys)
+
+    def launch() -> str:
+        platform.gateway.add_partition(PREDICTOR_PARTITIONS, str(predictor_id))
+        return platform.gateway.submit(
+            PREDICTOR_TUNING_JOB,
+            partition_key=str(predictor_id),
+            run_config=config,
+            tags={TENANT_TAG: actor.tenant_id},
+        )
+
+    run_id = runs.submit_committed(db, platform, actor.tenant_id, launch)
+    predictor.tuning_run_id = run_id
+    db.commit()
+    deadline = time.monotonic() + data.timeoutSeconds + platform.settings.profile_wait_seconds
+    events = tuning_events(platform, actor, model.id, run_id, refit, deadline)
+    return Stream(events, media_type=NDJSON)
 
 
 def tuning_events(
-    platform: Platform, actor: Principal, model_id: str, run_id: str, refit: TrainRequest
+    platform: Platform,
+    actor: Principal,
+    model_id: str,
+    run_id: str,
+    refit: TrainRequest,
+    deadline: float,
 ) -> Iterator[str]:
-    """The tuning run's events as NDJSON lines while it runs, then the refit best model."""
-    offset, tuned, failure = 0, None, None
-    while True:
-        finished = platform.gateway.status(run_id).is_finished
-        page = platform.gateway.logs(run_id, offset)
-        offset += len(page)
-        for entry in page:
-            event = parse_event(entry.message)
-            if event is None:
-                continue
+    """The tuning run's events as NDJSON lines while it runs, then the refit best model, or
+    an `error` line. A run past the deadline, or whose client went away, is canceled."""
+    finished = False
+    try:
+        tuned, failure = None, None
+        for event in run_events(platform, run_id, deadline):
             if event["type"] == "trial_result":
                 yield line(event)
                 yield line(
@@ -313,34 +352,59 @@ def tuning_events(
                 tuned = event
             elif event["type"] == "error":
                 failure = str(event.get("message"))
+        finished = True
+        if tuned is None:
+            yield line({"type": "error", "message": failure or f"tuning run {run_id} ended early"})
+            return
+        yield line(refitted(platform, actor, model_id, refit, tuned) | {"runId": run_id})
+    except StrataError as exc:
+        yield line({"type": "error", "message": exc.message})
+    except Exception:
+        log.exception("tuning stream of run %s failed", run_id)
+        yield line({"type": "error", "message": f"tuning run {run_id} could not be followed"})
+    finally:
+        if not finished:
+            with contextlib.suppress(StrataError):
+                platform.gateway.cancel(run_id)
+
+
+def run_events(platform: Platform, run_id: str, deadline: float) -> Iterator[Document]:
+    """The events a tuning run logs, as it logs them, until it ends; past the deadline a
+    ServiceUnavailableError."""
+    offset = 0
+    while True:
+        finished = platform.gateway.status(run_id).is_finished
+        page = platform.gateway.logs(run_id, offset)
+        offset += len(page)
+        for entry in page:
+            event = parse_event(entry.message)
+            if event is not None:
+                yield event
         if finished and not page:
-            break
+            return
+        if time.monotonic() > deadline:
+            raise ServiceUnavailableError(f"tuning run {run_id} ran past its time and was stopped")
         if not page:
             time.sleep(POLL_SECONDS)
-    if tuned is None:
-        yield line({"type": "error", "message": failure or f"tuning run {run_id} ended early"})
-        return
-    try:
-        with platform.store.session() as db:
-            model = models.get_model(db, actor, model_id)
-            refit.parameters = {**model.parameters, **tuned["best_params"]}
-            held = get_workbench_dataset(db, actor, refit.datasetId)
-            result = train_from_template(
-                db, platform, actor, held, template_of(model.template_id), refit
-            )
-            result_id = result.id
-    except StrataError as exc:
-        yield line({"type": "error", "message": f"refitting the best parameters: {exc.message}"})
-        return
-    yield line(
-        {
+
+
+def refitted(
+    platform: Platform, actor: Principal, model_id: str, refit: TrainRequest, tuned: Document
+) -> Document:
+    """Train the best parameters as a new model: the `done` event naming it."""
+    with platform.store.session() as db:
+        model = models.get_model(db, actor, model_id)
+        refit.parameters = {**model.parameters, **tuned["best_params"]}
+        held = get_workbench_dataset(db, actor, refit.datasetId)
+        result = train_from_template(
+            db, platform, actor, held, template_of(model.template_id), refit
+        )
+        return {
             "type": "done",
-            "resultModelId": result_id,
+            "resultModelId": result.id,
             "best_params": tuned["best_params"],
             "best_value": tuned["best_value"],
-            "runId": run_id,
         }
-    )
 
 
 def line(event: Document) -> str:

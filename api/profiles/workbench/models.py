@@ -99,8 +99,9 @@ def train_from_template(
         training_ms=elapsed,
     )
     db.add(model)
-    db.flush()
-    runs.start_evaluation(db, platform, predictor)
+    db.commit()
+    with contextlib.suppress(StrataError):  # recorded: retrying the evaluation may start it
+        runs.start_evaluation(db, platform, predictor)
     return model
 
 

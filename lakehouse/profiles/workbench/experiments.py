@@ -46,7 +46,7 @@ def comparison(models: Sequence[Compared]) -> dict[str, Any]:
             f"models of different tasks ({', '.join(sorted(tasks))}) share no metric to compare",
             field="modelIds",
         )
-    shared = [k for k in models[0].metrics if all(k in m.metrics for m in models[1:])]
+    shared = [k for k in models[0].metrics if all(is_number(m.metrics.get(k)) for m in models)]
     deltas: list[dict[str, Any]] = []
     for metric in shared:
         values = [float(m.metrics[metric]) for m in models]
@@ -77,6 +77,11 @@ def comparison(models: Sequence[Compared]) -> dict[str, Any]:
         ],
         "deltas": deltas,
     }
+
+
+def is_number(value: Any) -> bool:
+    """A metric a comparison can subtract: a finite number (not a list of cluster sizes)."""
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def cv_scores(evaluation: Mapping[str, Any] | None) -> list[float]:

@@ -260,6 +260,21 @@ def test_k_means_groups_the_rows_without_a_target(client: TestClient) -> None:
     assert shap.status_code == 204 and shap.content == b""
     errors = ok(client.get(f"{API}/experiments/{model['modelId']}/error-analysis", headers=ada))
     assert errors["available"] is False and "no true labels" in errors["reason"]
+    four = ok(
+        client.post(
+            f"{API}/models/train", json=body | {"parameters": {"n_clusters": 4}}, headers=ada
+        )
+    )["model"]
+    compared = ok(
+        client.post(
+            f"{API}/experiments/{project_id}/compare",
+            json={"modelIds": [model["modelId"], four["modelId"]]},
+            headers=ada,
+        )
+    )
+    deltas = {d["metric"]: d for d in compared["deltas"]}
+    assert "cluster_sizes" not in deltas  # sizes are listed, not subtracted
+    assert deltas["n_clusters"]["values"] == [2, 4] and deltas["n_clusters"]["delta"] == 2
     tune = {"modelId": model["modelId"], "nTrials": 3}
     refused(
         client.post(f"{API}/experiments/{project_id}/tune", json=tune, headers=ada),

@@ -83,3 +83,26 @@ def test_a_regressions_errors_are_its_worst_quarter() -> None:
     gaps = [abs(row["y_true"] - row["y_pred"]) for row in worst]
     assert gaps == sorted(gaps, reverse=True) and gaps[0] == pytest.approx(worst[0]["confidence"])
     assert worst[0]["top_shap_contributors"][0]["feature"] in model.features
+
+
+def test_gradient_boosting_of_three_classes_is_explained_by_permutation(iris: Any) -> None:
+    _, data, spec = iris
+    frame = data.features.assign(target=data.labels)
+    model, data, _ = trained(
+        frame, "target", ProblemType.CLASSIFICATION, Algorithm.GRADIENT_BOOSTING
+    )
+    document = evaluation.shap_document(model, data)
+    values, base = np.array(document["values"]), np.array(document["base_values"])
+    assert values.shape == (len(base), 4) and base.ndim == 1
+    # permutation SHAP is exact in sum: base plus values is the predicted class's probability
+    rows = data.features.iloc[data.split.test[: len(base)]]
+    probabilities = model.pipeline.predict_proba(rows)
+    chosen = probabilities[np.arange(len(rows)), model.pipeline.predict(rows)]
+    assert np.allclose(base + values.sum(axis=1), chosen, atol=1e-6)
+
+
+def test_a_class_missing_from_the_rows_leaves_the_folds_to_the_others() -> None:
+    from lakehouse.ml.metrics import folds
+
+    labels = np.array([0] * 20 + [2] * 20)  # class 1 only in other rows
+    assert folds(labels, 0, classify=True).get_n_splits() == 5

@@ -511,7 +511,7 @@ def test_create_predictor_keeps_checked_mlp_hyperparameters(lake: Lake) -> None:
 @pytest.mark.parametrize(
     ("changes", "field", "message"),
     [
-        ({"problem_type": "clustering"}, "problem_type", "unknown problem type 'clustering'"),
+        ({"problem_type": "ranking"}, "problem_type", "unknown problem type 'ranking'"),
         ({"algorithm": "svm"}, "algorithm", "unknown algorithm 'svm'"),
         (
             {"algorithm": "XGBoost", "hyperparameters": {"epochs": 5}},
