@@ -195,6 +195,12 @@ class Settings(BaseSettings):
     workbench_upload_bytes: int = Field(
         300 * 1024 * 1024, ge=1, description="Largest dataset the workbench takes (more: 413)."
     )
+    deployment_requests_per_minute: int = Field(
+        60,
+        ge=1,
+        description="Predictions a workbench deployment answers a minute, across every API "
+        "process (more: 429).",
+    )
     sql_default_limit: int = Field(
         200, ge=1, description="The LIMIT read-only SQL gets when it has none."
     )

@@ -23,6 +23,9 @@ RETRY_SECONDS = 1.0
 MAX_PENDING = 100_000
 
 
+# Columns a row may leave out: a call's error, and the deployment it came through.
+OPTIONAL_COLUMNS = ("error", "deployment_id", "latency_ms")
+
 Item = dict[str, Any] | threading.Event | None  # a row, a flush marker, or stop
 
 
@@ -52,7 +55,9 @@ class PredictionLog:
 
     def record(self, **values: Any) -> None:
         now = utcnow()
-        self._queue.put({**values, "created_at": now, "modified_at": now})
+        # every row has the optional columns, so a batch inserts in one statement
+        optional = dict.fromkeys(OPTIONAL_COLUMNS)
+        self._queue.put({**optional, **values, "created_at": now, "modified_at": now})
 
     def flush(self, timeout: float = 5.0) -> bool:
         """Wait until everything recorded so far is in the metadata store (at most `timeout`

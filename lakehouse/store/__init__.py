@@ -15,7 +15,14 @@ from lakehouse.store.models import (
     TrainingJob,
     User,
 )
-from lakehouse.store.workbench import WorkbenchDataset, WorkbenchModel, WorkbenchProject
+from lakehouse.store.workbench import (
+    RateWindow,
+    WorkbenchApiKey,
+    WorkbenchDataset,
+    WorkbenchDeployment,
+    WorkbenchModel,
+    WorkbenchProject,
+)
 
 __all__ = [
     "Base",
@@ -25,13 +32,16 @@ __all__ = [
     "Permission",
     "Prediction",
     "Predictor",
+    "RateWindow",
     "RefreshToken",
     "Role",
     "Template",
     "Tenant",
     "TrainingJob",
     "User",
+    "WorkbenchApiKey",
     "WorkbenchDataset",
+    "WorkbenchDeployment",
     "WorkbenchModel",
     "WorkbenchProject",
 ]

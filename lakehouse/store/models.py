@@ -301,6 +301,11 @@ class Prediction(Base):
     model_version: Mapped[int | None] = mapped_column(Integer)
     run_id: Mapped[str | None] = mapped_column(String(64))
     result_path: Mapped[str | None] = mapped_column(String(512))
+    deployment_id: Mapped[str | None] = mapped_column(
+        ForeignKey("workbench_deployments.id", ondelete="CASCADE"), index=True
+    )
+    """The workbench deployment a real-time call came through, if any."""
+    latency_ms: Mapped[float | None] = mapped_column(Float)
     created_by: Mapped[str] = mapped_column(String(150))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     modified_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -99,3 +99,59 @@ class WorkbenchModel(Base):
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     predictor: Mapped[Predictor] = relationship(lazy="joined")
+
+
+class WorkbenchDeployment(Base):
+    """A model serving behind its own API keys: `status` `healthy` while it answers,
+    `stopped` once stopped."""
+
+    __tablename__ = "workbench_deployments"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_uuid)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"), index=True)
+    project_id: Mapped[str] = mapped_column(
+        ForeignKey("workbench_projects.id", ondelete="CASCADE"), index=True
+    )
+    model_id: Mapped[str] = mapped_column(
+        ForeignKey("workbench_models.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(16))
+    config: Mapped[Any] = mapped_column(JSON)
+    error_message: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    stopped_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    model: Mapped[WorkbenchModel] = relationship(lazy="joined")
+
+
+class WorkbenchApiKey(Base):
+    """A deployment's API key: only its prefix is kept readable; the key itself is kept as
+    a salted SHA-256."""
+
+    __tablename__ = "workbench_api_keys"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_uuid)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"), index=True)
+    deployment_id: Mapped[str] = mapped_column(
+        ForeignKey("workbench_deployments.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(200))
+    key_prefix: Mapped[str] = mapped_column(String(16), index=True)
+    key_hash: Mapped[str] = mapped_column(String(64))
+    key_salt: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class RateWindow(Base):
+    """Requests counted under a key in one window of time, shared by every API process."""
+
+    __tablename__ = "rate_windows"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    window: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    """The window's start, in seconds since the epoch."""
+    count: Mapped[int] = mapped_column(Integer)

@@ -64,6 +64,10 @@ REFUSES_SOME_VALID = frozenset(
         ("POST", "/api/upload/dataset"),
         ("POST", "/api/query/sql"),
         ("POST", "/api/v1/datalake/query"),
+        ("POST", "/api/experiments/{project_id}/compare"),
+        ("POST", "/api/experiments/{project_id}/tune"),
+        ("PATCH", "/api/deployments/{deployment_id}"),
+        ("POST", "/api/deployments/{deployment_id}/predict"),
     }
 )
 

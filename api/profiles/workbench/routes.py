@@ -14,6 +14,7 @@ from api.openapi import ERROR_MODEL
 from api.profiles.workbench import (
     accounts,
     datasets,
+    deployments,
     experiments,
     models,
     projects,
@@ -38,6 +39,7 @@ def workbench_router(prefix: str) -> Router:
             *query.ROUTES,
             *models.ROUTES,
             *experiments.ROUTES,
+            *deployments.ROUTES,
             *unavailable.ROUTES,
         ],
         tags=["Workbench"],

@@ -87,3 +87,18 @@ class TuneRequest(Body):
 
 class NlFilterRequest(Body):
     query: str = Field("", max_length=1000)
+
+
+class DeploymentCreate(Body):
+    modelId: str = Field(min_length=1, max_length=64)
+    projectId: str = Field(min_length=1, max_length=64)
+    name: str = Field(min_length=1, max_length=200)
+
+
+class DeploymentUpdate(Body):
+    action: str = Field(max_length=16)
+    """stop or start"""
+
+
+class ApiKeyCreate(Body):
+    name: str = Field(min_length=1, max_length=200)

@@ -1,0 +1,289 @@
+"""The workbench's deployments: a trained model answering on Strata's real-time path (no
+container per deployment) to callers with one of its API keys, or its owners' tokens, within
+a per-deployment rate limit every API process shares; every call is logged."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+import anyio
+from litestar import Request, delete, get, patch, post
+from litestar.params import Parameter
+from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
+from sqlalchemy.orm import Session
+
+from api.platform import Platform
+from api.profiles.workbench.models import READ, TRAIN
+from api.profiles.workbench.schemas import ApiKeyCreate, DeploymentCreate, DeploymentUpdate
+from api.security import PUBLIC
+from lakehouse.accounts.rate_limit import RateLimit
+from lakehouse.accounts.rbac import Principal
+from lakehouse.errors import (
+    AuthenticationError,
+    InvalidInputError,
+    NotFoundError,
+    ServiceUnavailableError,
+    StrataError,
+)
+from lakehouse.profiles.workbench import deployments, models
+from lakehouse.profiles.workbench.projects import get_project
+from lakehouse.profiles.workbench.templates import template_of
+from lakehouse.states import WorkState
+from lakehouse.store.workbench import WorkbenchDeployment
+
+Document = dict[str, Any]
+MAX_BODY = 1024 * 1024  # a prediction request: 1 MiB at most (more: 413)
+
+
+def document(request: Request, deployment: WorkbenchDeployment) -> Document:
+    platform: Platform = request.app.state.platform
+    return deployments.deployment_document(deployment, platform.settings.workbench_prefix)
+
+
+@post(
+    "/deployments",
+    operation_id="workbench_create_deployment",
+    guards=TRAIN,
+    status_code=HTTP_201_CREATED,
+    sync_to_thread=True,
+)
+def create_deployment(db: Session, request: Request, data: DeploymentCreate) -> Document:
+    """Deploy a classification or regression model of the project: it answers at once on
+    `endpointUrl`. At most 5 active deployments per project (more: 409)."""
+    actor: Principal = request.user
+    get_project(db, actor, data.projectId)
+    model = models.get_model(db, actor, data.modelId)
+    if model.project_id != data.projectId:
+        raise NotFoundError("Model not found in this project", field="modelId")
+    task = template_of(model.template_id).task
+    deployment = deployments.create_deployment(db, actor, model, task, data.name)
+    return {"deployment": document(request, deployment)}
+
+
+@get("/deployments", operation_id="workbench_deployments", guards=READ, sync_to_thread=True)
+def list_deployments(
+    db: Session,
+    request: Request,
+    project_id: Annotated[str, Parameter(query="projectId", min_length=1, max_length=64)],
+) -> Document:
+    """The project's deployments, newest first."""
+    get_project(db, request.user, project_id)
+    found = deployments.list_deployments(db, request.user, project_id)
+    return {"deployments": [document(request, d) for d in found]}
+
+
+@get(
+    "/deployments/{deployment_id:str}",
+    operation_id="workbench_deployment",
+    guards=READ,
+    sync_to_thread=True,
+)
+def get_deployment(db: Session, request: Request, deployment_id: str) -> Document:
+    deployment = deployments.get_deployment(db, request.user, deployment_id)
+    return {"deployment": document(request, deployment)}
+
+
+@patch(
+    "/deployments/{deployment_id:str}",
+    operation_id="workbench_update_deployment",
+    guards=TRAIN,
+    sync_to_thread=True,
+)
+def update_deployment(
+    db: Session, request: Request, deployment_id: str, data: DeploymentUpdate
+) -> Document:
+    """`{action: stop}` stops answering (503); `{action: start}` answers again, within the
+    project's cap."""
+    deployment = deployments.get_deployment(db, request.user, deployment_id)
+    deployments.change_status(db, deployment, data.action)
+    return {"deployment": document(request, deployment)}
+
+
+@delete(
+    "/deployments/{deployment_id:str}",
+    operation_id="workbench_delete_deployment",
+    guards=TRAIN,
+    status_code=HTTP_204_NO_CONTENT,
+    sync_to_thread=True,
+)
+def delete_deployment(db: Session, request: Request, deployment_id: str) -> None:
+    """Delete the deployment with its keys and its log (the model stays)."""
+    db.delete(deployments.get_deployment(db, request.user, deployment_id))
+
+
+@post(
+    "/deployments/{deployment_id:str}/api-keys",
+    operation_id="workbench_create_api_key",
+    guards=TRAIN,
+    status_code=HTTP_201_CREATED,
+    sync_to_thread=True,
+)
+def create_api_key(
+    db: Session, request: Request, deployment_id: str, data: ApiKeyCreate
+) -> Document:
+    """A new API key: `rawKey` (`ak_` and 64 hex characters) is shown this once; Strata keeps
+    only a salted hash of it."""
+    deployment = deployments.get_deployment(db, request.user, deployment_id)
+    key, raw_key = deployments.create_api_key(db, deployment, data.name)
+    return {"key": deployments.api_key_document(key), "rawKey": raw_key}
+
+
+@get(
+    "/deployments/{deployment_id:str}/api-keys",
+    operation_id="workbench_api_keys",
+    guards=READ,
+    sync_to_thread=True,
+)
+def list_api_keys(db: Session, request: Request, deployment_id: str) -> Document:
+    """The deployment's keys, revoked ones too, by prefix (never their hash or salt)."""
+    deployment = deployments.get_deployment(db, request.user, deployment_id)
+    return {
+        "keys": [deployments.api_key_document(k) for k in deployments.list_api_keys(db, deployment)]
+    }
+
+
+@delete(
+    "/deployments/{deployment_id:str}/api-keys/{key_id:str}",
+    operation_id="workbench_revoke_api_key",
+    guards=TRAIN,
+    status_code=HTTP_204_NO_CONTENT,
+    sync_to_thread=True,
+)
+def revoke_api_key(db: Session, request: Request, deployment_id: str, key_id: str) -> None:
+    """Revoke the key: it is refused from the next request on, in every API process."""
+    deployment = deployments.get_deployment(db, request.user, deployment_id)
+    deployments.revoke_api_key(db, deployment, key_id)
+
+
+@dataclass(frozen=True)
+class Admitted:
+    """What a prediction call may use, once its caller and the rate limit let it through."""
+
+    tenant_id: str
+    predictor_id: int
+    model_name: str
+    version: int
+    caller: str
+
+
+def admit(
+    platform: Platform, deployment_id: str, raw_key: str | None, principal: Principal | None
+) -> Admitted:
+    """Check the caller (the deployment's key, or a user of its tenant), that it answers, and
+    count the call against the deployment's rate limit: one transaction."""
+    limit = platform.settings.deployment_requests_per_minute
+    rate = RateLimit(limit, message=f"Rate limit exceeded. Max {limit} requests per minute.")
+    with platform.store.session() as session:
+        deployment = session.get(WorkbenchDeployment, deployment_id)
+        if deployment is None or (
+            principal is not None and principal.tenant_id != deployment.tenant_id
+        ):
+            raise NotFoundError("Deployment not found", field="deploymentId")
+        if principal is not None:
+            caller = principal.username
+        else:
+            assert raw_key is not None
+            caller = f"key {deployments.check_api_key(session, deployment.id, raw_key).key_prefix}"
+        if deployment.status in deployments.INACTIVE:
+            raise ServiceUnavailableError(f"Deployment is {deployment.status}")
+        rate.hit(session, f"deployment:{deployment.id}")
+        predictor = deployment.model.predictor
+        return Admitted(
+            tenant_id=deployment.tenant_id,
+            predictor_id=predictor.id,
+            model_name=predictor.tables.model_name,
+            version=int(deployment.config["modelVersion"]),
+            caller=caller,
+        )
+
+
+def flat_features(body: bytes) -> dict[str, Any]:
+    """The request: one JSON object of feature names to plain values."""
+    try:
+        features = json.loads(body or b"null")
+    except ValueError as exc:
+        raise InvalidInputError(f"the body is not JSON: {exc}", field="body") from exc
+    if not isinstance(features, dict):
+        raise InvalidInputError("send one JSON object of feature names to values", field="body")
+    for name, value in features.items():
+        if isinstance(value, dict | list):
+            raise InvalidInputError(
+                f"feature '{name}' must be a plain value, not a list or an object", field=name
+            )
+    return features
+
+
+@post(
+    "/deployments/{deployment_id:str}/predict",
+    operation_id="workbench_deployment_predict",
+    opt=PUBLIC,
+    status_code=HTTP_200_OK,
+    request_max_body_size=MAX_BODY,
+)
+async def predict(request: Request, platform: Platform, deployment_id: str) -> Document:
+    """Predict one row, sent as a flat JSON object of feature values, with the deployment's
+    `x-api-key` or an owner's bearer token: `{prediction, probabilities?}`. 401 without
+    credentials, 403 with a wrong, revoked or another deployment's key, 413 over 1 MiB, 429
+    over the deployment's requests a minute, 503 while it is stopped."""
+    started = time.perf_counter()
+    raw_key = request.headers.get("x-api-key")
+    principal = None
+    if not raw_key:
+        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise AuthenticationError("send the deployment's x-api-key or a bearer token")
+        principal = platform.cached_principal(token.strip())
+        if principal is None:
+            principal = await anyio.to_thread.run_sync(platform.principal, token.strip())
+    features = flat_features(await request.body())  # over 1 MiB: 413, before any count
+    admitted = await anyio.to_thread.run_sync(admit, platform, deployment_id, raw_key, principal)
+    model = platform.models.cached(admitted.model_name, admitted.version)
+    if model is None:
+        model = await anyio.to_thread.run_sync(
+            platform.models.get, admitted.model_name, admitted.version
+        )
+    answer, error = None, None
+    try:
+        answer = model.predict(features)
+    except StrataError as exc:
+        error = exc
+    platform.prediction_log.record(
+        tenant_id=admitted.tenant_id,
+        predictor_id=admitted.predictor_id,
+        prediction_type="realtime",
+        dataset_id=None,
+        input_data=features,
+        output=None
+        if answer is None
+        else {"prediction": answer.prediction, "probabilities": answer.probabilities},
+        status=WorkState.COMPLETED if answer is not None else WorkState.FAILED,
+        error=None if error is None else error.message,
+        no_of_records=1,
+        model_version=admitted.version,
+        created_by=admitted.caller[:150],
+        deployment_id=deployment_id,
+        latency_ms=(time.perf_counter() - started) * 1000,
+    )
+    if error is not None:
+        raise error
+    assert answer is not None
+    result: Document = {"prediction": answer.prediction}
+    if answer.probabilities is not None:
+        result["probabilities"] = answer.probabilities
+    return result
+
+
+ROUTES = [
+    create_deployment,
+    list_deployments,
+    get_deployment,
+    update_deployment,
+    delete_deployment,
+    create_api_key,
+    list_api_keys,
+    revoke_api_key,
+    predict,
+]

@@ -1,0 +1,47 @@
+"""Request rate limits shared by every API process: requests are counted per key in windows
+of fixed length in the metadata store, one atomic upsert per request."""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+from sqlalchemy import delete
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from lakehouse.errors import TooManyRequestsError
+from lakehouse.store.workbench import RateWindow
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    limit: int
+    """Requests allowed under one key in a window."""
+    seconds: int = 60
+    message: str = "Rate limit exceeded"
+
+    def hit(self, session: Session, key: str, now: float | None = None) -> int:
+        """Count a request under `key`; one over the limit is refused with 429 and when the
+        window ends. Answers the requests counted in the window so far."""
+        now = time.time() if now is None else now
+        window = int(now // self.seconds) * self.seconds
+        dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+        statement = dialect.insert(RateWindow).values(key=key, window=window, count=1)
+        count = session.scalar(
+            statement.on_conflict_do_update(
+                index_elements=[RateWindow.key, RateWindow.window],
+                set_={"count": RateWindow.count + 1},
+            ).returning(RateWindow.count)
+        )
+        assert count is not None
+        if count == 1:  # the window's first request clears the key's older windows
+            session.execute(
+                delete(RateWindow).where(RateWindow.key == key, RateWindow.window < window)
+            )
+        if count > self.limit:
+            raise TooManyRequestsError(
+                self.message, retry_after=math.ceil(window + self.seconds - now)
+            )
+        return count

@@ -1,0 +1,168 @@
+"""The workbench's deployments through the real app: a trained model served behind its own
+API keys, every way of being refused, the 1 MiB and requests-a-minute limits, the cap of 5
+active deployments per project, stop and start, and the log of its calls."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from litestar.testing import TestClient
+from sqlalchemy import select
+
+from lakehouse.store import Prediction
+from tests.api.profiles.test_workbench_experiments import project_with_cancer
+from tests.api.profiles.test_workbench_profile import (
+    API,
+    bearer,
+    ok,
+    refused,
+    register,
+    workbench_client,
+)
+from tests.conftest import make_settings
+
+PER_MINUTE = 8
+
+
+@pytest.fixture
+def client(tmp_path: Path) -> Iterator[TestClient]:
+    settings = make_settings(
+        tmp_path,
+        workers=1,
+        workbench_registration=True,
+        deployment_requests_per_minute=PER_MINUTE,
+    )
+    yield from workbench_client(settings)
+
+
+def trained(client: TestClient, headers: dict[str, str]) -> tuple[str, dict[str, Any]]:
+    project_id, dataset_id = project_with_cancer(client, headers)
+    body = {
+        "projectId": project_id,
+        "datasetId": dataset_id,
+        "targetColumn": "target",
+        "templateId": "logistic_regression",
+    }
+    model = ok(client.post(f"{API}/models/train", json=body, headers=headers))["model"]
+    return project_id, model
+
+
+def test_keys_auth_limits_cap_and_stop_start(client: TestClient) -> None:
+    ada = bearer(register(client, "ada@example.org"))
+    bob = bearer(register(client, "bob@example.org"))
+    project_id, model = trained(client, ada)
+    create = {"modelId": model["modelId"], "projectId": project_id, "name": "cancer v1"}
+    deployment = ok(client.post(f"{API}/deployments", json=create, headers=ada), 201)["deployment"]
+    assert deployment["status"] == "healthy" and deployment["modelId"] == model["modelId"]
+    deployment_id = deployment["deploymentId"]
+    predict = f"{API}/deployments/{deployment_id}/predict"
+    assert deployment["endpointUrl"] == predict
+
+    made = ok(
+        client.post(
+            f"{API}/deployments/{deployment_id}/api-keys", json={"name": "web"}, headers=ada
+        ),
+        201,
+    )
+    raw_key = made["rawKey"]
+    assert raw_key.startswith("ak_") and len(raw_key) == 67
+    int(raw_key[3:], 16)  # 64 hex characters
+    assert made["key"]["keyPrefix"] == raw_key[:11]
+    listed = ok(client.get(f"{API}/deployments/{deployment_id}/api-keys", headers=ada))["keys"]
+    assert [k["keyId"] for k in listed] == [made["key"]["keyId"]]
+    assert all(set(k) == set(made["key"]) for k in listed)
+    assert raw_key not in str(listed) and "keyHash" not in listed[0]
+
+    row = model["sampleRequest"]
+    answer = ok(client.post(predict, json=row, headers={"x-api-key": raw_key}))
+    assert answer["prediction"] in ("benign", "malignant")
+    assert abs(sum(answer["probabilities"].values()) - 1) < 1e-9
+    by_token = ok(client.post(predict, json=row, headers=ada))
+    assert by_token == answer
+
+    # Every way of being refused.
+    refused(client.post(predict, json=row), 401)
+    refused(client.post(predict, json=row, headers={"x-api-key": "ak_" + "0" * 64}), 403)
+    refused(client.post(predict, json=row, headers={"x-api-key": raw_key[:-1] + "x"}), 403)
+    refused(client.post(predict, json=row, headers=bob), 404)
+    other = ok(client.post(f"{API}/deployments", json=create | {"name": "v2"}, headers=ada), 201)
+    other_id = other["deployment"]["deploymentId"]
+    refused(
+        client.post(
+            f"{API}/deployments/{other_id}/predict", json=row, headers={"x-api-key": raw_key}
+        ),
+        403,
+    )
+    big = {"padding": "x" * (1024 * 1024)}
+    assert client.post(predict, json=big, headers={"x-api-key": raw_key}).status_code == 413
+    refused(client.post(predict, json=[1, 2], headers={"x-api-key": raw_key}), 400, "body")
+    refused(
+        client.post(predict, json=row | {"nope": 1}, headers={"x-api-key": raw_key}), 400, "nope"
+    )
+
+    # The limit: requests so far count; then 429 until the minute ends.
+    used = 2 + 1  # two answers and the call refused by the model; the others were not let in
+    statuses = [
+        client.post(predict, json=row, headers={"x-api-key": raw_key}).status_code
+        for _ in range(PER_MINUTE - used + 2)
+    ]
+    assert statuses.count(200) == PER_MINUTE - used and statuses[-1] == 429
+    limited = client.post(predict, json=row, headers={"x-api-key": raw_key})
+    assert limited.status_code == 429 and int(limited.headers["retry-after"]) >= 1
+    assert limited.json()["error"] == f"Rate limit exceeded. Max {PER_MINUTE} requests per minute."
+
+    # Revoked: refused at once.
+    key_id = made["key"]["keyId"]
+    revoke = client.delete(f"{API}/deployments/{deployment_id}/api-keys/{key_id}", headers=ada)
+    assert revoke.status_code == 204
+    refused(client.post(predict, json=row, headers={"x-api-key": raw_key}), 403)
+    revoked = ok(client.get(f"{API}/deployments/{deployment_id}/api-keys", headers=ada))["keys"]
+    assert revoked[0]["revokedAt"] is not None
+    refused(client.delete(f"{API}/deployments/{deployment_id}/api-keys/nope", headers=ada), 404)
+
+    # The cap: 5 active per project; a stopped one makes room, and answers no more.
+    for n in range(3):
+        ok(client.post(f"{API}/deployments", json=create | {"name": f"v{n + 3}"}, headers=ada), 201)
+    refused(client.post(f"{API}/deployments", json=create, headers=ada), 409, "Maximum of 5")
+    stopped = ok(
+        client.patch(f"{API}/deployments/{other_id}", json={"action": "stop"}, headers=ada)
+    )["deployment"]
+    assert stopped["status"] == "stopped" and stopped["stoppedAt"] is not None
+    refused(client.post(f"{API}/deployments/{other_id}/predict", json=row, headers=ada), 503)
+    ok(client.post(f"{API}/deployments", json=create | {"name": "v6"}, headers=ada), 201)
+    refused(
+        client.patch(f"{API}/deployments/{other_id}", json={"action": "start"}, headers=ada),
+        409,
+        "Maximum of 5",
+    )
+    listed_all = ok(client.get(f"{API}/deployments", params={"projectId": project_id}, headers=ada))
+    assert len(listed_all["deployments"]) == 6
+
+    # Another tenant sees none of it.
+    for path in ("", "/api-keys"):
+        refused(client.get(f"{API}/deployments/{deployment_id}{path}", headers=bob), 404)
+    refused(client.delete(f"{API}/deployments/{deployment_id}", headers=bob), 404)
+
+    # Every call that reached the model is logged, with its latency.
+    platform = client.app.state.platform
+    assert platform.prediction_log.flush()
+    with platform.store.session() as session:
+        logged = session.scalars(
+            select(Prediction).where(Prediction.deployment_id == deployment_id)
+        ).all()
+        statuses_logged = sorted(p.status for p in logged)
+        assert statuses_logged.count("completed") == PER_MINUTE - 1
+        assert statuses_logged.count("failed") == 1  # the unknown feature
+        assert all(p.latency_ms is not None and p.latency_ms > 0 for p in logged)
+
+
+def test_a_clustering_is_not_deployed(client: TestClient) -> None:
+    ada = bearer(register(client, "ada@example.org"))
+    project_id, dataset_id = project_with_cancer(client, ada)
+    body = {"projectId": project_id, "datasetId": dataset_id, "templateId": "kmeans"}
+    model = ok(client.post(f"{API}/models/train", json=body, headers=ada))["model"]
+    create = {"modelId": model["modelId"], "projectId": project_id, "name": "groups"}
+    refused(client.post(f"{API}/deployments", json=create, headers=ada), 400, "classification")

@@ -1,0 +1,39 @@
+"""Requests counted per key and window in the metadata store, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from sqlalchemy import select
+
+from lakehouse.accounts.rate_limit import RateLimit
+from lakehouse.errors import TooManyRequestsError
+from lakehouse.store import MetadataStore, RateWindow
+
+
+def test_requests_over_the_limit_wait_for_the_next_window(store: MetadataStore) -> None:
+    limit = RateLimit(3, seconds=60, message="slow down")
+    start = 1_800_000_000.0  # a window's first second
+    with store.session() as session:
+        assert [limit.hit(session, "d:1", start + n) for n in range(3)] == [1, 2, 3]
+    with store.session() as session, pytest.raises(TooManyRequestsError) as refused:
+        limit.hit(session, "d:1", start + 10)
+    assert refused.value.message == "slow down" and refused.value.retry_after == 50
+    with store.session() as session:
+        assert limit.hit(session, "d:2", start + 10) == 1  # another key counts apart
+        assert limit.hit(session, "d:1", start + 61) == 1  # the next window
+        windows = session.scalars(select(RateWindow.window).where(RateWindow.key == "d:1"))
+        assert list(windows) == [start + 60]  # the older window is gone
+
+
+def test_parallel_requests_all_count(store: MetadataStore) -> None:
+    limit = RateLimit(1000)
+
+    def hit(_: int) -> int:
+        with store.session() as session:
+            return limit.hit(session, "busy", 1_800_000_000.0)
+
+    with ThreadPoolExecutor(8) as pool:
+        counts = sorted(pool.map(hit, range(40)))
+    assert counts == list(range(1, 41))
