@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Annotated, Any
 
 import anyio
@@ -28,7 +29,7 @@ from lakehouse.errors import (
     ServiceUnavailableError,
     StrataError,
 )
-from lakehouse.profiles.workbench import deployments, models
+from lakehouse.profiles.workbench import deployments, models, observability
 from lakehouse.profiles.workbench.projects import get_project
 from lakehouse.profiles.workbench.templates import template_of
 from lakehouse.states import WorkState
@@ -158,6 +159,65 @@ def revoke_api_key(db: Session, request: Request, deployment_id: str, key_id: st
     deployments.revoke_api_key(db, deployment, key_id)
 
 
+@get(
+    "/deployments/{deployment_id:str}/schema",
+    operation_id="workbench_deployment_schema",
+    guards=READ,
+    sync_to_thread=True,
+)
+def deployment_schema(
+    db: Session, platform: Platform, request: Request, deployment_id: str
+) -> Document:
+    """What a caller sends and gets: feature columns and types, a sample request, class
+    labels, metrics, and the ranges and categories of the training data."""
+    deployment = deployments.get_deployment(db, request.user, deployment_id)
+    task = template_of(deployment.model.template_id).task
+    return observability.deployment_schema(platform.catalog, deployment, task)
+
+
+@get(
+    "/deployments/{deployment_id:str}/logs",
+    operation_id="workbench_deployment_logs",
+    guards=READ,
+    sync_to_thread=True,
+)
+def deployment_logs(
+    db: Session,
+    request: Request,
+    deployment_id: str,
+    status: Annotated[str | None, Parameter(query="status", max_length=16)] = None,
+    start_time: Annotated[datetime | None, Parameter(query="startTime")] = None,
+    end_time: Annotated[datetime | None, Parameter(query="endTime")] = None,
+    limit: Annotated[int, Parameter(query="limit", ge=1, le=observability.MAX_LOGS)] = 50,
+    offset: Annotated[int, Parameter(query="offset", ge=0)] = 0,
+) -> Document:
+    """The deployment's calls, newest first: inputs, prediction, latency, status and error;
+    `status` success or error, `startTime` and `endTime` (ISO 8601), `limit` (at most 500)
+    and `offset` page them; `total` counts what the filters leave."""
+    deployment = deployments.get_deployment(db, request.user, deployment_id)
+    return observability.deployment_logs(
+        db, deployment, status, start_time, end_time, limit, offset
+    )
+
+
+@get(
+    "/deployments/{deployment_id:str}/stats",
+    operation_id="workbench_deployment_stats",
+    guards=READ,
+    sync_to_thread=True,
+)
+def deployment_stats(
+    db: Session,
+    request: Request,
+    deployment_id: str,
+    range_name: Annotated[str, Parameter(query="range", max_length=8)] = "24h",
+) -> Document:
+    """Per hour of the last `range` (1h, 6h, 24h or 7d): requests, errors, average and
+    p50/p95/p99 latency in milliseconds."""
+    deployment = deployments.get_deployment(db, request.user, deployment_id)
+    return observability.hourly_stats(db, deployment, range_name)
+
+
 @dataclass(frozen=True)
 class Admitted:
     """What a prediction call may use, once its caller and the rate limit let it through."""
@@ -285,5 +345,8 @@ ROUTES = [
     create_api_key,
     list_api_keys,
     revoke_api_key,
+    deployment_schema,
+    deployment_logs,
+    deployment_stats,
     predict,
 ]

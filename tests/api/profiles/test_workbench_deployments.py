@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from litestar.testing import TestClient
 from sqlalchemy import select
@@ -157,6 +158,49 @@ def test_keys_auth_limits_cap_and_stop_start(client: TestClient) -> None:
         assert statuses_logged.count("completed") == PER_MINUTE - 1
         assert statuses_logged.count("failed") == 1  # the unknown feature
         assert all(p.latency_ms is not None and p.latency_ms > 0 for p in logged)
+        latencies = sorted(p.latency_ms for p in logged)
+
+    logs = f"{API}/deployments/{deployment_id}/logs"
+    everything = ok(client.get(logs, params={"limit": 100}, headers=ada))
+    assert everything["total"] == PER_MINUTE and len(everything["logs"]) == PER_MINUTE
+    newest = everything["logs"][0]
+    assert newest["status"] == "success" and newest["inputFeatures"] == row
+    assert newest["prediction"] == answer["prediction"] and newest["latencyMs"] > 0
+    failed = ok(client.get(logs, params={"status": "error"}, headers=ada))
+    assert failed["total"] == 1 and "nope" in failed["logs"][0]["errorMessage"]
+    pages = [
+        ok(client.get(logs, params={"limit": 3, "offset": offset}, headers=ada))["logs"]
+        for offset in (0, 3, 6)
+    ]
+    assert [log["id"] for page in pages for log in page] == [
+        log["id"] for log in everything["logs"]
+    ]
+    future = ok(client.get(logs, params={"startTime": "2099-01-01T00:00:00Z"}, headers=ada))
+    assert future == {"logs": [], "total": 0}
+    refused(client.get(logs, params={"status": "maybe"}, headers=ada), 400, "status")
+    refused(client.get(logs, params={"limit": 501}, headers=ada), 400)
+
+    stats = ok(client.get(f"{API}/deployments/{deployment_id}/stats", headers=ada))
+    assert stats["range"] == "24h"
+    assert sum(b["requestCount"] for b in stats["stats"]) == PER_MINUTE
+    assert sum(b["errorCount"] for b in stats["stats"]) == 1
+    if len(stats["stats"]) == 1:  # all in one hour (the usual case)
+        bucket = stats["stats"][0]
+        assert bucket["latencyAvg"] == pytest.approx(sum(latencies) / len(latencies))
+        assert bucket["latencyP50"] == pytest.approx(float(np.percentile(latencies, 50)))
+        assert bucket["latencyP50"] <= bucket["latencyP95"] <= bucket["latencyP99"]
+    refused(
+        client.get(f"{API}/deployments/{deployment_id}/stats", params={"range": "2d"}, headers=ada),
+        400,
+        "range",
+    )
+
+    schema = ok(client.get(f"{API}/deployments/{deployment_id}/schema", headers=ada))
+    assert schema["featureColumns"] == model["featureColumns"]
+    assert schema["classLabels"] == ["benign", "malignant"]
+    radius = schema["featureRanges"]["mean_radius"]
+    assert radius["min"] == pytest.approx(6.981) and radius["max"] == pytest.approx(28.11)
+    assert schema["sampleRequest"] == row and schema["taskType"] == "classification"
 
 
 def test_a_clustering_is_not_deployed(client: TestClient) -> None:
