@@ -14,6 +14,7 @@ import anyio
 from litestar import Request, delete, get, patch, post
 from litestar.params import Parameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.platform import Platform
@@ -33,6 +34,7 @@ from lakehouse.profiles.workbench import deployments, models, observability
 from lakehouse.profiles.workbench.projects import get_project
 from lakehouse.profiles.workbench.templates import template_of
 from lakehouse.states import WorkState
+from lakehouse.store.models import Prediction
 from lakehouse.store.workbench import WorkbenchDeployment
 
 Document = dict[str, Any]
@@ -218,6 +220,51 @@ def deployment_stats(
     return observability.hourly_stats(db, deployment, range_name)
 
 
+@post(
+    "/deployments/{deployment_id:str}/drift",
+    operation_id="workbench_deployment_drift",
+    guards=READ,
+    status_code=HTTP_200_OK,
+    sync_to_thread=True,
+)
+def deployment_drift(
+    db: Session, platform: Platform, request: Request, deployment_id: str
+) -> Document:
+    """Drift of the latest 500 answered calls (at least 10) against the training data: per
+    feature the PSI on the training bins (green below 0.1, yellow below 0.25, else red) with a
+    KS test for numbers or a chi-squared test for categories, and the predictions' drift
+    against the model's predictions of the training rows."""
+    from lakehouse.profiles.workbench import drift
+
+    deployment = deployments.get_deployment(db, request.user, deployment_id)
+    rows = db.scalars(
+        select(Prediction)
+        .where(
+            Prediction.deployment_id == deployment.id,
+            Prediction.status == WorkState.COMPLETED,
+        )
+        .order_by(Prediction.created_at.desc(), Prediction.id.desc())
+        .limit(drift.LATEST_CALLS)
+    ).all()
+    calls = [row.input_data or {} for row in rows]
+    predictions = [(row.output or {}).get("prediction") for row in rows]
+    model = deployment.model
+    served = platform.models.get(
+        model.predictor.tables.model_name, int(deployment.config["modelVersion"])
+    )
+    table = platform.catalog.load_table(model.predictor.tables.features.identifier)
+    frame = table.scan().to_arrow().to_pandas()
+    if len(frame) > drift.BASELINE_ROWS:
+        frame = frame.sample(drift.BASELINE_ROWS, random_state=0)
+    numeric = {
+        name: model.feature_types.get(name) in ("integer", "float")
+        for name in model.feature_columns
+        if name in frame.columns
+    }
+    baseline_predictions = served.model.predict(frame).tolist()
+    return drift.drift_report(frame, baseline_predictions, calls, predictions, numeric)
+
+
 @dataclass(frozen=True)
 class Admitted:
     """What a prediction call may use, once its caller and the rate limit let it through."""
@@ -348,5 +395,6 @@ ROUTES = [
     deployment_schema,
     deployment_logs,
     deployment_stats,
+    deployment_drift,
     predict,
 ]

@@ -210,3 +210,64 @@ def test_a_clustering_is_not_deployed(client: TestClient) -> None:
     model = ok(client.post(f"{API}/models/train", json=body, headers=ada))["model"]
     create = {"modelId": model["modelId"], "projectId": project_id, "name": "groups"}
     refused(client.post(f"{API}/deployments", json=create, headers=ada), 400, "classification")
+
+
+@pytest.fixture
+def roomy_client(tmp_path: Path) -> Iterator[TestClient]:
+    """A client whose deployments take 5,000 calls a minute."""
+    settings = make_settings(
+        tmp_path, workers=1, workbench_registration=True, deployment_requests_per_minute=5000
+    )
+    yield from workbench_client(settings)
+
+
+def test_drift_is_green_on_data_like_the_training_data_and_red_on_shifted_data(
+    roomy_client: TestClient,
+) -> None:
+    import io
+
+    import pandas as pd
+
+    from tests.api.profiles.test_workbench_profile import cancer_csv
+
+    client = roomy_client
+    ada = bearer(register(client, "ada@example.org"))
+    project_id, model = trained(client, ada)
+    frame = pd.read_csv(io.BytesIO(cancer_csv())).drop(columns="target")
+    sample = frame.sample(400, random_state=3)
+
+    def deployed(name: str) -> str:
+        create = {"modelId": model["modelId"], "projectId": project_id, "name": name}
+        found = ok(client.post(f"{API}/deployments", json=create, headers=ada), 201)
+        deployment_id: str = found["deployment"]["deploymentId"]
+        return deployment_id
+
+    def drift(deployment_id: str, rows: pd.DataFrame) -> dict[str, Any]:
+        predict = f"{API}/deployments/{deployment_id}/predict"
+        for record in rows.to_dict(orient="records"):
+            ok(client.post(predict, json=record, headers=ada))
+        assert client.app.state.platform.prediction_log.flush()
+        report: dict[str, Any] = ok(
+            client.post(f"{API}/deployments/{deployment_id}/drift", headers=ada)
+        )
+        return report
+
+    like = deployed("like")
+    early = drift(like, sample.head(5))
+    assert early["available"] is False and early["reason"] == "insufficient_predictions"
+    report = drift(like, sample.iloc[5:])
+    assert report["available"] is True and report["calls"] == 400
+    assert report["overallStatus"] == "green", [
+        (f["feature"], f["psi"]) for f in report["features"] if f["status"] != "green"
+    ]
+    radius = next(f for f in report["features"] if f["feature"] == "mean_radius")
+    assert radius["testType"] == "ks" and radius["pValue"] > 0.01
+    assert abs(sum(radius["baselineDistribution"].values()) - 1) < 1e-9
+    assert report["predictionDrift"]["testType"] == "chi2"
+
+    shifted = deployed("shifted")
+    moved = sample.head(200) * 1.6
+    report = drift(shifted, moved)
+    assert report["overallStatus"] == "red"
+    radius = next(f for f in report["features"] if f["feature"] == "mean_radius")
+    assert radius["status"] == "red" and radius["pValue"] < 1e-6
