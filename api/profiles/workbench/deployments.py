@@ -4,6 +4,7 @@ a per-deployment rate limit every API process shares; every call is logged."""
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 from dataclasses import dataclass
@@ -30,6 +31,7 @@ from lakehouse.errors import (
     ServiceUnavailableError,
     StrataError,
 )
+from lakehouse.ml.serving import ServingModel
 from lakehouse.profiles.workbench import deployments, models, observability
 from lakehouse.profiles.workbench.projects import get_project
 from lakehouse.profiles.workbench.templates import template_of
@@ -274,6 +276,7 @@ class Admitted:
     model_name: str
     version: int
     caller: str
+    features_table: tuple[str, ...]
 
 
 def admit(
@@ -304,6 +307,7 @@ def admit(
             model_name=predictor.tables.model_name,
             version=int(deployment.config["modelVersion"]),
             caller=caller,
+            features_table=tuple(predictor.tables.features.identifier),
         )
 
 
@@ -330,11 +334,14 @@ def flat_features(body: bytes) -> dict[str, Any]:
     status_code=HTTP_200_OK,
     request_max_body_size=MAX_BODY,
 )
-async def predict(request: Request, platform: Platform, deployment_id: str) -> Document:
+async def predict(
+    request: Request, platform: Platform, deployment_id: str, explain: bool = False
+) -> Document:
     """Predict one row, sent as a flat JSON object of feature values, with the deployment's
-    `x-api-key` or an owner's bearer token: `{prediction, probabilities?}`. 401 without
-    credentials, 403 with a wrong, revoked or another deployment's key, 413 over 1 MiB, 429
-    over the deployment's requests a minute, 503 while it is stopped."""
+    `x-api-key` or an owner's bearer token: `{prediction, probabilities?}`, and with
+    `explain=true` the row's SHAP values per feature, largest first (`shap_values`). 401
+    without credentials, 403 with a wrong, revoked or another deployment's key, 413 over
+    1 MiB, 429 over the deployment's requests a minute, 503 while it is stopped."""
     started = time.perf_counter()
     raw_key = request.headers.get("x-api-key")
     principal = None
@@ -380,7 +387,37 @@ async def predict(request: Request, platform: Platform, deployment_id: str) -> D
     result: Document = {"prediction": answer.prediction}
     if answer.probabilities is not None:
         result["probabilities"] = answer.probabilities
+    if explain:
+        result["shap_values"] = await anyio.to_thread.run_sync(
+            explained_call, platform, admitted, model, features
+        )
     return result
+
+
+def explained_call(
+    platform: Platform, admitted: Admitted, model: ServingModel, features: dict[str, Any]
+) -> list[Document]:
+    """SHAP values of one call's row against a sample of the training rows."""
+    import pandas as pd
+
+    from lakehouse.ml.evaluation import explain_rows
+
+    trained = model.model
+    row = pd.DataFrame([model.checked(features)])[trained.features]
+    background = background_rows(platform, admitted.features_table, admitted.version)
+    found = explain_rows(trained, row, trained.pipeline.predict(row), background)
+    values = zip(trained.features, found.values[0], strict=True)
+    shown = [{"feature": name, "value": float(value)} for name, value in values]
+    return sorted(shown, key=lambda item: -abs(item["value"]))
+
+
+@functools.lru_cache(maxsize=32)
+def background_rows(platform: Platform, identifier: tuple[str, ...], version: int) -> Any:
+    """The first training rows of a model version, against which its calls are explained."""
+    from lakehouse.ml.explain import BACKGROUND_ROWS
+
+    table = platform.catalog.load_table(identifier)
+    return table.scan(limit=BACKGROUND_ROWS).to_arrow().to_pandas()
 
 
 ROUTES = [

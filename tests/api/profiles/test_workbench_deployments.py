@@ -83,6 +83,12 @@ def test_keys_auth_limits_cap_and_stop_start(client: TestClient) -> None:
     assert abs(sum(answer["probabilities"].values()) - 1) < 1e-9
     by_token = ok(client.post(predict, json=row, headers=ada))
     assert by_token == answer
+    explained = ok(client.post(predict, params={"explain": "true"}, json=row, headers=ada))
+    contributions = explained.pop("shap_values")
+    assert explained == answer
+    assert {c["feature"] for c in contributions} == set(model["featureColumns"])
+    sizes = [abs(c["value"]) for c in contributions]
+    assert sizes == sorted(sizes, reverse=True) and sizes[0] > 0
 
     # Every way of being refused.
     refused(client.post(predict, json=row), 401)
@@ -105,7 +111,7 @@ def test_keys_auth_limits_cap_and_stop_start(client: TestClient) -> None:
     )
 
     # The limit: requests so far count; then 429 until the minute ends.
-    used = 2 + 1  # two answers and the call refused by the model; the others were not let in
+    used = 3 + 1  # three answers and the call refused by the model; the others were not let in
     statuses = [
         client.post(predict, json=row, headers={"x-api-key": raw_key}).status_code
         for _ in range(PER_MINUTE - used + 2)
@@ -155,7 +161,7 @@ def test_keys_auth_limits_cap_and_stop_start(client: TestClient) -> None:
             select(Prediction).where(Prediction.deployment_id == deployment_id)
         ).all()
         statuses_logged = sorted(p.status for p in logged)
-        assert statuses_logged.count("completed") == PER_MINUTE - 1
+        assert statuses_logged.count("completed") == PER_MINUTE - 1  # all but the refused
         assert statuses_logged.count("failed") == 1  # the unknown feature
         assert all(p.latency_ms is not None and p.latency_ms > 0 for p in logged)
         latencies = sorted(p.latency_ms for p in logged)
