@@ -1,5 +1,7 @@
 """Request rate limits shared by every API process: requests are counted per key in windows
-of fixed length in the metadata store, one atomic upsert per request."""
+of fixed length in the metadata store, one atomic upsert per request. A request is judged on a
+sliding window: this window's count plus the previous one's, weighted by how much of it the
+last `seconds` still cover, so no burst at a window's turn doubles the limit."""
 
 from __future__ import annotations
 
@@ -7,7 +9,7 @@ import math
 import time
 from dataclasses import dataclass
 
-from sqlalchemy import delete
+from sqlalchemy import delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -36,11 +38,19 @@ class RateLimit:
             ).returning(RateWindow.count)
         )
         assert count is not None
+        previous = session.scalar(
+            select(RateWindow.count).where(
+                RateWindow.key == key, RateWindow.window == window - self.seconds
+            )
+        )
         if count == 1:  # the window's first request clears the key's older windows
             session.execute(
-                delete(RateWindow).where(RateWindow.key == key, RateWindow.window < window)
+                delete(RateWindow).where(
+                    RateWindow.key == key, RateWindow.window < window - self.seconds
+                )
             )
-        if count > self.limit:
+        still_covered = 1 - (now - window) / self.seconds
+        if count + (previous or 0) * still_covered > self.limit:
             raise TooManyRequestsError(
                 self.message, retry_after=math.ceil(window + self.seconds - now)
             )

@@ -4,6 +4,7 @@ active deployments per project, stop and start, and the log of its calls."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,14 @@ from tests.api.profiles.test_workbench_profile import (
 from tests.conftest import make_settings
 
 PER_MINUTE = 8
+
+
+def clear_of_a_minute_turn(seconds: float) -> None:
+    """Wait, if need be, until the next `seconds` fall within one minute: the count of the
+    minute before then weighs in whole or not at all, and a test can count exactly."""
+    left = 60 - time.time() % 60
+    if left < seconds:
+        time.sleep(left + 0.5)
 
 
 @pytest.fixture
@@ -78,6 +87,7 @@ def test_keys_auth_limits_cap_and_stop_start(client: TestClient) -> None:
     assert raw_key not in str(listed) and "keyHash" not in listed[0]
 
     row = model["sampleRequest"]
+    clear_of_a_minute_turn(30)  # every counted call below, in one minute
     answer = ok(client.post(predict, json=row, headers={"x-api-key": raw_key}))
     assert answer["prediction"] in ("benign", "malignant")
     assert abs(sum(answer["probabilities"].values()) - 1) < 1e-9
@@ -277,3 +287,74 @@ def test_drift_is_green_on_data_like_the_training_data_and_red_on_shifted_data(
     assert report["overallStatus"] == "red"
     radius = next(f for f in report["features"] if f["feature"] == "mean_radius")
     assert radius["status"] == "red" and radius["pValue"] < 1e-6
+
+
+def test_the_rate_limit_holds_across_two_api_processes(tmp_path: Path) -> None:
+    """Two API processes on one metadata store answer one deployment: together they let
+    through no more calls a minute than the limit."""
+    import subprocess
+    import sys
+
+    import httpx
+
+    from api.app import create_app
+    from lakehouse.settings import child_env
+    from tests.processes import ROOT, free_port, stop
+
+    limit = 10
+    settings = make_settings(
+        tmp_path, workers=1, workbench_registration=True, deployment_requests_per_minute=limit
+    )
+    with TestClient(create_app(settings), timeout=120) as client:
+        ada = bearer(register(client, "ada@example.org"))
+        project_id, model = trained(client, ada)
+        create = {"modelId": model["modelId"], "projectId": project_id, "name": "shared"}
+        deployment = ok(client.post(f"{API}/deployments", json=create, headers=ada), 201)
+        deployment_id = deployment["deployment"]["deploymentId"]
+        raw_key = ok(
+            client.post(
+                f"{API}/deployments/{deployment_id}/api-keys", json={"name": "k"}, headers=ada
+            ),
+            201,
+        )["rawKey"]
+    serving = settings.model_copy(update={"workers": 0})  # these processes only predict
+    ports = [free_port(), free_port()]
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory",
+             "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
+            cwd=ROOT,
+            env=child_env(serving, with_secrets=True),
+            start_new_session=True,
+        )
+        for port in ports
+    ]  # fmt: skip
+    try:
+        for port in ports:
+            deadline = time.monotonic() + 120
+            while True:
+                assert all(p.poll() is None for p in processes), "an API process exited"
+                try:
+                    url = f"http://127.0.0.1:{port}/api/v1/utils/health-check/"
+                    if httpx.get(url, timeout=5).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                assert time.monotonic() < deadline, "an API process did not start"
+                time.sleep(0.5)
+        clear_of_a_minute_turn(20)
+        statuses = [
+            httpx.post(
+                f"http://127.0.0.1:{ports[n % 2]}{API}/deployments/{deployment_id}/predict",
+                json=model["sampleRequest"],
+                headers={"x-api-key": raw_key},
+                timeout=30,
+            ).status_code
+            for n in range(limit + 6)
+        ]
+    finally:
+        stop(processes)
+    assert statuses.count(200) == limit and statuses.count(429) == 6, statuses
+    # both processes answered, and both refused: the count is shared, not per process
+    assert {statuses[n] for n in range(0, len(statuses), 2)} >= {200}
+    assert 429 in statuses[-2:] and statuses[-1] == statuses[-2] == 429

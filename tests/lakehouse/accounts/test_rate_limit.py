@@ -17,14 +17,23 @@ def test_requests_over_the_limit_wait_for_the_next_window(store: MetadataStore) 
     start = 1_800_000_000.0  # a window's first second
     with store.session() as session:
         assert [limit.hit(session, "d:1", start + n) for n in range(3)] == [1, 2, 3]
-    with store.session() as session, pytest.raises(TooManyRequestsError) as refused:
+    with pytest.raises(TooManyRequestsError) as refused, store.session() as session:
         limit.hit(session, "d:1", start + 10)
     assert refused.value.message == "slow down" and refused.value.retry_after == 50
     with store.session() as session:
         assert limit.hit(session, "d:2", start + 10) == 1  # another key counts apart
-        assert limit.hit(session, "d:1", start + 61) == 1  # the next window
+    # Early in the next window the last one still weighs: 3 x 5/6 + 1 is over 3.
+    with pytest.raises(TooManyRequestsError), store.session() as session:
+        limit.hit(session, "d:1", start + 70)
+    # Two thirds in, 3 x 1/3 + 1 and then + 2 are within it, + 3 is not.
+    with store.session() as session:
+        assert [limit.hit(session, "d:1", start + 100 + n) for n in range(2)] == [1, 2]
+    with pytest.raises(TooManyRequestsError), store.session() as session:
+        limit.hit(session, "d:1", start + 102)
+    with store.session() as session:
+        assert limit.hit(session, "d:1", start + 185) == 1  # two windows on
         windows = session.scalars(select(RateWindow.window).where(RateWindow.key == "d:1"))
-        assert list(windows) == [start + 60]  # the older window is gone
+        assert list(windows) == [start + 180]  # windows before the previous one are gone
 
 
 def test_parallel_requests_all_count(store: MetadataStore) -> None:
