@@ -1,7 +1,8 @@
 """Inference speed: the real-time endpoint against raw in-process predict and against the peer,
 `mlflow models serve` of the same registered version (loaded through `mlflow.pyfunc`), in the
-same run; and batch prediction of 1,000,000 rows against pyarrow reading, the model predicting
-and pyarrow writing.
+same run; a workbench deployment's endpoint (API key, shared rate limit, call log) beside the
+real-time endpoint; and batch prediction of 1,000,000 rows against pyarrow reading, the model
+predicting and pyarrow writing.
 
 The API runs as its own process (uvicorn) over loopback, with authentication on; requests go
 through a small keep-alive HTTP client on raw sockets so the client's own cost stays out of
@@ -102,6 +103,52 @@ def strata_requests(token: str, train_id: int, rows: list[dict[str, Any]]) -> li
 def peer_requests(rows: list[dict[str, Any]]) -> list[bytes]:
     bodies = [json.dumps({"dataframe_records": [row]}).encode() for row in rows]
     return prepared("/invocations", bodies)
+
+
+TEMPLATES = {
+    "XGBoost": "xgboost_classifier",
+    "LightGBM": "lightgbm_classifier",
+    "RandomForest": "random_forest_classifier",
+}
+
+
+def deployment_requests(
+    api: Api, training: pd.DataFrame, algorithm: str, rows: list[dict[str, Any]]
+) -> list[bytes]:
+    """The same table trained from the workbench's template of the algorithm, deployed with
+    an API key: requests to its predict route, the key in `x-api-key`."""
+    headers = api.headers
+    project = httpx.post(f"{api.url}/api/projects", json={"name": "bench"}, headers=headers)
+    project_id = project.json()["project"]["id"]
+    data = training.drop(columns="row_id").to_csv(index=False).encode()
+    uploaded = httpx.post(
+        f"{api.url}/api/upload/dataset",
+        files={"file": ("bench_deploy.csv", io.BytesIO(data))},
+        data={"projectId": project_id},
+        headers=headers,
+        timeout=600,
+    )
+    dataset_id = uploaded.json()["dataset"]["datasetId"]
+    body = {
+        "projectId": project_id,
+        "datasetId": dataset_id,
+        "templateId": TEMPLATES[algorithm],
+        "targetColumn": "label",
+    }
+    trained = httpx.post(f"{api.url}/api/models/train", json=body, headers=headers, timeout=600)
+    model_id = trained.json()["model"]["modelId"]
+    deployment = httpx.post(
+        f"{api.url}/api/deployments",
+        json={"modelId": model_id, "projectId": project_id, "name": "bench"},
+        headers=headers,
+    ).json()["deployment"]
+    key = httpx.post(
+        f"{api.url}/api/deployments/{deployment['deploymentId']}/api-keys",
+        json={"name": "bench"},
+        headers=headers,
+    ).json()["rawKey"]
+    bodies = [json.dumps(row).encode() for row in rows]
+    return prepared(deployment["endpointUrl"], bodies, f"x-api-key: {key}\r\n")
 
 
 def model_name(entry: dict[str, Any]) -> str:
@@ -324,6 +371,8 @@ def main() -> None:
             "STRATA_ADMIN_PASSWORD": secrets.token_urlsafe(16),
             "STRATA_SECRET_KEY": secrets.token_urlsafe(32),
             "STRATA_ACCESS_TOKEN_MINUTES": "120",
+            # the deployment's limit raised, so it is measured, not refused
+            "STRATA_DEPLOYMENT_REQUESTS_PER_MINUTE": "100000000",
         }
         port = free_port()
         api = Api(env, port)
@@ -354,6 +403,11 @@ def main() -> None:
             sequential(port, requests, 100)  # loads and caches the model
             latencies = sequential(port, requests, args.requests)
             throughput = concurrent(port, requests, args.clients, args.per_client)
+
+            to_deployment = deployment_requests(api, training, args.algorithm, rows)
+            sequential(port, to_deployment, 100)
+            deployed_latencies = sequential(port, to_deployment, args.requests)
+            deployed_throughput = concurrent(port, to_deployment, args.clients, args.per_client)
 
             peer_port = free_port()
             peer = serve_peer(data_dir, entry, peer_port)
@@ -392,6 +446,12 @@ def main() -> None:
         f"  Strata, authenticated: p50 {p50:.2f} ms [target <= 3], p99 {p99:.2f} ms "
         f"[target <= 10], {throughput:.0f} requests/s, {throughput / peer_throughput:.1f}x the "
         "peer [target >= 10x]"
+    )
+    deployed_p50, deployed_p99 = percentiles(deployed_latencies)
+    print(
+        f"  workbench deployment, API key, shared rate limit, logged: p50 {deployed_p50:.2f} ms "
+        f"({deployed_p50 / p50:.2f}x the real-time endpoint's) [target <= 1.5x], p99 "
+        f"{deployed_p99:.2f} ms, {deployed_throughput:.0f} requests/s"
     )
     if not args.batch_rows:
         return

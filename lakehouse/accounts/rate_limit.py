@@ -9,7 +9,7 @@ import math
 import time
 from dataclasses import dataclass
 
-from sqlalchemy import delete, select
+from sqlalchemy import case
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -20,38 +20,36 @@ from lakehouse.store.workbench import RateWindow
 @dataclass(frozen=True)
 class RateLimit:
     limit: int
-    """Requests allowed under one key in a window."""
+    """Requests allowed under one key in `seconds`."""
     seconds: int = 60
     message: str = "Rate limit exceeded"
 
     def hit(self, session: Session, key: str, now: float | None = None) -> int:
-        """Count a request under `key`; one over the limit is refused with 429 and when the
-        window ends. Answers the requests counted in the window so far."""
+        """Count a request under `key`; one over the limit is refused with 429 and when to
+        try again (the caller rolls the count back with its transaction). Answers the
+        requests counted in this window so far."""
         now = time.time() if now is None else now
         window = int(now // self.seconds) * self.seconds
         dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-        statement = dialect.insert(RateWindow).values(key=key, window=window, count=1)
-        count = session.scalar(
+        same = RateWindow.window == window
+        follows = RateWindow.window == window - self.seconds
+        statement = dialect.insert(RateWindow).values(key=key, window=window, count=1, previous=0)
+        row = session.execute(
             statement.on_conflict_do_update(
-                index_elements=[RateWindow.key, RateWindow.window],
-                set_={"count": RateWindow.count + 1},
-            ).returning(RateWindow.count)
-        )
-        assert count is not None
-        previous = session.scalar(
-            select(RateWindow.count).where(
-                RateWindow.key == key, RateWindow.window == window - self.seconds
-            )
-        )
-        if count == 1:  # the window's first request clears the key's older windows
-            session.execute(
-                delete(RateWindow).where(
-                    RateWindow.key == key, RateWindow.window < window - self.seconds
-                )
-            )
+                index_elements=[RateWindow.key],
+                set_={
+                    "count": case((same, RateWindow.count + 1), else_=1),
+                    "previous": case(
+                        (same, RateWindow.previous), (follows, RateWindow.count), else_=0
+                    ),
+                    "window": window,
+                },
+            ).returning(RateWindow.count, RateWindow.previous)
+        ).one()
+        count, previous = row
         still_covered = 1 - (now - window) / self.seconds
-        if count + (previous or 0) * still_covered > self.limit:
+        if count + previous * still_covered > self.limit:
             raise TooManyRequestsError(
                 self.message, retry_after=math.ceil(window + self.seconds - now)
             )
-        return count
+        return int(count)

@@ -147,11 +147,14 @@ class WorkbenchApiKey(Base):
 
 
 class RateWindow(Base):
-    """Requests counted under a key in one window of time, shared by every API process."""
+    """Requests counted under a key in its latest window of time and the one before, shared
+    by every API process."""
 
     __tablename__ = "rate_windows"
 
     key: Mapped[str] = mapped_column(String(200), primary_key=True)
-    window: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    """The window's start, in seconds since the epoch."""
+    window: Mapped[int] = mapped_column(BigInteger)
+    """The latest window's start, in seconds since the epoch."""
     count: Mapped[int] = mapped_column(Integer)
+    previous: Mapped[int] = mapped_column(Integer)
+    """Requests of the window before it (0 when none were made)."""

@@ -31,6 +31,7 @@ from lakehouse.errors import (
     ServiceUnavailableError,
     StrataError,
 )
+from lakehouse.lake.naming import PredictorTables
 from lakehouse.ml.serving import ServingModel
 from lakehouse.profiles.workbench import deployments, models, observability
 from lakehouse.profiles.workbench.projects import get_project
@@ -287,27 +288,25 @@ def admit(
     limit = platform.settings.deployment_requests_per_minute
     rate = RateLimit(limit, message=f"Rate limit exceeded. Max {limit} requests per minute.")
     with platform.store.session() as session:
-        deployment = session.get(WorkbenchDeployment, deployment_id)
-        if deployment is None or (
-            principal is not None and principal.tenant_id != deployment.tenant_id
-        ):
+        found = deployments.served_by(session, deployment_id)
+        if found is None or (principal is not None and principal.tenant_id != found.tenant_id):
             raise NotFoundError("Deployment not found", field="deploymentId")
         if principal is not None:
             caller = principal.username
         else:
             assert raw_key is not None
-            caller = f"key {deployments.check_api_key(session, deployment.id, raw_key).key_prefix}"
-        if deployment.status in deployments.INACTIVE:
-            raise ServiceUnavailableError(f"Deployment is {deployment.status}")
-        rate.hit(session, f"deployment:{deployment.id}")
-        predictor = deployment.model.predictor
+            caller = f"key {deployments.check_api_key(session, deployment_id, raw_key).key_prefix}"
+        if found.status in deployments.INACTIVE:
+            raise ServiceUnavailableError(f"Deployment is {found.status}")
+        rate.hit(session, f"deployment:{deployment_id}")
+        tables = PredictorTables(found.tenant_id, found.table_name)
         return Admitted(
-            tenant_id=deployment.tenant_id,
-            predictor_id=predictor.id,
-            model_name=predictor.tables.model_name,
-            version=int(deployment.config["modelVersion"]),
+            tenant_id=found.tenant_id,
+            predictor_id=found.predictor_id,
+            model_name=tables.model_name,
+            version=found.version,
             caller=caller,
-            features_table=tuple(predictor.tables.features.identifier),
+            features_table=tuple(tables.features.identifier),
         )
 
 

@@ -8,6 +8,7 @@ import hashlib
 import hmac
 import secrets
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -22,7 +23,7 @@ from lakehouse.errors import (
     PermissionDeniedError,
 )
 from lakehouse.profiles.workbench.accounts import iso
-from lakehouse.store.models import utcnow
+from lakehouse.store.models import Predictor, utcnow
 from lakehouse.store.owned import get_owned
 from lakehouse.store.workbench import WorkbenchApiKey, WorkbenchDeployment, WorkbenchModel
 
@@ -100,6 +101,36 @@ def create_deployment(
     session.add(deployment)
     session.flush()
     return deployment
+
+
+@dataclass(frozen=True)
+class Served:
+    """What a prediction call needs of its deployment, read in one query."""
+
+    tenant_id: str
+    status: str
+    predictor_id: int
+    table_name: str
+    version: int
+
+
+def served_by(session: Session, deployment_id: str) -> Served | None:
+    row = session.execute(
+        select(
+            WorkbenchDeployment.tenant_id,
+            WorkbenchDeployment.status,
+            WorkbenchDeployment.config,
+            Predictor.id,
+            Predictor.table_name,
+        )
+        .join(WorkbenchModel, WorkbenchModel.id == WorkbenchDeployment.model_id)
+        .join(Predictor, Predictor.id == WorkbenchModel.predictor_id)
+        .where(WorkbenchDeployment.id == deployment_id)
+    ).one_or_none()
+    if row is None:
+        return None
+    tenant_id, status, config, predictor_id, table_name = row
+    return Served(tenant_id, status, predictor_id, table_name, int(config["modelVersion"]))
 
 
 def change_status(session: Session, deployment: WorkbenchDeployment, action: str) -> None:

@@ -79,7 +79,8 @@ def upgrade() -> None:
         sa.Column("key", sa.String(length=200), nullable=False),
         sa.Column("window", sa.BigInteger(), nullable=False),
         sa.Column("count", sa.Integer(), nullable=False),
-        sa.PrimaryKeyConstraint("key", "window", name=op.f("pk_rate_windows")),
+        sa.Column("previous", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("key", name=op.f("pk_rate_windows")),
     )
     with op.batch_alter_table("predictions") as batch:
         batch.add_column(sa.Column("deployment_id", sa.String(length=36), nullable=True))
