@@ -18,7 +18,7 @@ MIN_CALLS = 10
 BINS = 10
 TOP_CATEGORIES = 20
 BASELINE_ROWS = 10_000
-EPSILON = 1e-4  # the share an empty bin counts as, so the index stays finite
+SMOOTHING = 0.5  # counts added to every bin before the index compares shares
 OTHER = "(other)"
 
 
@@ -26,11 +26,15 @@ def status_of(psi: float) -> str:
     return "green" if psi < 0.1 else "yellow" if psi < 0.25 else "red"
 
 
-def psi(expected: Sequence[float], actual: Sequence[float]) -> float:
-    """The population stability index of two distributions over the same bins (shares)."""
+def psi(expected: Sequence[int], actual: Sequence[int]) -> float:
+    """The population stability index of two samples' counts over the same bins. Each bin
+    gets half a count more on both sides, so a bin a small sample happens to leave empty
+    does not weigh as if it could never be filled."""
+    e_total = sum(expected) + SMOOTHING * len(expected)
+    a_total = sum(actual) + SMOOTHING * len(actual)
     total = 0.0
-    for e, a in zip(expected, actual, strict=True):
-        e, a = max(e, EPSILON), max(a, EPSILON)
+    for e_count, a_count in zip(expected, actual, strict=True):
+        e, a = (e_count + SMOOTHING) / e_total, (a_count + SMOOTHING) / a_total
         total += (a - e) * math.log(a / e)
     return total
 
@@ -49,7 +53,7 @@ def numeric_drift(name: str, baseline: Any, current: Any) -> dict[str, Any]:
     actual = np.bincount(np.searchsorted(inner, current, side="right"), minlength=len(edges) - 1)
     expected_share = expected / max(expected.sum(), 1)
     actual_share = actual / max(actual.sum(), 1)
-    index = psi(expected_share, actual_share)
+    index = psi(expected.tolist(), actual.tolist())
     test = stats.ks_2samp(baseline, current)
     labels = [f"<= {edge:.6g}" for edge in inner] + [f"> {inner[-1]:.6g}" if len(inner) else "all"]
     return {
@@ -83,7 +87,7 @@ def categorical_drift(name: str, baseline: Sequence[Any], current: Sequence[Any]
     expected, actual = shares(baseline), shares(current)
     expected_share = [n / max(sum(expected), 1) for n in expected]
     actual_share = [n / max(sum(actual), 1) for n in actual]
-    index = psi(expected_share, actual_share)
+    index = psi(expected, actual)
     observed = [[e, a] for e, a in zip(expected, actual, strict=True) if e + a > 0]
     statistic, p_value = 0.0, 1.0
     if len(observed) > 1:
@@ -117,8 +121,6 @@ def drift_report(
 ) -> dict[str, Any]:
     """The DriftReport of the latest calls (their inputs and predictions) against the
     training rows and the model's predictions of them."""
-    import numpy as np
-
     now = datetime.now(UTC).isoformat()
     if len(calls) < MIN_CALLS:
         return {
@@ -130,11 +132,13 @@ def drift_report(
             "required": MIN_CALLS,
             "found": len(calls),
         }
+    import pandas as pd
+
     features = []
     for name, is_number in numeric.items():
-        current = [call.get(name) for call in calls]
-        if is_number:
-            current = [np.nan if v is None else v for v in current]
+        current: Any = [call.get(name) for call in calls]
+        if is_number:  # as sent: numbers, or text the model read as numbers, or blanks
+            current = pd.to_numeric(pd.Series(current, dtype=object), errors="coerce")
         features.append(column_drift(name, is_number, baseline[name].to_numpy(), current))
     numbers = all(isinstance(p, int | float) and not isinstance(p, bool) for p in predictions)
     prediction_drift = column_drift(
