@@ -7,12 +7,13 @@ from __future__ import annotations
 import functools
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import anyio
-from litestar import Request, delete, get, patch, post
+from litestar import Request, Response, delete, get, patch, post
 from litestar.params import Parameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
 from sqlalchemy import select
@@ -33,15 +34,22 @@ from lakehouse.errors import (
 )
 from lakehouse.lake.naming import PredictorTables
 from lakehouse.ml.serving import ServingModel
-from lakehouse.profiles.workbench import deployments, models, observability
+from lakehouse.profiles.workbench import charts, deployments, models, observability
 from lakehouse.profiles.workbench.projects import get_project
 from lakehouse.profiles.workbench.templates import template_of
 from lakehouse.states import WorkState
 from lakehouse.store.models import Prediction
 from lakehouse.store.workbench import WorkbenchDeployment
 
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
 Document = dict[str, Any]
 MAX_BODY = 1024 * 1024  # a prediction request: 1 MiB at most (more: 413)
+AnswerFormat = Annotated[
+    Literal["json", "png"],
+    Parameter(query="format", description="json, or png for a chart of the answer"),
+]
 
 
 def document(request: Request, deployment: WorkbenchDeployment) -> Document:
@@ -216,11 +224,15 @@ def deployment_stats(
     request: Request,
     deployment_id: str,
     range_name: Annotated[str, Parameter(query="range", max_length=8)] = "24h",
-) -> Document:
+    answer_format: AnswerFormat = "json",
+) -> Response[Any]:
     """Per hour of the last `range` (1h, 6h, 24h or 7d): requests, errors, average and
-    p50/p95/p99 latency in milliseconds."""
+    p50/p95/p99 latency in milliseconds; `format=png` draws them."""
     deployment = deployments.get_deployment(db, request.user, deployment_id)
-    return observability.hourly_stats(db, deployment, range_name)
+    stats = observability.hourly_stats(db, deployment, range_name)
+    if answer_format == "png":
+        return chart(charts.stats_figure, deployment.name, stats)
+    return Response(stats)
 
 
 @post(
@@ -231,12 +243,17 @@ def deployment_stats(
     sync_to_thread=True,
 )
 def deployment_drift(
-    db: Session, platform: Platform, request: Request, deployment_id: str
-) -> Document:
+    db: Session,
+    platform: Platform,
+    request: Request,
+    deployment_id: str,
+    answer_format: AnswerFormat = "json",
+) -> Response[Any]:
     """Drift of the latest 500 answered calls (at least 10) against the training data: per
     feature the PSI on the training bins (green below 0.1, yellow below 0.25, else red) with a
     KS test for numbers or a chi-squared test for categories, and the predictions' drift
-    against the model's predictions of the training rows."""
+    against the model's predictions of the training rows; `format=png` draws the index of
+    each feature."""
     from lakehouse.profiles.workbench import drift
 
     deployment = deployments.get_deployment(db, request.user, deployment_id)
@@ -265,7 +282,15 @@ def deployment_drift(
         if name in frame.columns
     }
     baseline_predictions = served.model.predict(frame).tolist()
-    return drift.drift_report(frame, baseline_predictions, calls, predictions, numeric)
+    report = drift.drift_report(frame, baseline_predictions, calls, predictions, numeric)
+    if answer_format == "png":
+        return chart(charts.drift_figure, deployment.name, report)
+    return Response(report)
+
+
+def chart(draw: Callable[[str, Document], Figure], name: str, document: Document) -> Response[Any]:
+    """The document drawn, as a PNG image."""
+    return Response(charts.png(draw(name, document)), media_type="image/png")
 
 
 @dataclass(frozen=True)
@@ -288,14 +313,14 @@ def admit(
     limit = platform.settings.deployment_requests_per_minute
     rate = RateLimit(limit, message=f"Rate limit exceeded. Max {limit} requests per minute.")
     with platform.store.session() as session:
-        found = deployments.served_by(session, deployment_id)
+        found = deployments.served_by(session, deployment_id, raw_key)
         if found is None or (principal is not None and principal.tenant_id != found.tenant_id):
             raise NotFoundError("Deployment not found", field="deploymentId")
         if principal is not None:
             caller = principal.username
         else:
             assert raw_key is not None
-            caller = f"key {deployments.check_api_key(session, deployment_id, raw_key).key_prefix}"
+            caller = f"key {deployments.check_api_key(session, found, raw_key)}"
         if found.status in deployments.INACTIVE:
             raise ServiceUnavailableError(f"Deployment is {found.status}")
         rate.hit(session, f"deployment:{deployment_id}")

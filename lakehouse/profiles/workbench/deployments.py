@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import String, and_, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from lakehouse.accounts.rbac import Principal
@@ -105,32 +105,76 @@ def create_deployment(
 
 @dataclass(frozen=True)
 class Served:
-    """What a prediction call needs of its deployment, read in one query."""
+    """What a prediction call needs of its deployment, with the live keys a caller's key may
+    be (those of its prefix), read in one query."""
 
     tenant_id: str
     status: str
     predictor_id: int
     table_name: str
     version: int
+    keys: tuple[Any, ...]
+    """Rows of id, key_prefix, key_hash, key_salt and last_used_at."""
 
 
-def served_by(session: Session, deployment_id: str) -> Served | None:
-    row = session.execute(
-        select(
-            WorkbenchDeployment.tenant_id,
-            WorkbenchDeployment.status,
-            WorkbenchDeployment.config,
-            Predictor.id,
-            Predictor.table_name,
-        )
-        .join(WorkbenchModel, WorkbenchModel.id == WorkbenchDeployment.model_id)
-        .join(Predictor, Predictor.id == WorkbenchModel.predictor_id)
-        .where(WorkbenchDeployment.id == deployment_id)
-    ).one_or_none()
-    if row is None:
+ADMISSION = (
+    select(
+        WorkbenchDeployment.tenant_id,
+        WorkbenchDeployment.status,
+        WorkbenchDeployment.config,
+        Predictor.id,
+        Predictor.table_name,
+        WorkbenchApiKey.id,
+        WorkbenchApiKey.key_prefix,
+        WorkbenchApiKey.key_hash,
+        WorkbenchApiKey.key_salt,
+        WorkbenchApiKey.last_used_at,
+    )
+    .select_from(WorkbenchDeployment)
+    .join(WorkbenchModel, WorkbenchModel.id == WorkbenchDeployment.model_id)
+    .join(Predictor, Predictor.id == WorkbenchModel.predictor_id)
+    .outerjoin(
+        WorkbenchApiKey,
+        and_(
+            WorkbenchApiKey.deployment_id == WorkbenchDeployment.id,
+            WorkbenchApiKey.key_prefix == bindparam("prefix", type_=String),
+            WorkbenchApiKey.revoked_at.is_(None),
+        ),
+    )
+    .where(WorkbenchDeployment.id == bindparam("deployment_id", type_=String))
+)
+
+
+def served_by(session: Session, deployment_id: str, raw_key: str | None) -> Served | None:
+    """The deployment a call names, or None when there is none. A prediction call's only read
+    of the store: a statement built once, run on the session's connection."""
+    prefix = raw_key[:SHOWN_PREFIX] if raw_key else None
+    rows = (
+        session.connection()
+        .execute(ADMISSION, {"deployment_id": deployment_id, "prefix": prefix})
+        .all()
+    )
+    if not rows:
         return None
-    tenant_id, status, config, predictor_id, table_name = row
-    return Served(tenant_id, status, predictor_id, table_name, int(config["modelVersion"]))
+    tenant_id, status, config, predictor_id, table_name = rows[0][:5]
+    keys = tuple(row[5:] for row in rows if row[5] is not None)
+    return Served(tenant_id, status, predictor_id, table_name, int(config["modelVersion"]), keys)
+
+
+def check_api_key(session: Session, served: Served, raw_key: str) -> str:
+    """The prefix of the deployment's live key `raw_key` is; a wrong, revoked or another
+    deployment's key is refused (403)."""
+    for key_id, prefix, key_hash, salt, last_used_at in served.keys:
+        if hmac.compare_digest(key_hash, digest(salt, raw_key)):
+            now = utcnow()
+            if last_used_at is None or now - as_aware(last_used_at) > LAST_USED_EVERY:
+                session.connection().execute(
+                    update(WorkbenchApiKey)
+                    .where(WorkbenchApiKey.id == key_id)
+                    .values(last_used_at=now)
+                )
+            return str(prefix)
+    raise PermissionDeniedError("Invalid API key for this deployment", field="x-api-key")
 
 
 def change_status(session: Session, deployment: WorkbenchDeployment, action: str) -> None:
@@ -218,25 +262,6 @@ def api_key_document(key: WorkbenchApiKey) -> dict[str, Any]:
         "lastUsedAt": iso(key.last_used_at) if key.last_used_at else None,
         "revokedAt": iso(key.revoked_at) if key.revoked_at else None,
     }
-
-
-def check_api_key(session: Session, deployment_id: str, raw_key: str) -> WorkbenchApiKey:
-    """The deployment's live key `raw_key` is; a wrong, revoked or another deployment's key
-    is refused (403)."""
-    candidates = session.scalars(
-        select(WorkbenchApiKey).where(
-            WorkbenchApiKey.key_prefix == raw_key[:SHOWN_PREFIX],
-            WorkbenchApiKey.deployment_id == deployment_id,
-            WorkbenchApiKey.revoked_at.is_(None),
-        )
-    ).all()
-    for key in candidates:
-        if hmac.compare_digest(key.key_hash, digest(key.key_salt, raw_key)):
-            now = utcnow()
-            if key.last_used_at is None or now - as_aware(key.last_used_at) > LAST_USED_EVERY:
-                key.last_used_at = now
-            return key
-    raise PermissionDeniedError("Invalid API key for this deployment", field="x-api-key")
 
 
 def as_aware(moment: Any) -> Any:

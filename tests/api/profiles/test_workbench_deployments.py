@@ -4,6 +4,7 @@ active deployments per project, stop and start, and the log of its calls."""
 
 from __future__ import annotations
 
+import io
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,6 +15,7 @@ import pytest
 from litestar.testing import TestClient
 from sqlalchemy import select
 
+from lakehouse.profiles.workbench import charts
 from lakehouse.store import Prediction
 from tests.api.profiles.test_workbench_experiments import project_with_cancer
 from tests.api.profiles.test_workbench_profile import (
@@ -27,6 +29,25 @@ from tests.api.profiles.test_workbench_profile import (
 from tests.conftest import make_settings
 
 PER_MINUTE = 8
+
+
+def picture_of(response: Any) -> Any:
+    """The PNG image a response carries, as an array of RGBA pixels."""
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"] == "image/png"
+    return pixels(response.content)
+
+
+def pixels(png: bytes) -> Any:
+    import matplotlib.image
+
+    return matplotlib.image.imread(io.BytesIO(png), format="png")
+
+
+def colour_share(picture: Any, colour: str) -> float:
+    """The share of the picture's pixels painted in `colour` (#rrggbb)."""
+    rgb = np.array([int(colour[i : i + 2], 16) for i in (1, 3, 5)]) / 255
+    return float(np.all(np.abs(picture[..., :3] - rgb) < 0.01, axis=-1).mean())
 
 
 def clear_of_a_minute_turn(seconds: float) -> None:
@@ -210,6 +231,18 @@ def test_keys_auth_limits_cap_and_stop_start(client: TestClient) -> None:
         400,
         "range",
     )
+    stats_url = f"{API}/deployments/{deployment_id}/stats"
+    picture = picture_of(client.get(stats_url, params={"format": "png"}, headers=ada))
+    assert picture.shape[:2] == (600, 900)  # two panels, 9 by 6 inches at 100 dpi
+    assert colour_share(picture, charts.ANSWERED_COLOUR) > 0.01
+    without_errors = {
+        **stats,
+        "stats": [{**bucket, "errorCount": 0} for bucket in stats["stats"]],
+    }
+    drawn_without = charts.png(charts.stats_figure("no errors", without_errors))
+    error_share = colour_share(picture, charts.ERROR_COLOUR)  # the legend's patch, and a bar
+    assert error_share > colour_share(pixels(drawn_without), charts.ERROR_COLOUR)
+    refused(client.get(stats_url, params={"format": "gif"}, headers=ada), 400, "format")
 
     schema = ok(client.get(f"{API}/deployments/{deployment_id}/schema", headers=ada))
     assert schema["featureColumns"] == model["featureColumns"]
@@ -240,8 +273,6 @@ def roomy_client(tmp_path: Path) -> Iterator[TestClient]:
 def test_drift_is_green_on_data_like_the_training_data_and_red_on_shifted_data(
     roomy_client: TestClient,
 ) -> None:
-    import io
-
     import pandas as pd
 
     from tests.api.profiles.test_workbench_profile import cancer_csv
@@ -287,6 +318,15 @@ def test_drift_is_green_on_data_like_the_training_data_and_red_on_shifted_data(
     assert report["overallStatus"] == "red"
     radius = next(f for f in report["features"] if f["feature"] == "mean_radius")
     assert radius["status"] == "red" and radius["pValue"] < 1e-6
+
+    def drawn(deployment_id: str) -> Any:
+        url = f"{API}/deployments/{deployment_id}/drift"
+        return picture_of(client.post(url, params={"format": "png"}, headers=ada))
+
+    green, red = (charts.STATUS_COLOURS[status] for status in ("green", "red"))
+    calm, alarmed = drawn(like), drawn(shifted)
+    assert colour_share(calm, green) > 0.01 and colour_share(calm, red) == 0
+    assert colour_share(alarmed, red) > 0.01
 
 
 def test_the_rate_limit_holds_across_two_api_processes(tmp_path: Path) -> None:
