@@ -4,7 +4,7 @@ answer, as PNG images (matplotlib without a display)."""
 from __future__ import annotations
 
 import io
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -42,28 +42,42 @@ def message_figure(title: str, message: str) -> Figure:
 
 
 def stats_figure(name: str, document: dict[str, Any]) -> Figure:
-    """Requests and errors per hour above, latency percentiles per hour below."""
+    """Requests and errors per hour above, latency percentiles per hour below, over the
+    whole range (hours without calls left empty)."""
+    from matplotlib import dates
+
+    from lakehouse.profiles.workbench.observability import RANGES
+
     stats = document["stats"]
     title = f"{name}: the last {document['range']}"
     if not stats:
         return message_figure(title, "No calls in this range")
     hours = [datetime.fromisoformat(s["hourBucket"]) for s in stats]
+    end = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+    start = end - RANGES[document["range"]] - timedelta(hours=1)
     figure = new_figure(9, 6)
     calls, latency = figure.subplots(2, 1, sharex=True)
-    width = 1 / 24 * 0.8  # days: most of an hour
+    width = timedelta(hours=0.9)
     served = [s["requestCount"] - s["errorCount"] for s in stats]
     errors = [s["errorCount"] for s in stats]
-    calls.bar(hours, served, width=width, color=ANSWERED_COLOUR, label="answered")
-    calls.bar(hours, errors, width=width, bottom=served, color=ERROR_COLOUR, label="errors")
+    calls.bar(hours, served, width=width, align="edge", color=ANSWERED_COLOUR, label="answered")
+    calls.bar(
+        hours, errors, width=width, align="edge", bottom=served, color=ERROR_COLOUR, label="errors"
+    )
     calls.set_ylabel("calls per hour")
     calls.set_title(title)
     calls.legend(loc="upper left")
+    middles = [hour + timedelta(minutes=30) for hour in hours]
     for key, style in (("latencyP50", "o-"), ("latencyP95", "s--"), ("latencyP99", "^:")):
-        latency.plot(hours, [s[key] for s in stats], style, label=key.removeprefix("latency"))
+        latency.plot(middles, [s[key] for s in stats], style, label=key.removeprefix("latency"))
     latency.set_ylabel("latency (ms)")
     latency.set_xlabel("hour (UTC)")
+    latency.set_ylim(bottom=0)
     latency.legend(loc="upper left")
-    figure.autofmt_xdate()
+    latency.set_xlim(start, end)
+    locator = dates.AutoDateLocator(tz=UTC)
+    latency.xaxis.set_major_locator(locator)
+    latency.xaxis.set_major_formatter(dates.ConciseDateFormatter(locator, tz=UTC))
     return figure
 
 
