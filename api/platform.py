@@ -14,7 +14,7 @@ from datetime import timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING
 
-from cachetools import TTLCache
+from cachetools import LRUCache, TTLCache, cachedmethod
 
 from api.ledger_engine import LedgerEngineWorker
 from lakehouse.accounts.bootstrap import BootstrapResult, bootstrap
@@ -36,6 +36,7 @@ from lakehouse.store import MetadataStore, Predictor
 from pipelines.gateway import RunGateway, open_gateway
 
 if TYPE_CHECKING:
+    import pandas as pd
     from pyiceberg.catalog.sql import SqlCatalog
 
 log = logging.getLogger("strata.api")
@@ -84,6 +85,9 @@ class Platform:
         self._serving: FreshCache[tuple[str, int], ServingState] = FreshCache(
             self._read_serving_state, SERVING_STATE_SECONDS, name="strata-serving-state"
         )
+        self._backgrounds: LRUCache[tuple[tuple[str, ...], int], pd.DataFrame]
+        self._backgrounds = LRUCache(maxsize=32)
+        self._backgrounds_lock = threading.Lock()
 
     @cached_property
     def gateway(self) -> RunGateway:
@@ -131,6 +135,15 @@ class Platform:
 
     def forget_serving_state(self, tenant_id: str, predictor_id: int) -> None:
         self._serving.forget((tenant_id, predictor_id))
+
+    @cachedmethod(lambda self: self._backgrounds, lock=lambda self: self._backgrounds_lock)
+    def explanation_background(self, features_table: tuple[str, ...], version: int) -> pd.DataFrame:
+        """The first training rows of a model version (read from its features table), against
+        which its single calls are explained; kept for the 32 versions explained last."""
+        from lakehouse.ml.explain import BACKGROUND_ROWS
+
+        table = self.catalog.load_table(features_table)
+        return table.scan(limit=BACKGROUND_ROWS).to_arrow().to_pandas()
 
     @cached_property
     def prediction_log(self) -> PredictionLog:

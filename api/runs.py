@@ -190,6 +190,26 @@ def submit_committed(
         return launch()
 
 
+def submit_or_record_failure(
+    db: Session,
+    platform: Platform,
+    tenant_id: str,
+    launch: Callable[[], str],
+    failed: Callable[[str], None],
+) -> str:
+    """Commit the request and start its run with `launch`. A run that cannot start is recorded
+    by `failed` (given why) and committed; one refused for the tenant's run limit leaves the
+    request rolled back."""
+    try:
+        return submit_committed(db, platform, tenant_id, launch)
+    except TooManyRequestsError:
+        raise
+    except StrataError as exc:
+        failed(exc.message)
+        db.commit()
+        raise
+
+
 def start_ingestion(
     db: Session, platform: Platform, dataset: Dataset, prepare: Callable[[], object] | None = None
 ) -> str:
@@ -239,15 +259,11 @@ def start_training(db: Session, platform: Platform, predictor: Predictor) -> str
             job, partition_key=key, tags={TENANT_TAG: predictor.tenant_id}
         )
 
-    try:
-        run_id = submit_committed(db, platform, predictor.tenant_id, launch)
-    except TooManyRequestsError:
-        raise
-    except StrataError as exc:
+    def failed(why: str) -> None:
         predictor.training_status = WorkState.FAILED
-        predictor.training_error = f"training could not start: {exc.message}"
-        db.commit()
-        raise
+        predictor.training_error = f"training could not start: {why}"
+
+    run_id = submit_or_record_failure(db, platform, predictor.tenant_id, launch, failed)
     predictor.last_run_id = run_id
     if predictor.shap_enabled:
         predictor.shap_status, predictor.shap_run_id = WorkState.SUBMITTED, run_id
@@ -269,14 +285,10 @@ def start_batch_prediction(db: Session, platform: Platform, prediction: Predicti
             tags={TENANT_TAG: prediction.tenant_id},
         )
 
-    try:
-        run_id = submit_committed(db, platform, prediction.tenant_id, launch)
-    except TooManyRequestsError:
-        raise
-    except StrataError as exc:
-        prediction.status, prediction.error = WorkState.FAILED, f"could not start: {exc.message}"
-        db.commit()
-        raise
+    def failed(why: str) -> None:
+        prediction.status, prediction.error = WorkState.FAILED, f"could not start: {why}"
+
+    run_id = submit_or_record_failure(db, platform, prediction.tenant_id, launch, failed)
     prediction.run_id = run_id
     db.commit()
     return run_id
@@ -334,15 +346,11 @@ def start_evaluation(db: Session, platform: Platform, predictor: Predictor) -> s
             tags={TENANT_TAG: predictor.tenant_id},
         )
 
-    try:
-        run_id = submit_committed(db, platform, predictor.tenant_id, launch)
-    except TooManyRequestsError:
-        raise
-    except StrataError as exc:
+    def failed(why: str) -> None:
         predictor.evaluation_status = WorkState.FAILED
-        predictor.evaluation_error = f"the evaluation could not start: {exc.message}"
-        db.commit()
-        raise
+        predictor.evaluation_error = f"the evaluation could not start: {why}"
+
+    run_id = submit_or_record_failure(db, platform, predictor.tenant_id, launch, failed)
     db.execute(
         update(Predictor).where(Predictor.id == predictor_id).values(evaluation_run_id=run_id)
     )

@@ -4,7 +4,6 @@ a per-deployment rate limit every API process shares; every call is logged."""
 
 from __future__ import annotations
 
-import functools
 import json
 import time
 from collections.abc import Callable
@@ -428,20 +427,11 @@ def explained_call(
 
     trained = model.model
     row = pd.DataFrame([model.checked(features)])[trained.features]
-    background = background_rows(platform, admitted.features_table, admitted.version)
+    background = platform.explanation_background(admitted.features_table, admitted.version)
     found = explain_rows(trained, row, trained.pipeline.predict(row), background)
     values = zip(trained.features, found.values[0], strict=True)
     shown = [{"feature": name, "value": float(value)} for name, value in values]
     return sorted(shown, key=lambda item: -abs(item["value"]))
-
-
-@functools.lru_cache(maxsize=32)
-def background_rows(platform: Platform, identifier: tuple[str, ...], version: int) -> Any:
-    """The first training rows of a model version, against which its calls are explained."""
-    from lakehouse.ml.explain import BACKGROUND_ROWS
-
-    table = platform.catalog.load_table(identifier)
-    return table.scan(limit=BACKGROUND_ROWS).to_arrow().to_pandas()
 
 
 ROUTES = [
