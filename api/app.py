@@ -12,6 +12,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 
 from api.allow import allowed_methods, answer_options
+from api.console import console_router, static_files, template_config
 from api.controllers.accounts.auth import LoginController
 from api.controllers.accounts.rbac import RBACController
 from api.controllers.accounts.tenants import TenantController
@@ -83,12 +84,13 @@ def create_app(settings: Settings | None = None) -> Litestar:
         profiles.append(workbench_router(settings.workbench_prefix))
     allowed: dict[str, str] = {}
     app = Litestar(
-        route_handlers=[*CONTROLLERS, *profiles],
+        route_handlers=[*CONTROLLERS, *profiles, console_router(), static_files()],
         before_request=answer_options(allowed),
         lifespan=[lifespan],
         dependencies=DEPENDENCIES,
         middleware=[authentication()],
         request_class=StrataRequest,
+        template_config=template_config(),
         exception_handlers=exception_handlers(settings.debug),
         openapi_config=OpenAPIConfig(
             title="Strata",

@@ -136,32 +136,52 @@ def http_error(_: Request, exc: HTTPException) -> Response:
 
 
 Shape = Callable[[int, str, "str | None"], dict[str, Any]]
+Answer = Callable[[Request, int, str, "str | None", "dict[str, str] | None"], Response]
+"""How a part of the app answers an error: the request, status, detail, field and headers."""
+
+
+def json_answer(shape: Shape) -> Answer:
+    """Errors answered as JSON bodies in `shape`."""
+
+    def answer(
+        _: Request, status: int, detail: str, field: str | None, headers: dict[str, str] | None
+    ) -> Response:
+        return _json(status, shape(status, detail, field), headers)
+
+    return answer
 
 
 def shaped_handlers(shape: Shape, malformed: int = HTTP_422_UNPROCESSABLE_ENTITY) -> dict[Any, Any]:
     """The same mapping from exceptions to statuses, with bodies in a profile's own shape;
     `malformed` is the status of a malformed request (a profile's original may answer 400)."""
+    return answered_handlers(json_answer(shape), malformed)
+
+
+def answered_handlers(
+    answer: Answer, malformed: int = HTTP_422_UNPROCESSABLE_ENTITY
+) -> dict[Any, Any]:
+    """The app's mapping from exceptions to statuses, each error answered by `answer`."""
 
     def renumbered(status: int) -> int:
         return malformed if status == HTTP_422_UNPROCESSABLE_ENTITY else status
 
-    def on_strata(_: Request, exc: StrataError) -> Response:
+    def on_strata(request: Request, exc: StrataError) -> Response:
         status = renumbered(status_of(exc))
-        return _json(status, shape(status, exc.message, exc.field), error_headers(exc))
+        return answer(request, status, exc.message, exc.field, error_headers(exc))
 
-    def on_validation(_: Request, exc: ValidationException) -> Response:
+    def on_validation(request: Request, exc: ValidationException) -> Response:
         detail, field, _problems = validation_problem(exc)
-        status = malformed
-        return _json(status, shape(status, detail, field))
+        return answer(request, malformed, detail, field, None)
 
-    def on_http(_: Request, exc: HTTPException) -> Response:
+    def on_http(request: Request, exc: HTTPException) -> Response:
         status = renumbered(http_status(exc))
-        return _json(status, shape(status, http_detail(status, exc), None), dict(exc.headers or {}))
+        headers = dict(exc.headers or {})
+        return answer(request, status, http_detail(status, exc), None, headers)
 
     def on_unexpected(request: Request, exc: Exception) -> Response:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         status = HTTP_500_INTERNAL_SERVER_ERROR
-        return _json(status, shape(status, "internal server error", None))
+        return answer(request, status, "internal server error", None, None)
 
     return {
         StrataError: on_strata,

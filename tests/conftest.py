@@ -17,6 +17,8 @@ from lakehouse.settings import Settings
 
 ADMIN_PASSWORD = "admin-password-1"
 POSTGRES_ENV = "STRATA_TEST_POSTGRES_URL"
+# What the test suite is told by CI, not settings of Strata's.
+TEST_SETTINGS = (POSTGRES_ENV, "STRATA_TEST_CLUSTER", "STRATA_TEST_BROWSER")
 LIGHT_PRELOAD = ["pyarrow", "pyiceberg.catalog.sql"]
 
 
@@ -24,7 +26,7 @@ LIGHT_PRELOAD = ["pyarrow", "pyiceberg.catalog.sql"]
 def isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """No developer `STRATA_*` variable or `.env` file leaks into a test."""
     for name in list(os.environ):
-        if name.startswith("STRATA_") and name not in (POSTGRES_ENV, "STRATA_TEST_CLUSTER"):
+        if name.startswith("STRATA_") and name not in TEST_SETTINGS:
             monkeypatch.delenv(name)
     monkeypatch.delenv("DAGSTER_HOME", raising=False)
     monkeypatch.chdir(tmp_path)

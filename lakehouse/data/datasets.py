@@ -21,7 +21,7 @@ from lakehouse.data.formats import UnreadableFileError, format_of, read_table
 from lakehouse.data.landing import LandedFile, LandingStore, safe_file_name
 from lakehouse.errors import ConflictError, InvalidInputError, NotFoundError
 from lakehouse.lake.catalog import drop_table, load_table_or_none
-from lakehouse.lake.lineage import BOOKKEEPING
+from lakehouse.lake.lineage import BOOKKEEPING, FAILED_EXPECTATIONS
 from lakehouse.lake.naming import table_name_from
 from lakehouse.states import ValidationState
 from lakehouse.store.models import DataFile, Dataset, Template, utcnow
@@ -371,6 +371,36 @@ def preview_rows(catalog: Catalog, dataset: Dataset, limit: int) -> list[dict[st
     rows = table.scan(limit=limit).to_arrow()
     shown = [name for name in rows.column_names if not name.startswith("_")]
     return rows.select(shown).to_pylist()
+
+
+def reject_rows(catalog: Catalog, dataset: Dataset, limit: int) -> list[dict[str, Any]]:
+    """The first rows a dataset's validation rejected, as their files gave them, each with the
+    file and row it came from and the rules it failed: `failed` maps a column to its rules."""
+    table = load_table_or_none(catalog, dataset.tables.rejects)
+    if table is None:
+        return []
+    rows = table.scan(limit=limit).to_arrow().to_pylist()
+    for row in rows:
+        failed: dict[str, list[str]] = {}
+        for reason in (row.get(FAILED_EXPECTATIONS) or "").split("; "):
+            rule, _, column = reason.partition("(")
+            if rule:
+                failed.setdefault(column.removesuffix(")"), []).append(rule)
+        row["failed"] = failed
+    return rows
+
+
+def numeric_values(catalog: Catalog, dataset: Dataset, column: str) -> list[float | int]:
+    """Every value of a numeric column of the dataset's validated rows, nulls left out."""
+    import pyarrow as pa
+
+    table = load_table_or_none(catalog, dataset.tables.silver)
+    if table is None or column.startswith("_") or column not in table.schema().column_names:
+        raise NotFoundError(f"dataset {dataset.id} has no column '{column}'", field="column")
+    values = table.scan(selected_fields=(column,)).to_arrow().column(column)
+    if not (pa.types.is_integer(values.type) or pa.types.is_floating(values.type)):
+        raise InvalidInputError(f"column '{column}' is not numeric", field="column")
+    return [value for value in values.to_pylist() if value is not None]
 
 
 def read_statistics(catalog: Catalog, dataset: Dataset) -> list[dict[str, Any]]:

@@ -24,6 +24,7 @@ from api.profiles.workbench.schemas import ApiKeyCreate, DeploymentCreate, Deplo
 from api.security import PUBLIC
 from lakehouse.accounts.rate_limit import RateLimit
 from lakehouse.accounts.rbac import Principal
+from lakehouse.charts import png
 from lakehouse.errors import (
     AuthenticationError,
     InvalidInputError,
@@ -289,7 +290,7 @@ def deployment_drift(
 
 def chart(draw: Callable[[str, Document], Figure], name: str, document: Document) -> Response[Any]:
     """The document drawn, as a PNG image."""
-    return Response(charts.png(draw(name, document)), media_type="image/png")
+    return Response(png(draw(name, document)), media_type="image/png")
 
 
 @dataclass(frozen=True)

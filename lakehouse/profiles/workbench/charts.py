@@ -3,9 +3,10 @@ answer, as PNG images (matplotlib without a display)."""
 
 from __future__ import annotations
 
-import io
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
+
+from lakehouse.charts import message_figure, new_figure
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -13,32 +14,6 @@ if TYPE_CHECKING:
 STATUS_COLOURS = {"green": "#2e7d32", "yellow": "#f9a825", "red": "#c62828"}
 ANSWERED_COLOUR, ERROR_COLOUR = "#1565c0", "#c62828"
 THRESHOLDS = (0.1, 0.25)  # PSI: green below the first, yellow below the second, else red
-
-
-def png(figure: Figure) -> bytes:
-    """The figure as a PNG image."""
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=100)
-    return buffer.getvalue()
-
-
-def new_figure(width: float, height: float) -> Figure:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from matplotlib.figure import Figure
-
-    return Figure(figsize=(width, height), layout="constrained")
-
-
-def message_figure(title: str, message: str) -> Figure:
-    """A picture saying why there is nothing to draw."""
-    figure = new_figure(7, 2.5)
-    axes = figure.subplots()
-    axes.set_axis_off()
-    axes.set_title(title)
-    axes.text(0.5, 0.5, message, ha="center", va="center", fontsize=12, wrap=True)
-    return figure
 
 
 def stats_figure(name: str, document: dict[str, Any]) -> Figure:

@@ -15,6 +15,7 @@ import pytest
 from litestar.testing import TestClient
 from sqlalchemy import select
 
+from lakehouse.charts import png
 from lakehouse.profiles.workbench import charts
 from lakehouse.store import Prediction
 from tests.api.profiles.test_workbench_experiments import project_with_cancer
@@ -239,7 +240,7 @@ def test_keys_auth_limits_cap_and_stop_start(client: TestClient) -> None:
         **stats,
         "stats": [{**bucket, "errorCount": 0} for bucket in stats["stats"]],
     }
-    drawn_without = charts.png(charts.stats_figure("no errors", without_errors))
+    drawn_without = png(charts.stats_figure("no errors", without_errors))
     error_share = colour_share(picture, charts.ERROR_COLOUR)  # the legend's patch, and a bar
     assert error_share > colour_share(pixels(drawn_without), charts.ERROR_COLOUR)
     refused(client.get(stats_url, params={"format": "gif"}, headers=ada), 400, "format")
