@@ -17,7 +17,7 @@ from lakehouse.lake.query import ColumnInfo, NumericStats, QueryEngine, sql_type
 if TYPE_CHECKING:
     from pyiceberg.catalog import Catalog
     from pyiceberg.table import Table
-    from pyiceberg.types import NestedField
+    from pyiceberg.types import IcebergType, NestedField
 
 NUMERIC_TYPES = {"int", "long", "float", "double"}
 
@@ -44,6 +44,10 @@ class TableMetadata:
     row_count: int
     file_count: int
     last_updated: datetime
+
+
+def is_numeric(field_type: IcebergType) -> bool:
+    return str(field_type) in NUMERIC_TYPES or str(field_type).startswith("decimal")
 
 
 def from_millis(millis: int | None) -> datetime | None:
@@ -115,15 +119,18 @@ class Datalake:
     ) -> NumericStats:
         ref, loaded = self.resolve(schema, table, field)
         found = self._column(loaded, column, field)
-        if str(found.field_type) not in NUMERIC_TYPES and not str(found.field_type).startswith(
-            "decimal"
-        ):
+        if not is_numeric(found.field_type):
             raise BadRequestError(
                 f"column '{found.name}' of {ref.display_name} is {sql_type(found.field_type)}, "
                 "not numeric; numeric_stats needs an integer, real, double or decimal column",
                 field=field.column,
             )
         return self.engine.numeric_stats(loaded, ref, found.name)
+
+    def numeric_columns(self, schema: str, table: str) -> set[str]:
+        """The names of the table's numeric columns (those `numeric_stats` describes)."""
+        _, loaded = self.resolve(schema, table)
+        return {f.name for f in loaded.schema().fields if is_numeric(f.field_type)}
 
     def distinct_count(self, schema: str, table: str, column: str, field: Field = Field()) -> int:
         ref, loaded = self.resolve(schema, table, field)
