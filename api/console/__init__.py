@@ -12,7 +12,7 @@ from litestar.contrib.jinja import JinjaTemplateEngine
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 
-from api.console import datalake, datasets
+from api.console import datalake, datasets, models
 from api.console.session import (
     PREFIX,
     error_handlers,
@@ -32,7 +32,15 @@ def console_router() -> Router:
     """The console's pages, signed in by its own cookies rather than a bearer token."""
     return Router(
         PREFIX,
-        route_handlers=[home, sign_in_page, sign_in, sign_out, *datasets.ROUTES, *datalake.ROUTES],
+        route_handlers=[
+            home,
+            sign_in_page,
+            sign_in,
+            sign_out,
+            *datasets.ROUTES,
+            *datalake.ROUTES,
+            *models.ROUTES,
+        ],
         middleware=[session_middleware()],
         exception_handlers=error_handlers(),
         before_request=same_origin,

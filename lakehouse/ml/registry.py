@@ -294,6 +294,17 @@ def run_artifact_bytes(settings: Settings, run_id: str, path: str) -> bytes:
         return found.read_bytes()
 
 
+def artifact_names(settings: Settings, run_id: str, folder: str) -> set[str]:
+    """The names of the artifacts in one folder of a run (none when the run is gone)."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        listed = tracking_client(settings).list_artifacts(run_id, folder)
+    except (MlflowException, OSError):
+        return set()
+    return {Path(item.path).name for item in listed if not item.is_dir}
+
+
 def delete_registered_model(settings: Settings, model_name: str) -> bool:
     """Delete the model with all its versions; False when there was none."""
     from mlflow.exceptions import MlflowException

@@ -20,14 +20,13 @@ from tests.console.test_datasets_pages import sign_in, wait_until
 ROWS = [(f"S{n:02d}", ("north", "south", "east")[n % 3], 100 + n * 3.5) for n in range(30)]
 
 
-def landed(server: Server) -> None:
-    """A dataset of 30 sales, validated: silver.sales."""
-    body = "region_id,region,amount\n" + "".join(f"{i},{r},{a}\n" for i, r, a in ROWS)
+def validated(server: Server, name: str, data: bytes) -> None:
+    """A dataset of `data` (CSV) uploaded through the API, once it is validated."""
     uploaded = server.api(
         "POST",
         "/api/v1/dataset/upload",
-        params={"dataset_name": "sales", "usage": "t"},
-        files={"files": ("sales.csv", body.encode())},
+        params={"dataset_name": name, "usage": "tp"},
+        files={"files": (f"{name}.csv", data)},
     )
     deadline = time.monotonic() + 120
     while True:
@@ -40,7 +39,8 @@ def landed(server: Server) -> None:
 
 
 def test_an_analyst_browses_a_table_and_queries_it(server: Server, browser: Any) -> None:
-    landed(server)
+    body = "region_id,region,amount\n" + "".join(f"{i},{r},{a}\n" for i, r, a in ROWS)
+    validated(server, "sales", body.encode())
     sign_in(browser, server, "admin", ADMIN_PASSWORD, "/console/datalake")
     layers = browser.find_element(By.CLASS_NAME, "layers").text
     assert "silver.sales" in layers
