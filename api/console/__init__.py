@@ -12,7 +12,7 @@ from litestar.contrib.jinja import JinjaTemplateEngine
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 
-from api.console import datalake, datasets, models
+from api.console import datalake, datasets, models, runs
 from api.console.session import (
     PREFIX,
     error_handlers,
@@ -40,6 +40,7 @@ def console_router() -> Router:
             *datasets.ROUTES,
             *datalake.ROUTES,
             *models.ROUTES,
+            *runs.ROUTES,
         ],
         middleware=[session_middleware()],
         exception_handlers=error_handlers(),

@@ -104,8 +104,6 @@ def page(
     """A console page: the template rendered with the signed-in user and the links of the
     header, carrying renewed tokens when the request renewed them."""
     platform: Platform = request.app.state.platform
-    host = request.url.hostname or "127.0.0.1"
-    scheme = request.url.scheme
     response = Template(
         template_name=template,
         status_code=status_code,
@@ -114,8 +112,8 @@ def page(
             "path": request.url.path,
             "links": {
                 "API docs": "/schema/swagger",
-                "Dagster UI": f"{scheme}://{host}:{platform.settings.dagster_port}",
-                "MLflow UI": f"{scheme}://{host}:{platform.settings.mlflow_port}",
+                "Dagster UI": dagster_ui(request),
+                "MLflow UI": on_this_host(request, platform.settings.mlflow_port),
             },
             **context,
         },
@@ -124,6 +122,16 @@ def page(
     if pair is not None:
         with_tokens(response, request, pair)
     return response
+
+
+def on_this_host(request: Request[Any, Any, Any], port: int) -> str:
+    """The address of a service beside the API, as the browser reaches the API's host."""
+    return f"{request.url.scheme}://{request.url.hostname or '127.0.0.1'}:{port}"
+
+
+def dagster_ui(request: Request[Any, Any, Any]) -> str:
+    platform: Platform = request.app.state.platform
+    return on_this_host(request, platform.settings.dagster_port)
 
 
 def sign_in_address(path: str) -> str:

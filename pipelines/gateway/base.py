@@ -135,6 +135,10 @@ class RunGateway(ABC):
         """The run's current state; NotFoundError when there is no such run."""
 
     @abstractmethod
+    def recent_runs(self, tenant_id: str, limit: int = 50) -> list[RunView]:
+        """The tenant's latest runs, newest first."""
+
+    @abstractmethod
     def logs(self, run_id: str, offset: int = 0, limit: int = 500) -> list[RunEvent]:
         """The run's events from position `offset` on."""
 

@@ -414,6 +414,14 @@ class EmbeddedRunGateway(RunGateway):
             raise NotFoundError(f"run '{run_id}' not found", field="run_id")
         return run_view(record.dagster_run, record.start_time, record.end_time)
 
+    def recent_runs(self, tenant_id: str, limit: int = 50) -> list[RunView]:
+        from dagster import RunsFilter
+
+        records = self.instance.get_run_records(
+            filters=RunsFilter(tags={TENANT_TAG: tenant_id}), limit=limit
+        )
+        return [run_view(r.dagster_run, r.start_time, r.end_time) for r in records]
+
     def logs(self, run_id: str, offset: int = 0, limit: int = 500) -> list[RunEvent]:
         from dagster._core.storage.event_log.base import EventLogCursor
 

@@ -81,6 +81,16 @@ query Unfinished($filter: RunsFilter!) {
 }
 """
 
+RECENT_QUERY = """
+query Recent($filter: RunsFilter!, $limit: Int) {
+  runsOrError(filter: $filter, limit: $limit) {
+    __typename
+    ... on Runs { results { runId jobName status startTime endTime tags { key value } } }
+    ... on PythonError { message }
+  }
+}
+"""
+
 MAX_EVENTS = 100_000
 UNFINISHED_STATUSES = ["QUEUED", "NOT_STARTED", "STARTING", "STARTED", "CANCELING"]
 # Dagster's run monitoring (enabled in dagster.yaml by pipelines.instance) fails a run that has
@@ -187,14 +197,16 @@ class DagsterWebserverGateway(RunGateway):
         result = self._query(RUN_QUERY, {"runId": run_id})["runOrError"]
         if result["__typename"] != "Run":
             raise NotFoundError(f"run '{run_id}' not found", field="run_id")
-        return RunView(
-            run_id=result["runId"],
-            job_name=result["jobName"],
-            status=result["status"],
-            tags={tag["key"]: tag["value"] for tag in result["tags"]},
-            start_time=result["startTime"],
-            end_time=result["endTime"],
-        )
+        return graphql_run(result)
+
+    def recent_runs(self, tenant_id: str, limit: int = 50) -> list[RunView]:
+        run_filter = {"tags": [{"key": TENANT_TAG, "value": tenant_id}]}
+        result = self._query(RECENT_QUERY, {"filter": run_filter, "limit": limit})["runsOrError"]
+        if result["__typename"] != "Runs":
+            raise ServiceUnavailableError(
+                f"Dagster could not list runs: {result.get('message', result['__typename'])}"
+            )
+        return [graphql_run(run) for run in result["results"]]
 
     def logs(self, run_id: str, offset: int = 0, limit: int = 500) -> list[RunEvent]:
         page_end = min(offset + limit, MAX_EVENTS)
@@ -230,3 +242,15 @@ class DagsterWebserverGateway(RunGateway):
             return f"dagster: webserver {self.url} (Dagster {version})"
 
         return probe("dagster", check)
+
+
+def graphql_run(run: dict[str, Any]) -> RunView:
+    """A run as Dagster's GraphQL API describes it."""
+    return RunView(
+        run_id=run["runId"],
+        job_name=run["jobName"],
+        status=run["status"],
+        tags={tag["key"]: tag["value"] for tag in run["tags"]},
+        start_time=run["startTime"],
+        end_time=run["endTime"],
+    )

@@ -57,6 +57,9 @@ def test_selfcheck_through_webserver_and_daemon(
     events = client.get(f"/api/v1/runs/{run_id}/logs", headers=headers).json()["events"]
     assert "writing 40 rows to platform.selfcheck" in [e["message"] for e in events]
     assert "RUN_SUCCESS" in [e["event_type"] for e in events]
+    recent = client.app.state.platform.gateway.recent_runs(me(client, headers)["tenant_id"])
+    assert recent[0].run_id == run_id and recent[0].status == "SUCCESS"
+    assert recent[0].end_time is not None and recent[0].end_time >= recent[0].start_time
 
 
 @pytest.mark.slow

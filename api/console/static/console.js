@@ -34,3 +34,38 @@
     request.send(new FormData(form));
   });
 })();
+
+// A running run's log grows on its page: new lines are fetched every second until it ends.
+(function () {
+  "use strict";
+  const log = document.getElementById("log");
+  if (!log || log.dataset.finished === "true" || !window.fetch) return;
+  const body = log.querySelector("tbody");
+  const state = document.querySelector("#run-state .state");
+  let offset = Number(log.dataset.offset);
+  function cell(row, text, name) {
+    const td = row.insertCell();
+    td.textContent = text;
+    if (name) td.className = name;
+  }
+  function poll() {
+    fetch(log.dataset.events + "?offset=" + offset, { credentials: "same-origin" })
+      .then(function (response) { return response.ok ? response.json() : Promise.reject(response.status); })
+      .then(function (page) {
+        page.events.forEach(function (event) {
+          const row = body.insertRow();
+          cell(row, event.time);
+          cell(row, event.level);
+          cell(row, event.step);
+          cell(row, event.message, "message");
+        });
+        offset = page.next_offset;
+        state.textContent = page.status.toLowerCase();
+        state.className = "state state-" + page.status.toLowerCase();
+        if (!page.finished) window.setTimeout(poll, 1000);
+        else log.dataset.finished = "true";
+      })
+      .catch(function () { window.setTimeout(poll, 3000); });
+  }
+  window.setTimeout(poll, 1000);
+})();
