@@ -13,6 +13,8 @@ from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 
 from api.allow import allowed_methods, answer_options
 from api.console import console_router, static_files, template_config
+from api.console.session import PREFIX as CONSOLE
+from api.console.session import error_handlers as console_error_handlers
 from api.controllers.accounts.auth import LoginController
 from api.controllers.accounts.rbac import RBACController
 from api.controllers.accounts.tenants import TenantController
@@ -25,7 +27,7 @@ from api.controllers.models.train import TrainController
 from api.controllers.platform.runs import RayController, RunController
 from api.controllers.platform.utils import UtilsController
 from api.dependencies import DEPENDENCIES
-from api.errors import exception_handlers
+from api.errors import exception_handlers, under_prefix
 from api.openapi import TruthfulJsonRenderPlugin, document_errors
 from api.platform import Platform
 from api.profiles.jobs.routes import jobs_router
@@ -91,7 +93,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
         middleware=[authentication()],
         request_class=StrataRequest,
         template_config=template_config(),
-        exception_handlers=exception_handlers(settings.debug),
+        exception_handlers=under_prefix(
+            exception_handlers(settings.debug), CONSOLE, console_error_handlers()
+        ),
         openapi_config=OpenAPIConfig(
             title="Strata",
             version="0.1.0",

@@ -208,3 +208,18 @@ def exception_handlers(debug: bool) -> dict[Any, Any]:
         HTTPException: http_error,
         Exception: make_unexpected_error(debug),
     }
+
+
+def under_prefix(handlers: dict[Any, Any], prefix: str, own: dict[Any, Any]) -> dict[Any, Any]:
+    """`handlers`, except that errors of paths under `prefix` are answered by `own`: also those
+    raised before a route is found (no such path, a path parameter of the wrong type)."""
+
+    def chosen(kind: Any) -> Callable[[Request, Any], Response]:
+        def handle(request: Request, exc: Any) -> Response:
+            under = request.url.path == prefix or request.url.path.startswith(f"{prefix}/")
+            answer: Response = (own if under else handlers)[kind](request, exc)
+            return answer
+
+        return handle
+
+    return {kind: chosen(kind) for kind in handlers}

@@ -32,7 +32,7 @@ from lakehouse.ml.serving import FreshCache, ModelCache, ServingModel
 from lakehouse.predictors.serving_state import ServingState, servable, serving_state
 from lakehouse.profiles.sandbox import sandbox_principal
 from lakehouse.settings import Settings
-from lakehouse.store import MetadataStore, Predictor
+from lakehouse.store import MetadataStore, Predictor, Tenant
 from pipelines.gateway import RunGateway, open_gateway
 
 if TYPE_CHECKING:
@@ -88,6 +88,8 @@ class Platform:
         self._backgrounds: LRUCache[tuple[tuple[str, ...], int], pd.DataFrame]
         self._backgrounds = LRUCache(maxsize=32)
         self._backgrounds_lock = threading.Lock()
+        self._tenant_names: TTLCache[str, str] = TTLCache(maxsize=1000, ttl=60)
+        self._tenant_names_lock = threading.Lock()
 
     @cached_property
     def gateway(self) -> RunGateway:
@@ -135,6 +137,14 @@ class Platform:
 
     def forget_serving_state(self, tenant_id: str, predictor_id: int) -> None:
         self._serving.forget((tenant_id, predictor_id))
+
+    @cachedmethod(lambda self: self._tenant_names, lock=lambda self: self._tenant_names_lock)
+    def tenant_name(self, tenant_id: str) -> str:
+        """A tenant's name, for pages to show; a renamed tenant shows its new name within a
+        minute."""
+        with self.store.session(writes=False) as session:
+            tenant = session.get(Tenant, tenant_id)
+            return tenant.name if tenant is not None else tenant_id
 
     @cachedmethod(lambda self: self._backgrounds, lock=lambda self: self._backgrounds_lock)
     def explanation_background(self, features_table: tuple[str, ...], version: int) -> pd.DataFrame:

@@ -20,7 +20,12 @@ from litestar.status_codes import HTTP_401_UNAUTHORIZED
 from api.errors import answered_handlers
 from api.platform import Platform
 from lakehouse.accounts.sessions import TokenPair
-from lakehouse.errors import AuthenticationError, PermissionDeniedError, StrataError
+from lakehouse.errors import (
+    AuthenticationError,
+    NotFoundError,
+    PermissionDeniedError,
+    StrataError,
+)
 
 PREFIX = "/console"
 ACCESS_COOKIE = "strata_console_access"
@@ -104,11 +109,13 @@ def page(
     """A console page: the template rendered with the signed-in user and the links of the
     header, carrying renewed tokens when the request renewed them."""
     platform: Platform = request.app.state.platform
+    user = request.scope.get("user")
     response = Template(
         template_name=template,
         status_code=status_code,
         context={
-            "user": request.scope.get("user"),
+            "user": user,
+            "tenant": platform.tenant_name(user.tenant_id) if user is not None else None,
             "path": request.url.path,
             "links": {
                 "API docs": "/schema/swagger",
@@ -225,3 +232,9 @@ def sign_out(request: Request[Any, Any, Any], platform: Platform) -> Response[An
 @get("/", sync_to_thread=False, include_in_schema=False)
 def home() -> Redirect:
     return Redirect(f"{PREFIX}/datasets", status_code=303)
+
+
+@get("/{rest:path}", sync_to_thread=False, include_in_schema=False)
+def no_such_page(rest: str) -> None:
+    """Any other console address: the console's own page saying so (signed in or not)."""
+    raise NotFoundError(f"there is no console page {PREFIX}{rest}")
