@@ -319,6 +319,7 @@ def main() -> int:
         print(
             f"\n{BANNER} on {deployment(settings)}\n"
             f"  API          {api}   (OpenAPI docs: {api}/schema/swagger)\n"
+            f"  console      {api}/console   (datasets, datalake, models and runs)\n"
             f"  Dagster UI   {dagster}   (daemon running)\n"
             f"  MLflow UI    {mlflow}   (experiments and registered models)\n"
             f"{quickstart}"
