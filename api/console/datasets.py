@@ -12,10 +12,11 @@ from litestar.response import Redirect, Template
 from sqlalchemy.orm import Session
 
 from api import runs
-from api.console.session import PREFIX, page
-from api.controllers.data.datasets import MANAGE, READ, uploads_of
+from api.console.session import PREFIX, form_id, page
+from api.controllers.data.datasets import MANAGE, READ, ingest_upload
 from api.multipart import Form
 from api.platform import Platform
+from api.schemas.base import PathId
 from lakehouse.charts import histogram_figure, png
 from lakehouse.data import datasets, templates
 from lakehouse.errors import InvalidInputError, NotFoundError, StrataError
@@ -88,23 +89,11 @@ def upload(
     chosen = str(form.get("template_id") or "").strip()
     values = {"dataset_name": name, "usage": usage, "template_id": chosen}
     try:
-        template_id = int(chosen) if chosen else None
+        template_id = form_id(chosen, "template_id", "a template from the list") if chosen else None
         if not name:
             raise InvalidInputError("name the dataset", field="dataset_name")
-        dataset = datasets.create_dataset(
-            db,
-            request.user,
-            platform.landing,
-            datasets.NewDataset(name, usage, template_id, None),
-            uploads_of(form),
-            platform.settings.max_upload_bytes,
-            platform.settings.max_columns,
-        )
-        runs.start_ingestion(db, platform, dataset)
-    except ValueError:
-        return list_page(
-            request, db, platform, 400, values=values, errors={"template_id": "pick a template"}
-        )
+        new = datasets.NewDataset(name, usage, template_id, None)
+        dataset = ingest_upload(db, request, platform, new, form)
     except StrataError as exc:
         db.rollback()
         errors = {exc.field or "files": exc.message}
@@ -139,7 +128,7 @@ def statistics_of(platform: Platform, dataset: Dataset) -> list[dict[str, Any]] 
 
 @get("/datasets/{dataset_id:int}", guards=READ, sync_to_thread=True, include_in_schema=False)
 def dataset_page(
-    request: Request[Any, Any, Any], db: Session, platform: Platform, dataset_id: int
+    request: Request[Any, Any, Any], db: Session, platform: Platform, dataset_id: PathId
 ) -> Template:
     """A dataset: its files and their validation reports, the first validated rows, the
     rejected rows with the rules they failed, and column statistics."""
@@ -180,7 +169,7 @@ def dataset_page(
     include_in_schema=False,
 )
 def compute_statistics(
-    request: Request[Any, Any, Any], db: Session, platform: Platform, dataset_id: int
+    request: Request[Any, Any, Any], db: Session, platform: Platform, dataset_id: PathId
 ) -> Redirect:
     """Start the statistics run, then back to the dataset's page."""
     dataset = datasets.get_dataset(db, request.user, dataset_id)
@@ -196,7 +185,11 @@ def compute_statistics(
     include_in_schema=False,
 )
 def histogram(
-    request: Request[Any, Any, Any], db: Session, platform: Platform, dataset_id: int, column: str
+    request: Request[Any, Any, Any],
+    db: Session,
+    platform: Platform,
+    dataset_id: PathId,
+    column: str,
 ) -> Response[bytes]:
     """A numeric column's histogram over the validated rows, as a PNG image."""
     dataset = datasets.get_dataset(db, request.user, dataset_id)

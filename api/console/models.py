@@ -13,11 +13,12 @@ from litestar.response import Redirect, Stream, Template
 from sqlalchemy.orm import Session
 
 from api import runs
-from api.console.session import PREFIX, page
+from api.console.session import PREFIX, form_id, page
 from api.controllers.models.inference import PREDICT, target_of
 from api.controllers.models.train import READ, TRAIN
 from api.downloads import landed_file
 from api.platform import Platform
+from api.schemas.base import PathId
 from lakehouse.charts import png
 from lakehouse.data import datasets
 from lakehouse.errors import ConflictError, InvalidInputError, NotFoundError, StrataError
@@ -96,7 +97,7 @@ def training_form(
 
 @get("/models/new", guards=TRAIN, sync_to_thread=True, include_in_schema=False)
 def new_model(
-    request: Request[Any, Any, Any], db: Session, platform: Platform, dataset_id: int
+    request: Request[Any, Any, Any], db: Session, platform: Platform, dataset_id: PathId
 ) -> Template:
     """The training form of a dataset: name, problem, algorithm, the target and each other
     column's role."""
@@ -109,10 +110,7 @@ def train(
 ) -> Response[Any]:
     """Create the predictor and start its training; a refusal answers the form again with
     the error beside its field."""
-    try:
-        dataset_id = int(data.get("dataset_id", ""))
-    except ValueError as exc:
-        raise InvalidInputError("pick a dataset", field="dataset_id") from exc
+    dataset_id = form_id(data.get("dataset_id"), "dataset_id", "a dataset")
     dataset = datasets.get_dataset(db, request.user, dataset_id)
     target = data.get("target", "")
     columns = []
@@ -205,7 +203,7 @@ def model_page(
 
 @get("/models/{model_id:int}", guards=READ, sync_to_thread=True, include_in_schema=False)
 def model_detail(
-    request: Request[Any, Any, Any], db: Session, platform: Platform, model_id: int
+    request: Request[Any, Any, Any], db: Session, platform: Platform, model_id: PathId
 ) -> Template:
     """A model: its state and metrics, plots, SHAP importance, a prediction form and its
     batch predictions."""
@@ -221,7 +219,11 @@ def model_detail(
     include_in_schema=False,
 )
 def predict(
-    request: Request[Any, Any, Any], db: Session, platform: Platform, model_id: int, data: FormData
+    request: Request[Any, Any, Any],
+    db: Session,
+    platform: Platform,
+    model_id: PathId,
+    data: FormData,
 ) -> Template:
     """Predict the row the form describes (blank fields left for the model to fill in), and
     show the answer with its probabilities on the model's page."""
@@ -257,7 +259,7 @@ def predict(
     include_in_schema=False,
 )
 def plot(
-    request: Request[Any, Any, Any], db: Session, platform: Platform, model_id: int, name: str
+    request: Request[Any, Any, Any], db: Session, platform: Platform, model_id: PathId, name: str
 ) -> Response[bytes]:
     """One of the evaluation plots of the model's MLflow run."""
     from lakehouse.ml import registry
@@ -271,7 +273,7 @@ def plot(
 
 @get("/models/{model_id:int}/importance", guards=READ, sync_to_thread=True, include_in_schema=False)
 def importance_chart(
-    request: Request[Any, Any, Any], db: Session, platform: Platform, model_id: int
+    request: Request[Any, Any, Any], db: Session, platform: Platform, model_id: PathId
 ) -> Response[bytes]:
     """The model's SHAP importance as a bar chart."""
     from lakehouse.ml.explain import importance_figure
@@ -285,13 +287,14 @@ def importance_chart(
 
 @post("/models/{model_id:int}/batch", guards=PREDICT, sync_to_thread=True, include_in_schema=False)
 def batch_predict(
-    request: Request[Any, Any, Any], db: Session, platform: Platform, model_id: int, data: FormData
+    request: Request[Any, Any, Any],
+    db: Session,
+    platform: Platform,
+    model_id: PathId,
+    data: FormData,
 ) -> Response[Any]:
     """Start scoring a dataset's validated rows, then back to the model's page."""
-    try:
-        dataset_id = int(data.get("dataset_id", ""))
-    except ValueError as exc:
-        raise InvalidInputError("pick a dataset to score", field="dataset_id") from exc
+    dataset_id = form_id(data.get("dataset_id"), "dataset_id", "a dataset to score")
     prediction = runs.record_batch_prediction(db, platform, request.user, model_id, dataset_id)
     runs.start_batch_prediction(db, platform, prediction)
     return Redirect(f"{PREFIX}/models/{model_id}#predictions", status_code=303)
@@ -307,8 +310,8 @@ def prediction_csv(
     request: Request[Any, Any, Any],
     db: Session,
     platform: Platform,
-    model_id: int,
-    prediction_id: int,
+    model_id: PathId,
+    prediction_id: PathId,
 ) -> Stream:
     """A completed batch prediction's CSV file."""
     prediction = batch.get_prediction(db, request.user, prediction_id)

@@ -19,9 +19,11 @@ from litestar.status_codes import HTTP_401_UNAUTHORIZED
 
 from api.errors import answered_handlers
 from api.platform import Platform
+from api.schemas.base import MAX_ID
 from lakehouse.accounts.sessions import TokenPair
 from lakehouse.errors import (
     AuthenticationError,
+    InvalidInputError,
     NotFoundError,
     PermissionDeniedError,
     StrataError,
@@ -168,6 +170,14 @@ def answer_error(
 
 def error_handlers() -> dict[Any, Any]:
     return answered_handlers(answer_error, malformed=400)
+
+
+def form_id(value: str | None, field: str, what: str) -> int:
+    """An id a form sent: a whole number within the ids' range, or an error naming `field`."""
+    text = (value or "").strip()
+    if text.isdigit() and 1 <= int(text) <= MAX_ID:
+        return int(text)
+    raise InvalidInputError(f"pick {what}", field=field)
 
 
 def next_page(target: str | None) -> str:

@@ -102,3 +102,31 @@ def test_a_form_posted_from_another_site_is_refused(client: TestClient) -> None:
     assert missing.status_code == 404 and "<h1>Not found</h1>" in missing.text
     unknown = client.get("/console/datasets/not-a-number")
     assert unknown.status_code == 404 and "<h1>Not found</h1>" in unknown.text
+
+
+def test_out_of_range_ids_and_odd_addresses_are_answered_not_failed(client: TestClient) -> None:
+    sign_in(client)
+    huge = "9" * 30
+    for path in (
+        f"/console/datasets/{huge}",
+        f"/console/models/{huge}",
+        f"/console/models/new?dataset_id={huge}",
+        "/console/models/1/plots/..%2F..%2Fsecrets",
+        "/console/runs/no%00such",
+        "/console/datalake/silver/nothing",
+    ):
+        answer = client.get(path)
+        assert answer.status_code in (400, 404), (path, answer.status_code)
+        assert "<html" in answer.text
+    for path, form in (
+        ("/console/models/new", {"dataset_id": huge}),
+        ("/console/models/1/batch", {"dataset_id": "one"}),
+    ):
+        answer = client.post(path, data=form)
+        assert answer.status_code == 400 and "dataset_id" in answer.text, path
+    upload = client.post(
+        "/console/datasets",
+        data={"dataset_name": "x", "usage": "t", "template_id": huge},
+        files={"files": ("x.csv", b"a\n1\n")},
+    )
+    assert upload.status_code == 400 and 'id="template_id-error"' in upload.text

@@ -61,6 +61,23 @@ def uploads_of(form: dict[str, Any]) -> list[datasets.Upload]:
     return [datasets.Upload(part.filename, part.file) for part in parts]
 
 
+def ingest_upload(
+    db: Session, request: Request, platform: Platform, new: datasets.NewDataset, form: Form
+) -> Dataset:
+    """A new dataset of the form's files, its ingestion run started."""
+    dataset = datasets.create_dataset(
+        db,
+        request.user,
+        platform.landing,
+        new,
+        uploads_of(form),
+        platform.settings.max_upload_bytes,
+        platform.settings.max_columns,
+    )
+    runs.start_ingestion(db, platform, dataset)
+    return dataset
+
+
 def file_public(data_file: DataFile) -> FilePublic:
     fields = {name: getattr(data_file, name) for name in FilePublic.model_fields}
     # A file recorded before names were made safe may hold a NUL or a path: show it safe too.
@@ -130,16 +147,8 @@ class DatasetController(Controller):
         iceberg_table_name: Annotated[str | None, Parameter(min_length=1, max_length=255)] = None,
     ) -> DatasetUploaded:
         """Create a dataset from one or more files (CSV, TSV, Parquet, JSON, NDJSON, XLSX)."""
-        dataset = datasets.create_dataset(
-            db,
-            request.user,
-            platform.landing,
-            datasets.NewDataset(dataset_name, usage, template_id, iceberg_table_name),
-            uploads_of(form),
-            platform.settings.max_upload_bytes,
-            platform.settings.max_columns,
-        )
-        runs.start_ingestion(db, platform, dataset)
+        new = datasets.NewDataset(dataset_name, usage, template_id, iceberg_table_name)
+        dataset = ingest_upload(db, request, platform, new, form)
         return uploaded(dataset, dataset.files)
 
     @get("/list", operation_id="list_datasets", guards=READ, sync_to_thread=True)
