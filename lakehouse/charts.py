@@ -11,6 +11,7 @@ if TYPE_CHECKING:
 
 HISTOGRAM_BINS = 30
 BAR_COLOUR = "#1565c0"
+FORECAST_COLOUR = "#e65100"
 
 
 def png(figure: Figure) -> bytes:
@@ -55,4 +56,29 @@ def histogram_figure(column: str, values: Any) -> Figure:
     axes.set_title(title)
     axes.set_xlabel(column)
     axes.set_ylabel("rows")
+    return figure
+
+
+def forecast_figure(title: str, history: list[tuple[str, float]], points: list[Any]) -> Figure:
+    """A series' latest known values, then its forecast with the prediction interval shaded."""
+    import pandas as pd
+
+    figure = new_figure(8, 3.8)
+    axes = figure.subplots()
+    known = pd.to_datetime([moment for moment, _ in history])
+    axes.plot(known, [value for _, value in history], "o-", color=BAR_COLOUR, label="known")
+    ahead = pd.to_datetime([point.date for point in points])
+    axes.plot(ahead, [p.value for p in points], "o--", color=FORECAST_COLOUR, label="forecast")
+    confidence = points[0].confidence if points else 0.95
+    axes.fill_between(
+        ahead,
+        [p.lower for p in points],
+        [p.upper for p in points],
+        color=FORECAST_COLOUR,
+        alpha=0.2,
+        label=f"{confidence:.0%} interval",
+    )
+    axes.set_title(title)
+    axes.legend(loc="upper left")
+    figure.autofmt_xdate()
     return figure

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from litestar import Request, Response, get, post
 from litestar.enums import RequestEncodingType
-from litestar.params import Body
+from litestar.params import Body, Parameter
 from litestar.response import Redirect, Stream, Template
 from sqlalchemy.orm import Session
 
@@ -19,7 +19,7 @@ from api.controllers.models.train import READ, TRAIN
 from api.downloads import landed_file
 from api.platform import Platform
 from api.schemas.base import PathId
-from lakehouse.charts import png
+from lakehouse.charts import forecast_figure, png
 from lakehouse.data import datasets
 from lakehouse.errors import ConflictError, InvalidInputError, NotFoundError, StrataError
 from lakehouse.ml.spec import Algorithm, Attribute, ProblemType
@@ -38,6 +38,8 @@ PLOTS = {
     "learning_curve.png": "Learning curve",
 }
 WORKING = (WorkState.SUBMITTED, WorkState.RUNNING, "pending")
+MAX_SERIES = 500  # series offered for a forecast
+Steps = Annotated[int, Parameter(ge=1, le=1000)]
 
 
 def model_summary(platform: Platform, predictor: Predictor) -> dict[str, Any]:
@@ -177,9 +179,14 @@ def model_page(
     about = model_summary(platform, predictor)
     metrics: dict[str, float] = {}
     inputs: list[Any] = []
+    series: list[str] = []
     if predictor.mlflow_run_id is not None:
         metrics = registry.training_run(platform.settings, predictor.mlflow_run_id).metrics
-        inputs = list(platform.served(predictor).inputs.values())
+        served = platform.served(predictor).model
+        if served.forecast is not None:
+            series = sorted(served.forecast.history)[:MAX_SERIES]
+        else:
+            inputs = list(platform.served(predictor).inputs.values())
     return page(
         request,
         "model.html",
@@ -197,18 +204,57 @@ def model_page(
             if p.prediction_type != "realtime"
         ],
         datasets=[d for d in datasets.list_datasets(db, request.user) if "p" in d.usage],
+        series=series,
         **context,
     )
 
 
 @get("/models/{model_id:int}", guards=READ, sync_to_thread=True, include_in_schema=False)
 def model_detail(
-    request: Request[Any, Any, Any], db: Session, platform: Platform, model_id: PathId
+    request: Request[Any, Any, Any],
+    db: Session,
+    platform: Platform,
+    model_id: PathId,
+    series: Annotated[str | None, Parameter(max_length=255)] = None,
+    steps: Steps = 12,
 ) -> Template:
     """A model: its state and metrics, plots, SHAP importance, a prediction form and its
-    batch predictions."""
+    batch predictions; for a forecast, the forecast of `series` `steps` ahead."""
     predictor = records.get_predictor(db, request.user, model_id)
-    return model_page(request, db, platform, predictor, values={})
+    if series is None:
+        return model_page(request, db, platform, predictor, values={})
+    values = {"series": series, "steps": str(steps)}
+    try:
+        points = forecast_points(platform, predictor, series, steps)
+    except StrataError as exc:  # the model names the series unique_id
+        errors = {"series" if exc.field == "unique_id" else exc.field or "": exc.message}
+        return model_page(request, db, platform, predictor, 400, values=values, errors=errors)
+    return model_page(request, db, platform, predictor, values=values, forecast=points)
+
+
+def forecast_points(platform: Platform, predictor: Predictor, series: str, steps: int) -> Any:
+    from lakehouse.ml.forecasting import forecast
+
+    return forecast(platform.served(predictor).model, series, steps, None)
+
+
+@get("/models/{model_id:int}/forecast", guards=READ, sync_to_thread=True, include_in_schema=False)
+def forecast_chart(
+    request: Request[Any, Any, Any],
+    db: Session,
+    platform: Platform,
+    model_id: PathId,
+    series: Annotated[str, Parameter(max_length=255)] = "",
+    steps: Steps = 12,
+) -> Response[bytes]:
+    """A series' latest known values and its forecast with the interval, as a PNG image."""
+    predictor = records.get_predictor(db, request.user, model_id)
+    points = forecast_points(platform, predictor, series, steps)
+    setup = platform.served(predictor).model.forecast
+    assert setup is not None  # forecast_points refuses a model that does not forecast
+    title = f"{predictor.predictor_name}: {series or setup.target}, {steps} steps ahead"
+    figure = forecast_figure(title, setup.history.get(series, []), points)
+    return Response(png(figure), media_type="image/png")
 
 
 @post(
@@ -329,6 +375,7 @@ ROUTES = [
     predict,
     plot,
     importance_chart,
+    forecast_chart,
     batch_predict,
     prediction_csv,
 ]

@@ -113,3 +113,62 @@ def test_a_user_trains_a_model_and_predicts_through_the_form(server: Server, bro
         f"{server.url}/console/models/{model_id}/plots/../../secrets", cookies=cookies, timeout=60
     )
     assert missing.status_code == 404
+
+
+def test_a_forecast_is_drawn_with_its_interval(server: Server, browser: Any) -> None:
+    import numpy as np
+
+    days = pd.date_range("2026-01-01", periods=90, freq="D")
+    rows = [
+        (day.strftime("%Y-%m-%d"), store, round(100 + 10 * (store == "B") + 5 * np.sin(n / 3), 3))
+        for n, day in enumerate(days)
+        for store in ("A", "B")
+    ]
+    data = "day,store,sales\n" + "".join(f"{d},{s},{v}\n" for d, s, v in rows)
+    validated(server, "store sales", data.encode())
+    found = server.api("GET", "/api/v1/dataset/list")["data"]
+    dataset_id = next(d["id"] for d in found if d["dataset_name"] == "store sales")
+    created = server.api(
+        "POST",
+        "/api/v1/train/",
+        json={
+            "dataset_id": dataset_id,
+            "predictor_name": "sales ahead",
+            "domain": "Retail",
+            "problem_type": "Forecast",
+            "columns": [
+                {"column_name": "day", "attribute_name": "Timestamp"},
+                {"column_name": "store", "attribute_name": "Series"},
+                {"column_name": "sales", "attribute_name": "Target"},
+            ],
+        },
+    )
+    sign_in(browser, server, "admin", ADMIN_PASSWORD, f"/console/models/{created['id']}")
+    wait_until(browser, lambda b: b.find_elements(By.ID, "forecast-form"), "the forecast form", 180)
+    assert not browser.find_elements(By.ID, "predict")  # a forecast reads no row of features
+    Select(browser.find_element(By.ID, "series")).select_by_value("B")
+    steps = browser.find_element(By.ID, "steps")
+    steps.clear()
+    steps.send_keys("7")
+    browser.find_element(By.CSS_SELECTOR, "#forecast-form button[type=submit]").click()
+    wait_until(browser, lambda b: b.find_elements(By.ID, "forecast"), "the forecast")
+    table = [
+        [td.text for td in row.find_elements(By.TAG_NAME, "td")]
+        for row in browser.find_elements(By.CSS_SELECTOR, "#forecast tbody tr")
+    ]
+    answer = server.api(
+        "POST",
+        "/api/v1/inference/forecast",
+        json={"train_id": created["id"], "unique_id": "B", "steps": 7},
+    )["forecast"]
+    assert [row[0] for row in table] == [p["date"] for p in answer]
+    assert table[0][0] == "2026-04-01"  # the day after the last one known
+    for row, point in zip(table, answer, strict=True):
+        shown = [float(cell) for cell in row[1:]]
+        expected = [point["value"], point["lower"], point["upper"]]
+        assert all(abs(a - b) <= 0.01 * abs(b) for a, b in zip(shown, expected, strict=True))
+    assert loaded(browser, browser.find_element(By.ID, "forecast-chart")) == 800
+    screenshot(browser, "model-forecast")
+
+    browser.get(f"{server.url}/console/models/{created['id']}?series=Z&steps=3")
+    assert "unknown series" in browser.find_element(By.ID, "series-error").text
