@@ -15,6 +15,7 @@ from litestar.template.config import TemplateConfig
 from api.console import datalake, datasets, models, runs
 from api.console.session import (
     PREFIX,
+    RenewedTokens,
     error_handlers,
     home,
     no_such_page,
@@ -44,7 +45,7 @@ def console_router() -> Router:
             *runs.ROUTES,
             no_such_page,
         ],
-        middleware=[session_middleware()],
+        middleware=[RenewedTokens, session_middleware()],
         exception_handlers=error_handlers(),
         before_request=same_origin,
         opt=PUBLIC,  # not the API's bearer tokens: the console session's cookies

@@ -12,8 +12,9 @@ from litestar.response import Redirect, Template
 from sqlalchemy.orm import Session
 
 from api import runs
-from api.console.session import PREFIX, form_id, page
+from api.console.session import MAX_NAME, PREFIX, form_id, form_status, page
 from api.controllers.data.datasets import MANAGE, READ, ingest_upload
+from api.controllers.platform.runs import visible_run
 from api.multipart import Form
 from api.platform import Platform
 from api.schemas.base import PathId
@@ -23,6 +24,7 @@ from lakehouse.errors import InvalidInputError, NotFoundError, StrataError
 from lakehouse.lake.lineage import FAILED_EXPECTATIONS, FILE_ID, ROW_NUMBER
 from lakehouse.states import ValidationState
 from lakehouse.store import Dataset
+from pipelines.gateway import RunView
 
 PREVIEW_ROWS = 20
 REJECT_ROWS = 50
@@ -90,15 +92,29 @@ def upload(
     values = {"dataset_name": name, "usage": usage, "template_id": chosen}
     try:
         template_id = form_id(chosen, "template_id", "a template from the list") if chosen else None
-        if not name:
-            raise InvalidInputError("name the dataset", field="dataset_name")
+        if not name or len(name) > MAX_NAME:
+            raise InvalidInputError(
+                f"name the dataset in 1 to {MAX_NAME} characters", field="dataset_name"
+            )
         new = datasets.NewDataset(name, usage, template_id, None)
         dataset = ingest_upload(db, request, platform, new, form)
     except StrataError as exc:
         db.rollback()
         errors = {exc.field or "files": exc.message}
-        return list_page(request, db, platform, 400, values=values, errors=errors)
+        return list_page(request, db, platform, form_status(exc), values=values, errors=errors)
     return Redirect(f"{PREFIX}/datasets/{dataset.id}", status_code=303)
+
+
+def statistics_run(
+    request: Request[Any, Any, Any], platform: Platform, run_id: str | None
+) -> RunView | None:
+    """The statistics run the page was asked to follow, if it is one of the tenant's."""
+    if not run_id:
+        return None
+    try:
+        return visible_run(platform, request.user, run_id)
+    except NotFoundError:
+        return None
 
 
 def file_reports(dataset: Dataset) -> list[dict[str, Any]]:
@@ -146,12 +162,15 @@ def dataset_page(
         if not name.startswith("_") and name != "failed"
     ]
     statistics = None if about["working"] else statistics_of(platform, dataset)
-    started = statistics is None and request.query_params.get("statistics") == "started"
+    run = statistics_run(request, platform, request.query_params.get("statistics"))
+    started = statistics is None and run is not None and not run.is_finished
+    failed = statistics is None and run is not None and run.status != "SUCCESS" and run.is_finished
     return page(
         request,
         "dataset.html",
         refresh=about["working"] or started,
         statistics_started=started,
+        statistics_failed=failed,
         dataset=about,
         files=file_reports(dataset),
         preview=preview,
@@ -173,13 +192,13 @@ def compute_statistics(
 ) -> Redirect:
     """Start the statistics run, then back to the dataset's page."""
     dataset = datasets.get_dataset(db, request.user, dataset_id)
-    runs.start_statistics(platform, dataset)
-    back = f"{PREFIX}/datasets/{dataset.id}?statistics=started"
+    run_id = runs.start_statistics(platform, dataset)
+    back = f"{PREFIX}/datasets/{dataset.id}?statistics={run_id}"
     return Redirect(back, status_code=303)
 
 
 @get(
-    "/datasets/{dataset_id:int}/histograms/{column:str}",
+    "/datasets/{dataset_id:int}/histogram",
     guards=READ,
     sync_to_thread=True,
     include_in_schema=False,

@@ -13,7 +13,7 @@ from litestar.response import Redirect, Stream, Template
 from sqlalchemy.orm import Session
 
 from api import runs
-from api.console.session import PREFIX, form_id, page
+from api.console.session import MAX_NAME, PREFIX, form_id, form_status, page
 from api.controllers.models.inference import PREDICT, target_of
 from api.controllers.models.train import READ, TRAIN
 from api.downloads import landed_file
@@ -122,9 +122,12 @@ def train(
             role = Attribute.TARGET
         columns.append({"column_name": column.column_name, "attribute_name": role})
     name = data.get("predictor_name", "").strip()
+    domain = data.get("domain", "").strip() or "general"
     try:
-        if not name:
-            raise InvalidInputError("name the model", field="predictor_name")
+        if not name or len(name) > MAX_NAME:
+            raise InvalidInputError(
+                f"name the model in 1 to {MAX_NAME} characters", field="predictor_name"
+            )
         if not target:
             raise InvalidInputError("pick the column to predict", field="target")
         predictor = records.create_predictor(
@@ -134,7 +137,7 @@ def train(
             records.NewPredictor(
                 dataset_id=dataset.id,
                 predictor_name=name,
-                domain=data.get("domain", "").strip() or "general",
+                domain=domain[:MAX_NAME],
                 problem_type=data.get("problem_type", ""),
                 columns=columns,
                 algorithm=data.get("algorithm") or None,
@@ -144,15 +147,9 @@ def train(
         runs.start_training(db, platform, predictor)
     except StrataError as exc:
         db.rollback()
-        return training_form(
-            request,
-            db,
-            platform,
-            dataset_id,
-            400,
-            values=data,
-            errors={exc.field or "": exc.message},
-        )
+        errors = {exc.field or "": exc.message}
+        status = form_status(exc)
+        return training_form(request, db, platform, dataset_id, status, values=data, errors=errors)
     return Redirect(f"{PREFIX}/models/{predictor.id}", status_code=303)
 
 
@@ -180,19 +177,25 @@ def model_page(
     metrics: dict[str, float] = {}
     inputs: list[Any] = []
     series: list[str] = []
+    unavailable = None
     if predictor.mlflow_run_id is not None:
-        metrics = registry.training_run(platform.settings, predictor.mlflow_run_id).metrics
-        served = platform.served(predictor).model
-        if served.forecast is not None:
-            series = sorted(served.forecast.history)[:MAX_SERIES]
+        try:
+            metrics = registry.training_run(platform.settings, predictor.mlflow_run_id).metrics
+            served = platform.served(predictor)
+        except StrataError as exc:  # the tracking store or the model's files are not there
+            unavailable = exc.message
         else:
-            inputs = list(platform.served(predictor).inputs.values())
+            if served.model.forecast is not None:
+                series = sorted(served.model.forecast.history)[:MAX_SERIES]
+            else:
+                inputs = list(served.inputs.values())
     return page(
         request,
         "model.html",
         status_code,
-        refresh=about["working"],
+        refresh=about["working"] or runs.shap_state(platform.gateway, predictor) in WORKING,
         model=about,
+        unavailable=unavailable,
         metrics=metrics,
         plots=plots_of(platform, predictor),
         importance=importance.read_feature_importance(platform.catalog, predictor),
@@ -228,7 +231,8 @@ def model_detail(
         points = forecast_points(platform, predictor, series, steps)
     except StrataError as exc:  # the model names the series unique_id
         errors = {"series" if exc.field == "unique_id" else exc.field or "": exc.message}
-        return model_page(request, db, platform, predictor, 400, values=values, errors=errors)
+        status = form_status(exc)
+        return model_page(request, db, platform, predictor, status, values=values, errors=errors)
     return model_page(request, db, platform, predictor, values=values, forecast=points)
 
 
@@ -282,7 +286,8 @@ def predict(
         answer = model.predict(features)
     except StrataError as exc:  # the API names a feature in its body: features.<name>
         errors = {(exc.field or "").removeprefix("features."): exc.message}
-        return model_page(request, db, platform, predictor, 400, values=data, errors=errors)
+        status = form_status(exc)
+        return model_page(request, db, platform, predictor, status, values=data, errors=errors)
     platform.prediction_log.record(
         tenant_id=predictor.tenant_id,
         predictor_id=predictor.id,

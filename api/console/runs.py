@@ -50,7 +50,8 @@ def run_page(request: Request[Any, Any, Any], platform: Platform, run_id: str) -
     """A run and its log; while it runs, the page follows the log as it grows."""
     view = visible_run(platform, request.user, run_id)
     events = event_rows(platform.gateway.logs(run_id, limit=LOG_PAGE))
-    return page(request, "run.html", run=run_row(request, view), events=events)
+    follow = not view.is_finished or len(events) == LOG_PAGE  # running, or more lines to read
+    return page(request, "run.html", run=run_row(request, view), events=events, follow=follow)
 
 
 @get("/runs/{run_id:str}/events", guards=READ, sync_to_thread=True, include_in_schema=False)

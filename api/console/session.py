@@ -10,14 +10,20 @@ from urllib.parse import quote, urlsplit
 import anyio
 from litestar import Request, Response, get, post
 from litestar.connection import ASGIConnection
+from litestar.datastructures import Cookie, Headers
 from litestar.enums import RequestEncodingType
 from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
 from litestar.middleware.base import DefineMiddleware
 from litestar.params import Body
 from litestar.response import Redirect, Template
-from litestar.status_codes import HTTP_401_UNAUTHORIZED
+from litestar.status_codes import (
+    HTTP_400_BAD_REQUEST,
+    HTTP_401_UNAUTHORIZED,
+    HTTP_422_UNPROCESSABLE_ENTITY,
+)
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.errors import answered_handlers
+from api.errors import answered_handlers, status_of
 from api.platform import Platform
 from api.schemas.base import MAX_ID
 from lakehouse.accounts.sessions import TokenPair
@@ -36,6 +42,7 @@ SIGNED_OUT = "console_signed_out"
 """The `opt` key of the console's pages that need no one signed in (the sign-in page)."""
 RENEWED = "console_renewed_tokens"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+MAX_NAME = 255  # names of datasets and models, as the API takes them
 
 
 def renew(platform: Platform, refresh_token: str) -> TokenPair:
@@ -82,34 +89,69 @@ def same_origin(request: Request[Any, Any, Any]) -> None:
     if request.method in SAFE_METHODS:
         return
     origin = request.headers.get("origin")
-    if origin and urlsplit(origin).netloc != request.headers.get("host"):
+    # the address the browser used: the Host header, or a proxy's X-Forwarded-Host (a form a
+    # page of another site posts cannot set headers)
+    hosts = {request.headers.get("host"), request.headers.get("x-forwarded-host")}
+    if origin and urlsplit(origin).netloc not in hosts:
         raise PermissionDeniedError("a console form must be sent from the console itself")
 
 
-def with_tokens(response: Response[Any], request: Request[Any, Any, Any], pair: TokenPair) -> None:
-    platform: Platform = request.app.state.platform
-    secure = request.url.scheme == "https"
+def token_cookies(platform: Platform, pair: TokenPair, secure: bool) -> list[Cookie]:
+    """The console's cookies of a token pair: HttpOnly, SameSite=Strict, sent only to it."""
     settings = platform.settings
-    for name, value, seconds in (
-        (ACCESS_COOKIE, pair.access_token, settings.access_token_minutes * 60),
-        (REFRESH_COOKIE, pair.refresh_token, settings.refresh_token_days * 86400),
-    ):
-        response.set_cookie(
-            name,
-            value,
+    return [
+        Cookie(
+            key=name,
+            value=value,
             max_age=seconds,
             path=PREFIX,
             httponly=True,
             samesite="strict",
             secure=secure,
         )
+        for name, value, seconds in (
+            (ACCESS_COOKIE, pair.access_token, settings.access_token_minutes * 60),
+            (REFRESH_COOKIE, pair.refresh_token, settings.refresh_token_days * 86400),
+        )
+    ]
+
+
+def is_secure(headers: Any, scheme: str) -> bool:
+    """Whether the browser reached the console over HTTPS (directly or through a proxy)."""
+    return scheme == "https" or headers.get("x-forwarded-proto", "").lower() == "https"
+
+
+class RenewedTokens:
+    """Sends the pair a request renewed (see ConsoleSession) with whatever answers it: a page,
+    a redirect, an image, a download or an error. The old refresh token is spent; a browser
+    that kept it would end its own session with its next renewal."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def sending(message: Message) -> None:
+            pair = scope.get("state", {}).get(RENEWED)
+            if message["type"] == "http.response.start" and pair is not None:
+                headers = Headers.from_scope(scope)
+                platform: Platform = scope["app"].state.platform
+                secure = is_secure(headers, scope.get("scheme", "http"))
+                extra = [c.to_encoded_header() for c in token_cookies(platform, pair, secure)]
+                message = {**message, "headers": [*message.get("headers", []), *extra]}
+            await send(message)
+
+        await self.app(scope, receive, sending)
 
 
 def page(
     request: Request[Any, Any, Any], template: str, status_code: int = 200, **context: Any
 ) -> Template:
     """A console page: the template rendered with the signed-in user and the links of the
-    header, carrying renewed tokens when the request renewed them."""
+    header."""
     platform: Platform = request.app.state.platform
     user = request.scope.get("user")
     response = Template(
@@ -127,9 +169,6 @@ def page(
             **context,
         },
     )
-    pair = request.state.get(RENEWED)
-    if pair is not None:
-        with_tokens(response, request, pair)
     return response
 
 
@@ -157,7 +196,10 @@ def answer_error(
     """Errors on the console's pages: a page saying what went wrong; no one signed in, the
     sign-in page (for a page that was asked for, with the way back to it)."""
     if status == HTTP_401_UNAUTHORIZED:
-        back = request.url.path if request.method in SAFE_METHODS else PREFIX
+        back = PREFIX
+        if request.method in SAFE_METHODS:
+            query = request.url.query
+            back = f"{request.url.path}?{query}" if query else request.url.path
         return Redirect(sign_in_address(back), status_code=303)
     retry = (
         {"Retry-After": headers["Retry-After"]} if headers and "Retry-After" in headers else None
@@ -170,6 +212,12 @@ def answer_error(
 
 def error_handlers() -> dict[Any, Any]:
     return answered_handlers(answer_error, malformed=400)
+
+
+def form_status(exc: StrataError) -> int:
+    """The status of a form answered again with its error: the API's, malformed being 400."""
+    status = status_of(exc)
+    return HTTP_400_BAD_REQUEST if status == HTTP_422_UNPROCESSABLE_ENTITY else status
 
 
 def form_id(value: str | None, field: str, what: str) -> int:
@@ -212,14 +260,13 @@ def sign_in(
         return page(
             request,
             "login.html",
-            400 if not isinstance(exc, AuthenticationError) else 401,
+            form_status(exc),
             target=target,
             username=username,
             errors={exc.field or "password": exc.message},
         )
-    response = Redirect(target, status_code=303)
-    with_tokens(response, request, pair)
-    return response
+    secure = is_secure(request.headers, request.url.scheme)
+    return Redirect(target, status_code=303, cookies=token_cookies(platform, pair, secure))
 
 
 @post("/logout", sync_to_thread=True, include_in_schema=False)

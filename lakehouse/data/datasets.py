@@ -390,7 +390,7 @@ def reject_rows(catalog: Catalog, dataset: Dataset, limit: int) -> list[dict[str
     return rows
 
 
-def numeric_values(catalog: Catalog, dataset: Dataset, column: str) -> list[float | int]:
+def numeric_values(catalog: Catalog, dataset: Dataset, column: str) -> list[float]:
     """Every value of a numeric column of the dataset's validated rows, nulls left out."""
     import pyarrow as pa
 
@@ -398,9 +398,10 @@ def numeric_values(catalog: Catalog, dataset: Dataset, column: str) -> list[floa
     if table is None or column.startswith("_") or column not in table.schema().column_names:
         raise NotFoundError(f"dataset {dataset.id} has no column '{column}'", field="column")
     values = table.scan(selected_fields=(column,)).to_arrow().column(column)
-    if not (pa.types.is_integer(values.type) or pa.types.is_floating(values.type)):
+    kind = values.type
+    if not (pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_decimal(kind)):
         raise InvalidInputError(f"column '{column}' is not numeric", field="column")
-    return [value for value in values.to_pylist() if value is not None]
+    return [float(value) for value in values.to_pylist() if value is not None]
 
 
 def read_statistics(catalog: Catalog, dataset: Dataset) -> list[dict[str, Any]]:

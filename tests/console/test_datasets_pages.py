@@ -164,8 +164,20 @@ def test_another_tenants_dataset_is_not_found(server: Server, browser: Any) -> N
     )
     assert answer.status_code == 404
     picture = httpx.get(
-        f"{server.url}/console/datasets/{uploaded['dataset_id']}/histograms/age",
+        f"{server.url}/console/datasets/{uploaded['dataset_id']}/histogram",
+        params={"column": "age"},
         cookies=cookies,
         timeout=60,
     )
     assert picture.status_code == 404
+    # nor the run that validated it, nor its table
+    listed = server.api("GET", "/api/v1/dataset/list")["data"]
+    private = next(d for d in listed if d["dataset_name"] == "private")
+    for path in (
+        f"/console/runs/{private['last_run_id']}",
+        f"/console/runs/{private['last_run_id']}/events",
+        "/console/datalake/silver/private",
+    ):
+        assert httpx.get(f"{server.url}{path}", cookies=cookies, timeout=60).status_code == 404
+    runs_page = httpx.get(f"{server.url}/console/runs", cookies=cookies, timeout=60)
+    assert runs_page.status_code == 200 and private["last_run_id"][:8] not in runs_page.text

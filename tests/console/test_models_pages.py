@@ -105,14 +105,43 @@ def test_a_user_trains_a_model_and_predicts_through_the_form(server: Server, bro
     wait_until(browser, lambda b: b.find_elements(By.ID, "sepal_length-error"), "the field's error")
 
     cookies = {c["name"]: c["value"] for c in browser.get_cookies()}
-    picture = httpx.get(
-        f"{server.url}/console/models/{model_id}/importance", cookies=cookies, timeout=60
-    )
+    model_url = f"{server.url}/console/models/{model_id}"
+    picture = httpx.get(f"{model_url}/importance", cookies=cookies, timeout=60)
     assert picture.headers["content-type"] == "image/png"
-    missing = httpx.get(
-        f"{server.url}/console/models/{model_id}/plots/../../secrets", cookies=cookies, timeout=60
+    unlisted = httpx.get(f"{model_url}/plots/model.skops", cookies=cookies, timeout=60)
+    assert unlisted.status_code == 404 and "no plot" in unlisted.text  # only the listed plots
+
+    # Another tenant's user finds none of it.
+    other = other_tenant_cookies(server, "models-other")
+    for path in ("", "/importance", "/plots/confusion_matrix.png", "/forecast?steps=2"):
+        answer = httpx.get(f"{model_url}{path}", cookies=other, timeout=60)
+        assert answer.status_code == 404, path
+    forged = httpx.post(
+        f"{model_url}/predict", data=row, cookies=other, headers={"Origin": server.url}, timeout=60
     )
-    assert missing.status_code == 404
+    assert forged.status_code == 404
+
+
+def other_tenant_cookies(server: Server, name: str) -> dict[str, str]:
+    """The console cookies of a user with every permission in a new tenant of its own."""
+    tenant = server.api("POST", "/api/v1/tenants/", json={"name": name})
+    user = server.api(
+        "POST",
+        "/api/v1/users/create-user",
+        json={"tenant_id": tenant["id"], "email": f"{name}@example.com", "username": name,
+              "password": f"{name}-password-1"},
+    )  # fmt: skip
+    roles = server.api("GET", "/api/v1/rbac/roles/", params={"tenant_id": tenant["id"]})
+    admin_role = next(r for r in roles["data"] if r["name"] == "admin")
+    server.api("POST", f"/api/v1/users/{user['id']}/roles", json={"role_id": admin_role["id"]})
+    signed = httpx.post(
+        f"{server.url}/console/login",
+        data={"username": name, "password": f"{name}-password-1"},
+        headers={"Origin": server.url},
+        timeout=60,
+    )
+    assert signed.status_code == 303, signed.text
+    return dict(signed.cookies)
 
 
 def test_a_forecast_is_drawn_with_its_interval(server: Server, browser: Any) -> None:

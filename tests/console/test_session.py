@@ -33,6 +33,8 @@ def test_signing_in_sets_strict_http_only_cookies_and_leads_back(client: TestCli
     away = client.get("/console/datalake", follow_redirects=False)
     assert away.status_code == 303
     assert away.headers["location"] == "/console/login?next=/console/datalake"
+    asked = client.get("/console/models/new?dataset_id=3", follow_redirects=False)
+    assert asked.headers["location"] == "/console/login?next=/console/models/new%3Fdataset_id%3D3"
     wrong = client.post("/console/login", data={"username": "admin", "password": "nope"})
     assert wrong.status_code == 401 and 'id="password-error"' in wrong.text
     blank = client.post("/console/login", data={"username": " ", "password": "x"})
@@ -74,6 +76,14 @@ def test_a_run_out_access_token_is_renewed_by_the_refresh_token(client: TestClie
     renewed = {c.split("=")[0] for c in page.headers.get_list("set-cookie")}
     assert renewed == {ACCESS_COOKIE, REFRESH_COOKIE}
     assert client.cookies[REFRESH_COOKIE] != old_refresh
+    # whatever answers a renewing request carries the new pair: a redirect, an error page
+    for method, path in (("GET", "/console/"), ("GET", "/console/datasets/999")):
+        spent = client.cookies[REFRESH_COOKIE]
+        client.cookies.set(ACCESS_COOKIE, "run.out.token", path="/console")
+        answer = client.request(method, path, follow_redirects=False)
+        assert answer.status_code in (303, 404), path
+        assert client.cookies[REFRESH_COOKIE] != spent, path
+        assert client.get("/console/datasets", follow_redirects=False).status_code == 200
     # the refresh token was rotated: the old one renews nothing
     client.cookies.set(ACCESS_COOKIE, "run.out.token", path="/console")
     client.cookies.set(REFRESH_COOKIE, old_refresh, path="/console")
@@ -83,10 +93,13 @@ def test_a_run_out_access_token_is_renewed_by_the_refresh_token(client: TestClie
 def test_signing_out_ends_the_session(client: TestClient) -> None:
     sign_in(client)
     refresh = client.cookies[REFRESH_COOKIE]
+    access = client.cookies[ACCESS_COOKIE]
     out = client.post("/console/logout", follow_redirects=False)
     assert out.status_code == 303 and out.headers["location"] == "/console/login"
     assert client.get("/console/datasets", follow_redirects=False).status_code == 303
     client.cookies.set(REFRESH_COOKIE, refresh, path="/console")
+    assert client.get("/console/datasets", follow_redirects=False).status_code == 303
+    client.cookies.set(ACCESS_COOKIE, access, path="/console")  # its session has ended
     assert client.get("/console/datasets", follow_redirects=False).status_code == 303
 
 

@@ -35,22 +35,36 @@
   });
 })();
 
-// A running run's log grows on its page: new lines are fetched every second until it ends.
+// A running run's log grows on its page: new lines are fetched every second until it has
+// ended and every line is shown.
 (function () {
   "use strict";
   const log = document.getElementById("log");
-  if (!log || log.dataset.finished === "true" || !window.fetch) return;
+  if (!log || log.dataset.follow !== "true" || !window.fetch) return;
   const body = log.querySelector("tbody");
   const state = document.querySelector("#run-state .state");
+  const status = document.getElementById("log-status");
   let offset = Number(log.dataset.offset);
   function cell(row, text, name) {
     const td = row.insertCell();
     td.textContent = text;
     if (name) td.className = name;
   }
+  function stop(message) {
+    status.textContent = message;
+  }
   function poll() {
     fetch(log.dataset.events + "?offset=" + offset, { credentials: "same-origin" })
-      .then(function (response) { return response.ok ? response.json() : Promise.reject(response.status); })
+      .then(function (response) {
+        const type = response.headers.get("content-type") || "";
+        if (response.redirected || response.status === 303) {
+          return Promise.reject("You have been signed out: reload the page to sign in again.");
+        }
+        if (!response.ok || type.indexOf("json") < 0) {
+          return Promise.reject("The log could not be read (" + response.status + "); reload the page to try again.");
+        }
+        return response.json();
+      })
       .then(function (page) {
         page.events.forEach(function (event) {
           const row = body.insertRow();
@@ -63,9 +77,12 @@
         state.textContent = page.status.toLowerCase();
         state.className = "state state-" + page.status.toLowerCase();
         if (!page.finished) window.setTimeout(poll, 1000);
-        else log.dataset.finished = "true";
+        else if (page.events.length) poll(); // lines the run wrote before it ended
       })
-      .catch(function () { window.setTimeout(poll, 3000); });
+      .catch(function (problem) {
+        if (typeof problem === "string") stop(problem);
+        else window.setTimeout(poll, 3000); // the network: try again
+      });
   }
   window.setTimeout(poll, 1000);
 })();
