@@ -38,6 +38,22 @@ class Server:
         assert response.status_code < 300, response.text
         return response.json()
 
+    def other_tenant_user(self, name: str) -> str:
+        """A user named `name` holding the admin role of a new tenant of the same name; its
+        password is answered."""
+        password = f"{name}-password-1"
+        tenant = self.api("POST", "/api/v1/tenants/", json={"name": name})
+        user = self.api(
+            "POST",
+            "/api/v1/users/create-user",
+            json={"tenant_id": tenant["id"], "email": f"{name}@example.com", "username": name,
+                  "password": password},
+        )  # fmt: skip
+        roles = self.api("GET", "/api/v1/rbac/roles/", params={"tenant_id": tenant["id"]})
+        admin_role = next(r for r in roles["data"] if r["name"] == "admin")
+        self.api("POST", f"/api/v1/users/{user['id']}/roles", json={"role_id": admin_role["id"]})
+        return password
+
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:

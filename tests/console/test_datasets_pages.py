@@ -142,18 +142,9 @@ def test_another_tenants_dataset_is_not_found(server: Server, browser: Any) -> N
         params={"dataset_name": "private", "usage": "t"},
         files={"files": ("private.csv", csv)},
     )
-    tenant = server.api("POST", "/api/v1/tenants/", json={"name": "other"})
-    user = server.api(
-        "POST",
-        "/api/v1/users/create-user",
-        json={"tenant_id": tenant["id"], "email": "eve@example.com", "username": "eve",
-              "password": "eve-password-1"},
-    )  # fmt: skip
-    roles = server.api("GET", "/api/v1/rbac/roles/", params={"tenant_id": tenant["id"]})
-    admin_role = next(r for r in roles["data"] if r["name"] == "admin")
-    server.api("POST", f"/api/v1/users/{user['id']}/roles", json={"role_id": admin_role["id"]})
+    password = server.other_tenant_user("eve")
 
-    sign_in(browser, server, "eve", "eve-password-1", "/console/datasets")
+    sign_in(browser, server, "eve", password, "/console/datasets")
     assert "private" not in browser.find_element(By.TAG_NAME, "main").text
     browser.get(f"{server.url}/console/datasets/{uploaded['dataset_id']}")
     assert browser.find_element(By.TAG_NAME, "h1").text == "Not found"

@@ -28,6 +28,12 @@ def iris_csv() -> bytes:
     return frame.to_csv(index=False).encode()
 
 
+def settled(browser: Any) -> bool:
+    """The model's page shows SHAP importance and no longer refreshes itself."""
+    refreshing = browser.find_elements(By.CSS_SELECTOR, "meta[http-equiv='refresh']")
+    return bool(browser.find_elements(By.ID, "importance")) and not refreshing
+
+
 def loaded(browser: Any, image: Any) -> int:
     """The image's width once the browser has it (0 if it could not be shown)."""
     browser.execute_script("arguments[0].scrollIntoView()", image)
@@ -62,7 +68,7 @@ def test_a_user_trains_a_model_and_predicts_through_the_form(server: Server, bro
         "the model page",
         30,
     )
-    wait_until(browser, lambda b: b.find_elements(By.ID, "importance"), "SHAP importance", 240)
+    wait_until(browser, settled, "SHAP importance", 240)
 
     metrics = {
         row.find_element(By.TAG_NAME, "th").text: float(row.find_element(By.TAG_NAME, "td").text)
@@ -123,20 +129,11 @@ def test_a_user_trains_a_model_and_predicts_through_the_form(server: Server, bro
 
 
 def other_tenant_cookies(server: Server, name: str) -> dict[str, str]:
-    """The console cookies of a user with every permission in a new tenant of its own."""
-    tenant = server.api("POST", "/api/v1/tenants/", json={"name": name})
-    user = server.api(
-        "POST",
-        "/api/v1/users/create-user",
-        json={"tenant_id": tenant["id"], "email": f"{name}@example.com", "username": name,
-              "password": f"{name}-password-1"},
-    )  # fmt: skip
-    roles = server.api("GET", "/api/v1/rbac/roles/", params={"tenant_id": tenant["id"]})
-    admin_role = next(r for r in roles["data"] if r["name"] == "admin")
-    server.api("POST", f"/api/v1/users/{user['id']}/roles", json={"role_id": admin_role["id"]})
+    """The console cookies of the admin of a new tenant of its own."""
+    password = server.other_tenant_user(name)
     signed = httpx.post(
         f"{server.url}/console/login",
-        data={"username": name, "password": f"{name}-password-1"},
+        data={"username": name, "password": password},
         headers={"Origin": server.url},
         timeout=60,
     )
