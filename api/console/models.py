@@ -189,11 +189,18 @@ def model_page(
                 series = sorted(served.model.forecast.history)[:MAX_SERIES]
             else:
                 inputs = list(served.inputs.values())
+    batches = [
+        p
+        for p in batch.predictions_of(db, request.user, predictor.id)
+        if p.prediction_type != "realtime"
+    ]
     return page(
         request,
         "model.html",
         status_code,
-        refresh=about["working"] or runs.shap_state(platform.gateway, predictor) in WORKING,
+        refresh=about["working"]
+        or runs.shap_state(platform.gateway, predictor) in WORKING
+        or any(p.status in WORKING for p in batches),
         model=about,
         unavailable=unavailable,
         metrics=metrics,
@@ -201,11 +208,7 @@ def model_page(
         importance=importance.read_feature_importance(platform.catalog, predictor),
         inputs=inputs,
         target=target_of(predictor),
-        predictions=[
-            p
-            for p in batch.predictions_of(db, request.user, predictor.id)
-            if p.prediction_type != "realtime"
-        ],
+        predictions=batches,
         datasets=[d for d in datasets.list_datasets(db, request.user) if "p" in d.usage],
         series=series,
         **context,
@@ -348,11 +351,11 @@ def batch_predict(
     dataset_id = form_id(data.get("dataset_id"), "dataset_id", "a dataset to score")
     prediction = runs.record_batch_prediction(db, platform, request.user, model_id, dataset_id)
     runs.start_batch_prediction(db, platform, prediction)
-    return Redirect(f"{PREFIX}/models/{model_id}#predictions", status_code=303)
+    return Redirect(f"{PREFIX}/models/{model_id}", status_code=303)
 
 
 @get(
-    "/models/{model_id:int}/predictions/{prediction_id:int}.csv",
+    "/models/{model_id:int}/predictions/{prediction_id:int}/csv",
     guards=READ,
     sync_to_thread=True,
     include_in_schema=False,

@@ -3,6 +3,7 @@ plots and SHAP importance, and make a prediction through the form built from its
 
 from __future__ import annotations
 
+import io
 from typing import Any
 
 import httpx
@@ -26,6 +27,10 @@ def iris_csv() -> bytes:
     frame["species"] = [str(iris.target_names[t]) for t in frame.pop("target")]
     frame.insert(0, "flower_id", [f"F{n:03d}" for n in range(len(frame))])
     return frame.to_csv(index=False).encode()
+
+
+def browser_cookies(browser: Any) -> dict[str, str]:
+    return {c["name"]: c["value"] for c in browser.get_cookies()}
 
 
 def settled(browser: Any) -> bool:
@@ -104,6 +109,16 @@ def test_a_user_trains_a_model_and_predicts_through_the_form(server: Server, bro
     )
     assert answer["prediction"] == prediction
     screenshot(browser, "model-prediction")
+
+    Select(browser.find_element(By.ID, "batch-dataset")).select_by_visible_text("iris")
+    browser.find_element(By.CSS_SELECTOR, "form[action$='/batch'] button").click()
+    wait_until(browser, lambda b: b.find_elements(By.LINK_TEXT, "CSV"), "the batch's CSV", 180)
+    csv_url = browser.find_element(By.LINK_TEXT, "CSV").get_attribute("href")
+    download = httpx.get(csv_url, cookies=browser_cookies(browser), timeout=60)
+    assert download.status_code == 200, download.text
+    assert download.headers["content-disposition"].startswith("attachment")
+    scored = pd.read_csv(io.BytesIO(download.content))
+    assert len(scored) == 150 and set(scored["prediction"]) <= set(probabilities)
 
     browser.find_element(By.NAME, "sepal_length").clear()
     browser.find_element(By.NAME, "sepal_length").send_keys("long")
