@@ -52,7 +52,7 @@ def renew(platform: Platform, refresh_token: str) -> TokenPair:
 
 class ConsoleSession(AbstractAuthenticationMiddleware):
     """Resolves the console's cookies to the signed-in principal: the access token, or, once it
-    has run out, a new pair from the refresh token (set on the answer by `page`)."""
+    has run out, a new pair from the refresh token (sent with the answer by `RenewedTokens`)."""
 
     async def authenticate_request(
         self, connection: ASGIConnection[Any, Any, Any, Any]
@@ -154,7 +154,7 @@ def page(
     header."""
     platform: Platform = request.app.state.platform
     user = request.scope.get("user")
-    response = Template(
+    return Template(
         template_name=template,
         status_code=status_code,
         context={
@@ -169,7 +169,6 @@ def page(
             **context,
         },
     )
-    return response
 
 
 def on_this_host(request: Request[Any, Any, Any], port: int) -> str:
