@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from api import runs
 from api.console.session import MAX_NAME, PREFIX, form_id, form_status, page
-from api.controllers.models.inference import PREDICT, target_of
+from api.controllers.models.inference import PREDICT
 from api.controllers.models.train import READ, TRAIN
 from api.downloads import landed_file
 from api.platform import Platform
@@ -207,7 +207,8 @@ def model_page(
         plots=plots_of(platform, predictor),
         importance=importance.read_feature_importance(platform.catalog, predictor),
         inputs=inputs,
-        target=target_of(predictor),
+        # a clustering (the workbench's k-means) predicts no column
+        target=next(iter(records.columns_in_role(predictor.columns, Attribute.TARGET)), None),
         predictions=batches,
         datasets=[d for d in datasets.list_datasets(db, request.user) if "p" in d.usage],
         series=series,

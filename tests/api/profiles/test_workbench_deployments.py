@@ -260,6 +260,17 @@ def test_a_clustering_is_not_deployed(client: TestClient) -> None:
     model = ok(client.post(f"{API}/models/train", json=body, headers=ada))["model"]
     create = {"modelId": model["modelId"], "projectId": project_id, "name": "groups"}
     refused(client.post(f"{API}/deployments", json=create, headers=ada), 400, "classification")
+    # its page in the console stands, though it predicts no column
+    signed = {"username": "ada@example.org", "password": "correct horse 1"}
+    assert client.post("/console/login", data=signed, follow_redirects=False).status_code == 303
+    from lakehouse.store.workbench import WorkbenchModel
+
+    with client.app.state.platform.store.session(writes=False) as session:
+        found = session.get(WorkbenchModel, model["modelId"])
+        assert found is not None
+        predictor_id = found.predictor_id
+    page = client.get(f"/console/models/{predictor_id}")
+    assert page.status_code == 200 and "predicting" not in page.text
 
 
 @pytest.fixture
