@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from api import runs
 from api.console.session import MAX_NAME, PREFIX, form_id, form_status, page
-from api.controllers.models.inference import PREDICT
+from api.controllers.models.inference import PREDICT, log_answer
 from api.controllers.models.train import READ, TRAIN
 from api.downloads import landed_file
 from api.platform import Platform
@@ -292,18 +292,7 @@ def predict(
         errors = {(exc.field or "").removeprefix("features."): exc.message}
         status = form_status(exc)
         return model_page(request, db, platform, predictor, status, values=data, errors=errors)
-    platform.prediction_log.record(
-        tenant_id=predictor.tenant_id,
-        predictor_id=predictor.id,
-        prediction_type="realtime",
-        dataset_id=None,
-        input_data=features,
-        output={"prediction": answer.prediction, "probabilities": answer.probabilities},
-        status=WorkState.COMPLETED,
-        no_of_records=1,
-        model_version=model.version,
-        created_by=request.user.username,
-    )
+    log_answer(platform, request.user, predictor.id, features, answer, model.version)
     return model_page(request, db, platform, predictor, values=data, answer=answer)
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import anyio
 from litestar import Controller, Request, get, post
 from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED
@@ -25,6 +27,7 @@ from api.schemas.models import (
     PredictionsPublic,
 )
 from api.security import requires_permission
+from lakehouse.accounts.rbac import Principal
 from lakehouse.data import datasets
 from lakehouse.errors import InvalidInputError
 from lakehouse.ml.forecasting import forecast
@@ -34,12 +37,38 @@ from lakehouse.predictors.serving_state import series_history, servable
 from lakehouse.states import WorkState
 from lakehouse.store import Predictor
 
+if TYPE_CHECKING:
+    from lakehouse.ml.serving import Answer
+
 READ = [requires_permission("models:read")]
 PREDICT = [requires_permission("models:predict")]
 
 
 def target_of(predictor: Predictor) -> str:
     return records.columns_in_role(predictor.columns, Attribute.TARGET)[0]
+
+
+def log_answer(
+    platform: Platform,
+    caller: Principal,
+    predictor_id: int,
+    features: dict[str, Any],
+    answer: Answer,
+    version: int,
+) -> None:
+    """Log a real-time answer in the background (the prediction log batches its writes)."""
+    platform.prediction_log.record(
+        tenant_id=caller.tenant_id,
+        predictor_id=predictor_id,
+        prediction_type="realtime",
+        dataset_id=None,
+        input_data=features,
+        output={"prediction": answer.prediction, "probabilities": answer.probabilities},
+        status=WorkState.COMPLETED,
+        no_of_records=1,
+        model_version=version,
+        created_by=caller.username,
+    )
 
 
 class InferenceController(Controller):
@@ -68,18 +97,7 @@ class InferenceController(Controller):
         if model is None:
             model = await anyio.to_thread.run_sync(platform.models.get, state.model_name, version)
         answer = model.predict(data.features)
-        platform.prediction_log.record(
-            tenant_id=tenant_id,
-            predictor_id=state.id,
-            prediction_type="realtime",
-            dataset_id=None,
-            input_data=data.features,
-            output={"prediction": answer.prediction, "probabilities": answer.probabilities},
-            status=WorkState.COMPLETED,
-            no_of_records=1,
-            model_version=model.version,
-            created_by=request.user.username,
-        )
+        log_answer(platform, request.user, state.id, data.features, answer, model.version)
         return InferenceAnswer(
             prediction=answer.prediction,
             accuracy=state.accuracy,
